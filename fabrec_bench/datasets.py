@@ -1,0 +1,125 @@
+"""The dataset-adapter contract and dataset-root resolution."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from fabrec_bench.config import config_files, read_config
+from fabrec_bench.errors import DatasetError, UserError
+from fabrec_bench.protocol import EvalProtocol
+from fabrec_bench.schemes import LandmarkScheme
+from fabrec_bench.types import Split
+
+
+@dataclass(frozen=True)
+class SplitInfo:
+    """A named split: what it holds, its size in the official release, and whether it is for training."""
+
+    name: str
+    description: str
+    official_size: int | None = None
+    role: str = "test"  # "train" or "test"
+
+
+class DatasetAdapter:
+    """Reads one dataset in its official release layout.
+
+    Subclasses set the class attributes and implement `load_split`. An adapter is one file you can read top
+    to bottom; see `fabrec_bench_plugins.datasets.wflw` for the reference example.
+    """
+
+    name: str = ""
+    description: str = ""
+    scheme: LandmarkScheme
+    splits: tuple[SplitInfo, ...] = ()
+    protocol: EvalProtocol = EvalProtocol()
+    # Files or folders that must exist below the root; checked before anything is read.
+    required_paths: tuple[str, ...] = ()
+    layout_hint: str = ""
+
+    def load_split(self, root: Path, split: str, *, skip_bad: bool = False) -> Split:
+        """Read split `split` below `root`; malformed lines raise `AnnotationError` unless `skip_bad`."""
+        raise NotImplementedError
+
+    # -- helpers shared by every adapter -------------------------------------------------------------------
+
+    def split_info(self, split: str) -> SplitInfo:
+        """The `SplitInfo` called `split`, or a user error listing the valid names."""
+        for info in self.splits:
+            if info.name == split:
+                return info
+        names = ", ".join(s.name for s in self.splits)
+        raise UserError(f"dataset '{self.name}' has no split '{split}'; its splits are: {names}")
+
+    @property
+    def train_split(self) -> str | None:
+        """The split models train on by default (the first split with role 'train')."""
+        return next((s.name for s in self.splits if s.role == "train"), None)
+
+    def check_root(self, root: Path, origin: str) -> None:
+        """Raise a one-line error if `root` or a required file below it is missing."""
+        if not root.is_dir():
+            raise DatasetError(
+                f"dataset '{self.name}': root {root} (from {origin}) is not a directory; "
+                f"{how_to_set_root(self.name)}"
+            )
+        for rel in self.required_paths:
+            if not (root / rel).exists():
+                raise DatasetError(
+                    f"dataset '{self.name}': {root / rel} not found below root {root} (from {origin}); "
+                    f"expected the official layout{': ' + self.layout_hint if self.layout_hint else ''}"
+                )
+
+    def describe(self) -> dict:
+        """A JSON-friendly summary (name, scheme, splits, protocol)."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "landmarks": self.scheme.num_points,
+            "scheme": self.scheme.name,
+            "splits": [
+                {"name": s.name, "role": s.role, "official_size": s.official_size, "description": s.description}
+                for s in self.splits
+            ],
+            "protocol": self.protocol.to_dict(),
+            "root_env_var": root_env_var(self.name),
+        }
+
+
+def root_env_var(dataset: str) -> str:
+    """The environment variable that holds a dataset's root, e.g. FABREC_BENCH_WFLW_ROOT."""
+    return "FABREC_BENCH_" + re.sub(r"[^A-Za-z0-9]", "_", dataset).upper() + "_ROOT"
+
+
+def how_to_set_root(dataset: str) -> str:
+    return (
+        f"pass --data-root, set {root_env_var(dataset)}, or add [datasets.{dataset}] root = \"...\" "
+        f"to fabrec-bench.toml"
+    )
+
+
+def resolve_root(dataset: str, data_root: str | os.PathLike | None = None) -> tuple[Path, str]:
+    """Find a dataset's root: --data-root, then the environment variable, then fabrec-bench.toml files.
+
+    Returns the path and a phrase saying where it came from (for error messages).
+    """
+    if data_root:
+        return Path(data_root).expanduser(), "--data-root"
+    env = root_env_var(dataset)
+    if os.environ.get(env):
+        return Path(os.environ[env]).expanduser(), env
+    for path in config_files():
+        cfg = read_config(path)
+        entry = cfg.get("datasets", {}).get(dataset, {})
+        if "root" in entry:
+            root = Path(str(entry["root"])).expanduser()
+            if not root.is_absolute():
+                root = path.parent / root
+            return root, str(path)
+    tried = ", ".join(str(p) for p in config_files(existing_only=False))
+    raise DatasetError(
+        f"dataset '{dataset}': no root is set (tried --data-root, {env}, {tried}); {how_to_set_root(dataset)}"
+    )

@@ -1,0 +1,96 @@
+"""The landmark-model contract, and how a model is named and created (a timm-style registry entry)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from fabrec_bench.errors import UserError
+from fabrec_bench.schemes import LandmarkScheme
+from fabrec_bench.types import FaceSample
+
+
+class LandmarkModel:
+    """A model that predicts landmarks in original-image pixel coordinates.
+
+    Lifecycle: `spec.factory(scheme, config, device)` creates it; `train` (if `spec.needs_training`);
+    `predict`; `save`/`load` checkpoints. Plain data goes in and out: samples and NumPy arrays.
+    """
+
+    def __init__(self, scheme: LandmarkScheme, config: dict, device: str = "auto"):
+        self.scheme = scheme
+        self.config = dict(config)
+        self.device = device
+
+    def train(self, samples: Sequence[FaceSample], *, seed: int, work_dir: Path) -> dict:
+        """Fit on `samples`; returns a small dict of training facts (losses, epochs) for the results store."""
+        raise NotImplementedError
+
+    def predict(self, samples: Sequence[FaceSample]) -> np.ndarray:
+        """Predict (N, L, 2) landmarks in original-image pixels, one row per sample, in order."""
+        raise NotImplementedError
+
+    def save(self, path: Path) -> None:
+        """Write a checkpoint that `load` can read without unpickling arbitrary objects."""
+        raise NotImplementedError
+
+    @classmethod
+    def load(cls, path: Path, device: str = "auto") -> LandmarkModel:
+        """Read a checkpoint written by `save`."""
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        """Facts recorded with each result (e.g. the decoding that produced the landmarks)."""
+        return {}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered model: its name, how to create and load it, and its default configuration."""
+
+    name: str
+    factory: Callable[[LandmarkScheme, dict, str], LandmarkModel]
+    load: Callable[[Path, str], LandmarkModel]
+    description: str = ""
+    needs_training: bool = True
+    default_config: dict = field(default_factory=dict)
+    checkpoint_suffix: str = ".npz"
+
+    def create(self, scheme: LandmarkScheme, config: dict | None = None, device: str = "auto") -> LandmarkModel:
+        """Create the model with its default config updated by `config`; unknown keys are an error."""
+        config = dict(config or {})
+        unknown = set(config) - set(self.default_config)
+        if unknown:
+            known = ", ".join(sorted(self.default_config)) or "none"
+            raise UserError(f"model '{self.name}': unknown option(s) {', '.join(sorted(unknown))}; known: {known}")
+        return self.factory(scheme, {**self.default_config, **config}, device)
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "needs_training": self.needs_training,
+            "default_config": self.default_config,
+        }
+
+
+def resolve_device(device: str = "auto") -> str:
+    """Turn 'auto', 'cpu', 'cuda' or 'cuda:N' into a concrete device string; a missing GPU is a user error."""
+    if device == "cpu":
+        return "cpu"
+    if device != "auto" and not device.startswith("cuda"):
+        raise UserError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N")
+    import torch  # imported here: models that never touch torch keep the CLI fast
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if not torch.cuda.is_available():
+        raise UserError(f"device {device!r} was asked for, but torch sees no CUDA GPU; use --device cpu")
+    if ":" in device:
+        index = device.split(":", 1)[1]
+        if not index.isdigit() or int(index) >= torch.cuda.device_count():
+            raise UserError(f"device {device!r}: there are {torch.cuda.device_count()} CUDA device(s)")
+    return device

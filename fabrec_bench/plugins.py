@@ -1,0 +1,218 @@
+"""The plugin manager: built-in plugins and third-party entry points, registered the same way.
+
+Third-party packages declare an entry point in the group `fabrec_bench`. FABREC_BENCH_LOAD_PLUGINS, when set,
+is a comma-separated list of the distributions (or entry-point names) whose plugins load; set it empty to
+load none. A plugin that fails to import, or registers a name that is already taken, is recorded as a load
+error and the rest carry on: `fabrec-bench plugins` shows both.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import traceback
+from dataclasses import dataclass, field
+from importlib import metadata
+
+import pluggy
+
+from fabrec_bench import hookspecs
+from fabrec_bench.datasets import DatasetAdapter
+from fabrec_bench.errors import PluginError
+from fabrec_bench.metrics import Metric, Normaliser
+from fabrec_bench.models import ModelSpec
+
+ENTRY_POINT_GROUP = "fabrec_bench"
+
+DEFAULT_PLUGINS = (
+    "fabrec_bench_plugins.datasets.wflw",
+    "fabrec_bench_plugins.models.mean_shape",
+    "fabrec_bench_plugins.metrics.nme",
+)
+
+KINDS = ("datasets", "models", "metrics", "normalisers")
+
+
+@dataclass
+class PluginInfo:
+    """One plugin: where it came from, what it registered, and what went wrong."""
+
+    name: str
+    package: str
+    version: str = ""
+    builtin: bool = False
+    registered: dict[str, list[str]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    errors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "package": self.package,
+            "version": self.version,
+            "builtin": self.builtin,
+            "registered": self.registered,
+            "errors": self.errors,
+        }
+
+
+@dataclass
+class Registry:
+    """Everything the loaded plugins registered, by name, plus per-plugin load information."""
+
+    datasets: dict[str, DatasetAdapter] = field(default_factory=dict)
+    models: dict[str, ModelSpec] = field(default_factory=dict)
+    metrics: dict[str, Metric] = field(default_factory=dict)
+    normalisers: dict[str, Normaliser] = field(default_factory=dict)
+    plugins: list[PluginInfo] = field(default_factory=list)
+    pm: pluggy.PluginManager | None = None
+
+    def dataset(self, name: str) -> DatasetAdapter:
+        return self._get("datasets", name)
+
+    def model(self, name: str) -> ModelSpec:
+        return self._get("models", name)
+
+    def metric(self, name: str) -> Metric:
+        return self._get("metrics", name)
+
+    def normaliser(self, name: str) -> Normaliser:
+        return self._get("normalisers", name)
+
+    def _get(self, kind: str, name: str):
+        table = getattr(self, kind)
+        if name not in table:
+            known = ", ".join(sorted(table)) or "none"
+            hint = " (run `fabrec-bench plugins` to see load errors)" if self.errors() else ""
+            raise PluginError(f"unknown {kind[:-1]} '{name}'; installed: {known}{hint}")
+        return table[name]
+
+    def errors(self) -> list[tuple[PluginInfo, str]]:
+        return [(p, e) for p in self.plugins for e in p.errors]
+
+
+def _allowed(ep: metadata.EntryPoint, allow: set[str] | None) -> bool:
+    if allow is None:
+        return True
+    dist = ep.dist.name if ep.dist else ""
+    return ep.name in allow or dist in allow or dist.replace("_", "-") in allow
+
+
+def _make_register(registry: Registry, info: PluginInfo, kind_of):
+    def register(item) -> None:
+        kind = kind_of(item)
+        if kind is None:
+            raise TypeError(f"cannot register {item!r}: not a dataset adapter, model spec, metric or normaliser")
+        table = getattr(registry, kind)
+        name = item.name
+        if not name:
+            raise ValueError(f"a {kind[:-1]} needs a non-empty name")
+        if name in table:
+            owner = next((p.name for p in registry.plugins if name in p.registered[kind]), "?")
+            info.errors.append(f"{kind[:-1]} '{name}' is already registered by plugin '{owner}'; ignored")
+            return
+        table[name] = item
+        info.registered[kind].append(name)
+
+    return register
+
+
+def _kind_of(item) -> str | None:
+    if isinstance(item, DatasetAdapter):
+        return "datasets"
+    if isinstance(item, ModelSpec):
+        return "models"
+    if isinstance(item, Metric):
+        return "metrics"
+    if isinstance(item, Normaliser):
+        return "normalisers"
+    return None
+
+
+def build_registry(extra_plugins: tuple = ()) -> Registry:
+    """Load built-in and third-party plugins and collect what they register.
+
+    `extra_plugins` are objects or modules registered after the built-ins (handy in tests).
+    """
+    pm = pluggy.PluginManager("fabrec_bench")
+    pm.add_hookspecs(hookspecs)
+    registry = Registry(pm=pm)
+    infos: dict[str, PluginInfo] = {}
+
+    def add(plugin, name: str, package: str, version: str, builtin: bool) -> None:
+        info = PluginInfo(name=name, package=package, version=version, builtin=builtin)
+        registry.plugins.append(info)
+        try:
+            pm.register(plugin, name=name)
+            infos[name] = info
+        except Exception as e:  # e.g. a hook implementation with the wrong signature
+            info.errors.append(f"{type(e).__name__}: {e}")
+
+    version = metadata.version("fabrec-bench") if _installed() else "dev"
+    for module_name in DEFAULT_PLUGINS:
+        short = module_name.rsplit(".", 1)[-1].replace("_", "-")
+        add(importlib.import_module(module_name), short, "fabrec-bench", version, True)
+
+    env = os.environ.get("FABREC_BENCH_LOAD_PLUGINS")
+    allow = None if env is None else {s.strip() for s in env.split(",") if s.strip()}
+    for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        if not _allowed(ep, allow):
+            continue
+        package = ep.dist.name if ep.dist else "?"
+        pkg_version = ep.dist.version if ep.dist else ""
+        try:
+            plugin = ep.load()
+        except BaseException as e:  # a broken plugin must never take the CLI down
+            if isinstance(e, KeyboardInterrupt):
+                raise
+            info = PluginInfo(name=ep.name, package=package, version=pkg_version)
+            last = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
+            where = f" ({last.filename}:{last.lineno})" if last else ""
+            info.errors.append(f"failed to import {ep.value}: {type(e).__name__}: {e}{where}")
+            registry.plugins.append(info)
+            continue
+        add(plugin, ep.name, package, pkg_version, False)
+
+    for i, plugin in enumerate(extra_plugins):
+        add(plugin, getattr(plugin, "__name__", f"extra-{i}"), "(test)", "", False)
+
+    # Like pm.check_pending(), but charged to the plugin at fault: a misspelled hook is a load error.
+    for hook_name, caller in vars(pm.hook).items():
+        if isinstance(caller, pluggy.HookCaller) and not caller.has_spec():
+            for impl in caller.get_hookimpls():
+                infos[pm.get_name(impl.plugin)].errors.append(
+                    f"implements unknown hook '{hook_name}' (misspelled? see fabrec_bench.hookspecs)"
+                )
+    for hook_name in ("fabrec_bench_register_datasets", "fabrec_bench_register_models", "fabrec_bench_register_metrics"):
+        hook = getattr(pm.hook, hook_name)
+        for impl in hook.get_hookimpls():  # registration order: built-ins claim their names first
+            info = infos[pm.get_name(impl.plugin)]
+            try:
+                impl.function(register=_make_register(registry, info, _kind_of))
+            except Exception as e:
+                info.errors.append(f"{hook_name} raised {type(e).__name__}: {e}")
+    return registry
+
+
+def _installed() -> bool:
+    try:
+        metadata.version("fabrec-bench")
+        return True
+    except metadata.PackageNotFoundError:
+        return False
+
+
+_registry: Registry | None = None
+
+
+def get_registry() -> Registry:
+    """The process-wide registry, built on first use."""
+    global _registry
+    if _registry is None:
+        _registry = build_registry()
+    return _registry
+
+
+def reset_registry() -> None:
+    """Forget the cached registry (tests change the environment and need a fresh one)."""
+    global _registry
+    _registry = None

@@ -1,0 +1,129 @@
+"""Landmark schemes: how many points an annotation format has, and what they mean.
+
+Indices are 0-based. "image-left" is the subject's right side. The flip permutation maps each point to
+the point it becomes after a horizontal flip; normaliser indices follow ../shared/docs/metrics.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class LandmarkScheme:
+    """The description of one annotation format's landmarks."""
+
+    name: str
+    num_points: int
+    flip_permutation: tuple[int, ...]
+    groups: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    # Outer eye corners, for inter-ocular NME.
+    outer_eye_corners: tuple[int, int] | None = None
+    # Points averaged into each eye centre, for inter-pupil NME.
+    eye_centres: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if sorted(self.flip_permutation) != list(range(self.num_points)):
+            raise ValueError(f"scheme {self.name}: flip permutation is not a permutation of {self.num_points} points")
+        perm = self.flip_permutation
+        if any(perm[perm[i]] != i for i in range(self.num_points)):
+            raise ValueError(f"scheme {self.name}: flipping twice must give the identity")
+        for group, indices in self.groups.items():
+            if any(not 0 <= i < self.num_points for i in indices):
+                raise ValueError(f"scheme {self.name}: group {group} has an index outside 0..{self.num_points - 1}")
+
+    def to_dict(self) -> dict:
+        """A JSON-friendly summary (used by `fabrec-bench plugins --json`)."""
+        return {
+            "name": self.name,
+            "num_points": self.num_points,
+            "groups": {k: list(v) for k, v in self.groups.items()},
+            "outer_eye_corners": list(self.outer_eye_corners) if self.outer_eye_corners else None,
+            "eye_centres": [list(e) for e in self.eye_centres] if self.eye_centres else None,
+        }
+
+
+def permutation_from_pairs(num_points: int, pairs: list[tuple[int, int]]) -> tuple[int, ...]:
+    """Build a flip permutation from left-right pairs; unpaired points map to themselves."""
+    perm = list(range(num_points))
+    for a, b in pairs:
+        perm[a], perm[b] = b, a
+    return tuple(perm)
+
+
+def _wflw98_pairs() -> list[tuple[int, int]]:
+    pairs = [(i, 32 - i) for i in range(16)]
+    pairs += [(33, 46), (34, 45), (35, 44), (36, 43), (37, 42), (38, 50), (39, 49), (40, 48), (41, 47)]
+    pairs += [(55, 59), (56, 58)]
+    pairs += [(60, 72), (61, 71), (62, 70), (63, 69), (64, 68), (65, 75), (66, 74), (67, 73)]
+    pairs += [(76, 82), (77, 81), (78, 80), (83, 87), (84, 86), (88, 92), (89, 91), (93, 95), (96, 97)]
+    return pairs
+
+
+def _ibug68_pairs() -> list[tuple[int, int]]:
+    pairs = [(i, 16 - i) for i in range(8)]
+    pairs += [(17 + i, 26 - i) for i in range(5)]
+    pairs += [(31, 35), (32, 34)]
+    pairs += [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)]
+    pairs += [(48, 54), (49, 53), (50, 52), (55, 59), (56, 58), (60, 64), (61, 63), (65, 67)]
+    return pairs
+
+
+WFLW98 = LandmarkScheme(
+    name="wflw98",
+    num_points=98,
+    flip_permutation=permutation_from_pairs(98, _wflw98_pairs()),
+    groups={
+        "outline": tuple(range(0, 33)),
+        "inner": tuple(range(33, 98)),
+        "brows": tuple(range(33, 51)),
+        "nose": tuple(range(51, 60)),
+        "eyes": tuple(range(60, 76)),
+        "mouth": tuple(range(76, 96)),
+        "pupils": (96, 97),
+    },
+    outer_eye_corners=(60, 72),
+    eye_centres=((96,), (97,)),
+    description="WFLW 98 points: contour 0-32, brows 33-50, nose 51-59, eyes 60-75, mouth 76-95, pupils 96-97",
+)
+
+IBUG68 = LandmarkScheme(
+    name="ibug68",
+    num_points=68,
+    flip_permutation=permutation_from_pairs(68, _ibug68_pairs()),
+    groups={
+        "outline": tuple(range(0, 17)),
+        "inner": tuple(range(17, 68)),
+        "brows": tuple(range(17, 27)),
+        "nose": tuple(range(27, 36)),
+        "eyes": tuple(range(36, 48)),
+        "mouth": tuple(range(48, 68)),
+    },
+    outer_eye_corners=(36, 45),
+    eye_centres=(tuple(range(36, 42)), tuple(range(42, 48))),
+    description="iBUG/Multi-PIE 68 points: jaw 0-16, brows 17-26, nose 27-35, eyes 36-47, mouth 48-67",
+)
+
+# The standard 98 -> 68 reduction (as used by 3FabRec and others).
+WFLW98_TO_IBUG68: tuple[int, ...] = (
+    tuple(range(0, 33, 2))
+    + tuple(range(33, 38))
+    + tuple(range(42, 47))
+    + tuple(range(51, 60))
+    + (60, 61, 63, 64, 65, 67, 68, 69, 71, 72, 73, 75)
+    + tuple(range(76, 96))
+)
+assert len(WFLW98_TO_IBUG68) == 68
+
+
+def scheme_by_name(name: str) -> LandmarkScheme:
+    """A scheme by name, built-in or used by any registered dataset (checkpoints store only the name)."""
+    from fabrec_bench.errors import UserError
+    from fabrec_bench.plugins import get_registry
+
+    schemes = {s.name: s for s in (WFLW98, IBUG68)}
+    schemes.update({d.scheme.name: d.scheme for d in get_registry().datasets.values()})
+    if name not in schemes:
+        raise UserError(f"unknown landmark scheme {name!r}; known: {', '.join(sorted(schemes))}")
+    return schemes[name]

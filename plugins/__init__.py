@@ -1,0 +1,1 @@
+"""Built-in plugins of fabrec-bench; installed as `fabrec_bench_plugins`."""

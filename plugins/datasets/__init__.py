@@ -1,0 +1,1 @@
+"""Built-in dataset adapters (each one an ordinary plugin)."""

@@ -1,0 +1,1 @@
+"""Built-in metrics and NME normalisers (an ordinary plugin)."""

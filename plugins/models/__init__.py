@@ -1,0 +1,1 @@
+"""Built-in landmark models (each one an ordinary plugin)."""
