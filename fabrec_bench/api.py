@@ -1,0 +1,260 @@
+"""The public API: load splits, train and evaluate models, score prediction files, store results.
+
+The CLI commands in `fabrec_bench_runners` are thin wrappers over these functions.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from fabrec_bench.datasets import DatasetAdapter, resolve_root
+from fabrec_bench.errors import UserError
+from fabrec_bench.metrics import FaceErrors, face_errors
+from fabrec_bench.models import LandmarkModel, ModelSpec
+from fabrec_bench.plugins import Registry, get_registry
+from fabrec_bench.predictions import write_landmarks_csv
+from fabrec_bench.protocol import EvalProtocol
+from fabrec_bench.store import ResultsStore, store_path
+from fabrec_bench.types import FaceSample, Split
+
+
+@dataclass
+class Evaluation:
+    """Metric values (fractions) and the per-face errors they came from."""
+
+    metrics: dict[str, float]
+    errors: FaceErrors
+    protocol: EvalProtocol
+    face_ids: list[str]
+
+
+@dataclass
+class RunOutcome:
+    """What `run_model` did: the stored run and its evaluation."""
+
+    run_id: int
+    uid: str
+    run_dir: Path
+    evaluation: Evaluation
+    train_seconds: float
+    eval_seconds: float
+    train_ids: list[str] = field(default_factory=list)
+
+
+def load_split(
+    dataset: str, split: str, *, data_root=None, skip_bad: bool = False, registry: Registry | None = None
+) -> Split:
+    """Resolve the dataset's root and read one split through its adapter."""
+    registry = registry or get_registry()
+    adapter = registry.dataset(dataset)
+    adapter.split_info(split)
+    root, origin = resolve_root(dataset, data_root)
+    adapter.check_root(root, origin)
+    result = adapter.load_split(root, split, skip_bad=skip_bad)
+    if not result.samples:
+        raise UserError(f"dataset '{dataset}': split '{split}' is empty in {result.source or root}")
+    return result
+
+
+def select_training_subset(samples: list[FaceSample], count: int | None, seed: int) -> list[FaceSample]:
+    """`count` faces drawn at random with `seed` (all of them when count is None), in split order."""
+    if count is None:
+        return list(samples)
+    if count < 1:
+        raise UserError(f"--train-count must be at least 1, got {count}")
+    if count > len(samples):
+        raise UserError(f"--train-count {count} is larger than the training split ({len(samples)} faces)")
+    chosen = np.random.default_rng(seed).choice(len(samples), size=count, replace=False)
+    return [samples[i] for i in sorted(chosen)]
+
+
+def evaluate(
+    pred: np.ndarray, split: Split, protocol: EvalProtocol, registry: Registry | None = None
+) -> Evaluation:
+    """Score (N, L, 2) predictions in original-image pixels against a split under `protocol`."""
+    registry = registry or get_registry()
+    normaliser = registry.normaliser(protocol.normaliser)
+    errors = face_errors(
+        pred, split.landmarks(), split.boxes(), split.scheme, normaliser,
+        visible=split.visibility(), mask_invisible=protocol.mask_invisible,
+    )
+    metrics = {name: registry.metric(name).compute(errors, protocol) for name in protocol.metrics}
+    return Evaluation(metrics=metrics, errors=errors, protocol=protocol, face_ids=split.ids)
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """fabrec-bench's version, plus the git commit (and '-dirty') when running from a checkout."""
+    try:
+        version = metadata.version("fabrec-bench")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    src = Path(__file__).resolve().parent.parent
+    if (src / ".git").exists():
+        try:
+            commit = subprocess.run(
+                ["git", "-C", str(src), "describe", "--always", "--dirty"],
+                capture_output=True, text=True, timeout=5, check=True,
+            ).stdout.strip()
+            return f"{version}+{commit}"
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return version
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that can change a number (read from metadata; nothing is imported)."""
+    out = {}
+    for dist in ("torch", "numpy", "opencv-python-headless", "opencv-python", "scipy"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def protocol_for(adapter: DatasetAdapter, **overrides) -> EvalProtocol:
+    """The dataset's standard protocol with the user's overrides."""
+    return adapter.protocol.with_overrides(**overrides)
+
+
+def run_model(
+    model: str,
+    dataset: str,
+    split: str,
+    *,
+    work_dir: Path,
+    data_root=None,
+    train_split: str | None = None,
+    train_count: int | None = None,
+    seed: int = 0,
+    config: dict | None = None,
+    device: str = "auto",
+    skip_bad: bool = False,
+    protocol: EvalProtocol | None = None,
+    checkpoint: Path | None = None,
+    registry: Registry | None = None,
+) -> RunOutcome:
+    """Train (unless `checkpoint` is given or the model needs none), predict, evaluate and store one run.
+
+    The run is recorded as 'running' first; any error or interruption marks it failed or interrupted, so it
+    never shows up as a result.
+    """
+    registry = registry or get_registry()
+    adapter = registry.dataset(dataset)
+    spec = registry.model(model)
+    adapter.split_info(split)
+    protocol = protocol or adapter.protocol
+    training = checkpoint is None and spec.needs_training
+    train_split = (train_split or adapter.train_split) if training else None
+    if training and train_split is None:
+        raise UserError(f"dataset '{dataset}' has no training split; pass --train-split or --checkpoint")
+    eval_split = load_split(dataset, split, data_root=data_root, skip_bad=skip_bad, registry=registry)
+    train_samples: list[FaceSample] = []
+    if training:
+        train_data = load_split(dataset, train_split, data_root=data_root, skip_bad=skip_bad, registry=registry)
+        train_samples = select_training_subset(train_data.samples, train_count, seed)
+
+    work_dir = Path(work_dir)
+    with ResultsStore(store_path(work_dir)) as store:
+        store.mark_stale()
+        run_config = dict(config or {})
+        if checkpoint is not None:
+            run_config["checkpoint"] = str(checkpoint)
+        run_id, uid, run_dir = store.start_run(
+            model=model, dataset=dataset, split=split, train_split=train_split,
+            train_count=len(train_samples) if training else None, seed=seed, config=run_config,
+            protocol=protocol.to_dict(), code_version=code_version(), versions=library_versions(),
+            run_root=work_dir / "runs",
+        )
+        try:
+            t0 = time.perf_counter()
+            lm = _prepare_model(spec, adapter, config, device, checkpoint, train_samples, seed, run_dir)
+            t1 = time.perf_counter()
+            pred = np.asarray(lm.predict(eval_split.samples), dtype=np.float64)
+            expected = (len(eval_split), adapter.scheme.num_points, 2)
+            if pred.shape != expected:
+                raise UserError(f"model '{model}' returned predictions of shape {pred.shape}, expected {expected}")
+            evaluation = evaluate(pred, eval_split, protocol, registry)
+            t2 = time.perf_counter()
+            write_landmarks_csv(
+                run_dir / "predictions.csv", eval_split.ids,
+                [str(s.image_path) for s in eval_split.samples], pred,
+            )
+            if training:
+                (run_dir / "train_ids.txt").write_text("\n".join(s.id for s in train_samples) + "\n")
+            store.finish_run(
+                run_id, metrics=evaluation.metrics, face_ids=evaluation.face_ids,
+                per_face_nme=evaluation.errors.per_face, model_info=lm.describe(),
+                train_seconds=t1 - t0 if training else 0.0, eval_seconds=t2 - t1,
+            )
+        except KeyboardInterrupt:
+            store.fail_run(run_id, "interrupted by the user", status="interrupted")
+            raise
+        except BaseException as e:
+            store.fail_run(run_id, f"{type(e).__name__}: {e}")
+            raise
+    return RunOutcome(run_id, uid, run_dir, evaluation, t1 - t0, t2 - t1, [s.id for s in train_samples])
+
+
+def _prepare_model(
+    spec: ModelSpec, adapter: DatasetAdapter, config, device, checkpoint, train_samples, seed, run_dir: Path
+) -> LandmarkModel:
+    if checkpoint is not None:
+        lm = spec.load(Path(checkpoint), device)
+        if lm.scheme.num_points != adapter.scheme.num_points:
+            raise UserError(
+                f"{checkpoint}: checkpoint predicts {lm.scheme.num_points} landmarks, dataset "
+                f"'{adapter.name}' has {adapter.scheme.num_points}"
+            )
+        return lm
+    lm = spec.create(adapter.scheme, config, device)
+    if spec.needs_training:
+        info = lm.train(train_samples, seed=seed, work_dir=run_dir)
+        (run_dir / "train_info.json").write_text(json.dumps(info, indent=2, default=str))
+        lm.save(run_dir / f"checkpoint{spec.checkpoint_suffix}")
+    return lm
+
+
+def score_predictions(
+    path: Path,
+    dataset: str,
+    split: str,
+    *,
+    data_root=None,
+    protocol: EvalProtocol | None = None,
+    ignore_extra: bool = False,
+    registry: Registry | None = None,
+) -> Evaluation:
+    """Score a predictions file (CSV keyed by `id`, or .npz with `ids` and `landmarks`) against a split."""
+    from fabrec_bench.predictions import align_to_split, read_landmarks
+
+    registry = registry or get_registry()
+    adapter = registry.dataset(dataset)
+    target = load_split(dataset, split, data_root=data_root, registry=registry)
+    ids, landmarks = read_landmarks(Path(path), adapter.scheme.num_points)
+    pred = align_to_split(Path(path), ids, landmarks, target.ids, ignore_extra=ignore_extra)
+    return evaluate(pred, target, protocol or adapter.protocol, registry)
+
+
+def store_scored(
+    evaluation: Evaluation, *, work_dir: Path, model: str, dataset: str, split: str, source: Path
+) -> int:
+    """Record a scored predictions file as a finished run of `model` (kind 'score')."""
+    with ResultsStore(store_path(work_dir)) as store:
+        run_id, _, _ = store.start_run(
+            model=model, dataset=dataset, split=split, config={"predictions": str(source)},
+            protocol=evaluation.protocol.to_dict(), code_version=code_version(), versions=library_versions(),
+            kind="score",
+        )
+        store.finish_run(run_id, metrics=evaluation.metrics, face_ids=evaluation.face_ids,
+                         per_face_nme=evaluation.errors.per_face)
+    return run_id

@@ -1,0 +1,128 @@
+"""Leaderboards: finished runs grouped into one row per model x dataset x split x training size x protocol.
+
+Runs that differ only in seed are averaged; the row says how many seeds it holds. Metric columns are shown
+in the unit their metric declares (NME and FR in percent, AUC as a fraction).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from fabrec_bench.plugins import Registry, get_registry
+from fabrec_bench.protocol import EvalProtocol
+from fabrec_bench.store import RunRecord
+
+FORMATS = ("table", "markdown", "csv", "json")
+
+
+@dataclass
+class LeaderboardRow:
+    model: str
+    dataset: str
+    split: str
+    train_count: int | None
+    protocol: EvalProtocol
+    n_faces: int | None
+    seeds: list[int | None]
+    metrics: dict[str, float]  # mean over seeds, fractions
+    metrics_std: dict[str, float]
+    kind: str
+
+
+def build_rows(runs: list[RunRecord]) -> list[LeaderboardRow]:
+    """Group finished runs; rows are sorted by dataset, split, then NME (best first)."""
+    groups: dict[tuple, list[RunRecord]] = defaultdict(list)
+    for run in runs:
+        key = (run.model, run.dataset, run.split, run.train_count, json.dumps(run.protocol, sort_keys=True), run.kind)
+        groups[key].append(run)
+    rows = []
+    for (model, dataset, split, train_count, protocol_json, kind), members in groups.items():
+        names = sorted({n for r in members for n in r.metrics})
+        values = {n: np.array([r.metrics.get(n, math.nan) for r in members], dtype=float) for n in names}
+        rows.append(
+            LeaderboardRow(
+                model=model, dataset=dataset, split=split, train_count=train_count,
+                protocol=EvalProtocol.from_dict(json.loads(protocol_json)), n_faces=members[-1].n_faces,
+                seeds=[r.seed for r in members],
+                metrics={n: float(np.nanmean(v)) if np.isfinite(v).any() else math.nan for n, v in values.items()},
+                metrics_std={n: float(np.nanstd(v)) if np.isfinite(v).any() else math.nan for n, v in values.items()},
+                kind=kind,
+            )
+        )
+    rows.sort(key=lambda r: (r.dataset, r.split, r.protocol.normaliser, r.metrics.get("nme", math.inf), r.model))
+    return rows
+
+
+def to_table(rows: list[LeaderboardRow], registry: Registry | None = None) -> tuple[list[str], list[list]]:
+    """Column headers and display rows (strings and numbers) shared by every output format."""
+    registry = registry or get_registry()
+    metric_names: list[str] = []
+    for row in rows:
+        for name in row.protocol.metrics:
+            if name not in metric_names:
+                metric_names.append(name)
+    headers = ["model", "dataset", "split", "train N", "faces", "normaliser"]
+    thresholds = {r.protocol.threshold for r in rows}
+    shared = EvalProtocol(threshold=next(iter(thresholds))) if len(thresholds) == 1 else None
+    metrics = {name: registry.metrics.get(name) for name in metric_names}
+    for name, metric in metrics.items():
+        if metric is None:  # stored by a plugin that is no longer installed
+            headers.append(name)
+        elif shared is not None:
+            headers.append(metric.label_for(shared))
+        else:
+            headers.append(f"{name.upper()}@t" + (" (%)" if metric.percent else ""))
+    headers += ["threshold", "AUC rule", "seeds"]
+    body = []
+    for row in rows:
+        cells = [
+            row.model + (" (scored)" if row.kind == "score" else ""),
+            row.dataset, row.split,
+            "all" if row.train_count is None else row.train_count,
+            row.n_faces, row.protocol.normaliser,
+        ]
+        for name in metric_names:
+            value = row.metrics.get(name, math.nan)
+            metric = metrics[name]
+            scale = 100.0 if (metric is None or metric.percent) else 1.0
+            cells.append(None if math.isnan(value) else round(value * scale, 4 if scale == 1.0 else 2))
+        cells += [row.protocol.threshold, row.protocol.auc_rule, len(row.seeds)]
+        body.append(cells)
+    return headers, body
+
+
+def compact(headers: list[str], body: list[list], keep: tuple[str, ...] = ("model", "split")) -> tuple[list[str], list[list], str]:
+    """Drop columns whose value is the same in every row (for narrow terminals); they go into a caption."""
+    if len(body) < 2:
+        keep_idx = [i for i, h in enumerate(headers) if h in keep or "(" in h or "@" in h]
+    else:
+        keep_idx = [i for i, h in enumerate(headers) if h in keep or len({str(r[i]) for r in body}) > 1
+                    or "(" in h or "@" in h]
+    dropped = [i for i in range(len(headers)) if i not in keep_idx]
+    caption = ", ".join(f"{headers[i]}: {body[0][i]}" for i in dropped) if body else ""
+    return [headers[i] for i in keep_idx], [[r[i] for i in keep_idx] for r in body], caption
+
+
+def render(rows: list[LeaderboardRow], fmt: str, registry: Registry | None = None) -> str:
+    """The leaderboard as Markdown, CSV or JSON text (the terminal table is drawn by the CLI with rich)."""
+    headers, body = to_table(rows, registry)
+    if fmt == "markdown":
+        from tabulate import tabulate
+
+        return tabulate(body, headers=headers, tablefmt="github", floatfmt="g", missingval="–")
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(headers)
+        writer.writerows([["" if c is None else c for c in r] for r in body])
+        return out.getvalue()
+    if fmt == "json":
+        return json.dumps([dict(zip(headers, r, strict=True)) for r in body], indent=2)
+    raise ValueError(f"unknown leaderboard format {fmt!r}")
