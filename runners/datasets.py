@@ -1,0 +1,90 @@
+"""`fabrec-bench datasets`: list datasets, show one, export its ground truth."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from fabrec_bench import api
+from fabrec_bench.datasets import resolve_root
+from fabrec_bench.errors import DatasetError
+from fabrec_bench.plugins import get_registry
+from fabrec_bench.predictions import write_landmarks_csv
+from fabrec_bench_runners.options import console
+
+
+@click.group("datasets", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_context
+def datasets_group(ctx, as_json):
+    """List the installed datasets (or use a subcommand: info, export)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    registry = get_registry()
+    if as_json:
+        click.echo(json.dumps([d.describe() for d in registry.datasets.values()], indent=2))
+        return
+    table = Table(title="Datasets")
+    for column in ("name", "points", "splits", "root variable", "description"):
+        table.add_column(column)
+    for adapter in registry.datasets.values():
+        d = adapter.describe()
+        table.add_row(adapter.name, str(adapter.scheme.num_points), ", ".join(s.name for s in adapter.splits),
+                      d["root_env_var"], adapter.description)
+    console.print(table)
+
+
+@datasets_group.command("info")
+@click.argument("name")
+@click.option("--data-root", type=click.Path(), default=None, help="Dataset root folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def info_command(name, data_root, as_json):
+    """Show NAME's landmark scheme, splits and (if its root is set) the faces found in each split."""
+    registry = get_registry()
+    adapter = registry.dataset(name)
+    info = adapter.describe()
+    try:
+        root, origin = resolve_root(name, data_root)
+        adapter.check_root(root, origin)
+        info["root"], info["root_from"] = str(root), origin
+        for split in info["splits"]:
+            loaded = adapter.load_split(root, split["name"])
+            split["faces"] = len(loaded)
+            split["images"] = len({s.image_path for s in loaded.samples})
+            split["source"] = loaded.source
+    except DatasetError as e:
+        info["root_error"] = str(e)
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    console.print(f"[bold]{name}[/]: {adapter.description}")
+    console.print(f"landmarks: {adapter.scheme.num_points} ({adapter.scheme.name}) — {adapter.scheme.description}")
+    console.print(f"protocol: {json.dumps(info['protocol'])}")
+    console.print(f"root: {info.get('root', '(not found)')}" + (f" (from {info['root_from']})" if "root_from" in info else ""))
+    if "root_error" in info:
+        console.print(f"[yellow]{info['root_error']}[/]")
+    table = Table()
+    for column in ("split", "role", "faces", "images", "official size", "description"):
+        table.add_column(column)
+    for split in info["splits"]:
+        table.add_row(split["name"], split["role"], str(split.get("faces", "–")), str(split.get("images", "–")),
+                      str(split["official_size"] or "–"), split["description"])
+    console.print(table)
+
+
+@datasets_group.command("export")
+@click.argument("name")
+@click.option("--split", "-s", required=True, help="Split to export.")
+@click.option("--out", "-o", type=click.Path(dir_okay=False), required=True, help="CSV file to write.")
+@click.option("--data-root", type=click.Path(), default=None, help="Dataset root folder.")
+def export_command(name, split, out, data_root):
+    """Write NAME/SPLIT's ground truth as CSV: id,image,x0,y0,... in original-image pixels."""
+    data = api.load_split(name, split, data_root=data_root)
+    write_landmarks_csv(Path(out), data.ids, [str(s.image_path) for s in data.samples], data.landmarks())
+    console.print(f"wrote {len(data)} faces of {name}/{split} to {out}")
+
+
+COMMANDS = (datasets_group,)

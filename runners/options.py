@@ -1,0 +1,53 @@
+"""Options and output helpers shared by several commands."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from fabrec_bench.protocol import AUC_RULES
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def protocol_options(f):
+    """--normaliser, --threshold, --auc-rule, --metric: override the split's standard protocol."""
+    @click.option("--normaliser", default=None, help="NME normaliser (inter-ocular, inter-pupil, box, ...).")
+    @click.option("--threshold", type=float, default=None, help="FR/AUC threshold as a fraction, e.g. 0.08.")
+    @click.option("--auc-rule", type=click.Choice(AUC_RULES), default=None, help="AUC integration rule.")
+    @click.option("--metric", "metrics", multiple=True, help="Metrics to compute (repeatable; default nme fr auc).")
+    @functools.wraps(f)
+    def wrapper(*args, normaliser, threshold, auc_rule, metrics, **kwargs):
+        overrides = {"normaliser": normaliser, "threshold": threshold, "auc_rule": auc_rule,
+                     "metrics": list(metrics) if metrics else None}
+        return f(*args, protocol_overrides=overrides, **kwargs)
+
+    return wrapper
+
+
+def metrics_table(title: str, evaluation, registry) -> Table:
+    """A rich table of one evaluation's metrics in display units."""
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in evaluation.metrics.items():
+        metric = registry.metric(name)
+        shown = value * 100 if metric.percent else value
+        table.add_row(metric.label_for(evaluation.protocol), f"{shown:.4f}")
+    return table
+
+
+def evaluation_json(evaluation, **extra) -> str:
+    """Metrics as plain numbers (fractions), with the protocol that produced them."""
+    return json.dumps({
+        **extra,
+        "faces": len(evaluation.face_ids),
+        "metrics": evaluation.metrics,
+        "units": "fractions (multiply NME and FR by 100 for percent)",
+        "protocol": evaluation.protocol.to_dict(),
+    }, indent=2)

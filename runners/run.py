@@ -1,0 +1,96 @@
+"""`fabrec-bench run` and `fabrec-bench eval`: train (if needed), evaluate, store, show the result."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from fabrec_bench import api
+from fabrec_bench.errors import UserError
+from fabrec_bench.plugins import get_registry
+from fabrec_bench_runners.options import console, evaluation_json, metrics_table, protocol_options
+
+
+def _parse_config(pairs: tuple[str, ...]) -> dict:
+    """--config key=value pairs; values are read as JSON when they parse (numbers, booleans), else text."""
+    config = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise UserError(f"--config {pair!r}: expected key=value")
+        key, value = pair.split("=", 1)
+        try:
+            config[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            config[key.strip()] = value
+    return config
+
+
+def _common(f):
+    options = [
+        click.option("--model", "-m", required=True, help="Model name (see `fabrec-bench plugins`)."),
+        click.option("--dataset", "-d", required=True, help="Dataset name, e.g. wflw."),
+        click.option("--split", "-s", required=True, help="Split to evaluate, e.g. test or make-up."),
+        click.option("--data-root", type=click.Path(), default=None, help="Dataset root folder."),
+        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
+        click.option("--skip-bad", is_flag=True, help="Skip malformed annotation lines (counted in a warning)."),
+        click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
+        protocol_options,
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _show(ctx_obj, outcome, model, dataset, split, as_json):
+    registry = get_registry()
+    if as_json:
+        click.echo(evaluation_json(outcome.evaluation, run_id=outcome.run_id, run=outcome.uid, model=model,
+                                   dataset=dataset, split=split, run_dir=str(outcome.run_dir)))
+        return
+    title = f"{model} on {dataset}/{split} ({len(outcome.evaluation.face_ids)} faces)"
+    console.print(metrics_table(title, outcome.evaluation, registry))
+    console.print(f"stored as run {outcome.run_id} in {ctx_obj.work_dir / 'results.sqlite'}; "
+                  f"predictions in {outcome.run_dir / 'predictions.csv'}")
+
+
+@click.command("run")
+@_common
+@click.option("--train-split", default=None, help="Split to train on (default: the dataset's training split).")
+@click.option("--train-count", type=int, default=None, help="Train on N faces drawn at random with --seed.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for subset choice and training.")
+@click.option("--config", "config_pairs", multiple=True, metavar="KEY=VALUE", help="Model option (repeatable).")
+@click.pass_obj
+def run_command(obj, model, dataset, split, data_root, device, skip_bad, as_json, protocol_overrides,
+                train_split, train_count, seed, config_pairs):
+    """Train MODEL if it needs training, evaluate it on DATASET/SPLIT and store the result."""
+    registry = get_registry()
+    protocol = api.protocol_for(registry.dataset(dataset), **protocol_overrides)
+    with console.status(f"[bold]{model}[/] on {dataset}/{split}: loading, training, evaluating…"):
+        outcome = api.run_model(
+            model, dataset, split, work_dir=obj.work_dir, data_root=data_root, train_split=train_split,
+            train_count=train_count, seed=seed, config=_parse_config(config_pairs), device=device,
+            skip_bad=skip_bad, protocol=protocol,
+        )
+    _show(obj, outcome, model, dataset, split, as_json)
+
+
+@click.command("eval")
+@_common
+@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=True), required=True,
+              help="Checkpoint written by `run` (in the run's folder) or by the model's own tools.")
+@click.pass_obj
+def eval_command(obj, model, dataset, split, data_root, device, skip_bad, as_json, protocol_overrides, checkpoint):
+    """Evaluate a trained MODEL from a checkpoint on DATASET/SPLIT and store the result."""
+    registry = get_registry()
+    protocol = api.protocol_for(registry.dataset(dataset), **protocol_overrides)
+    with console.status(f"[bold]{model}[/] from {checkpoint} on {dataset}/{split}…"):
+        outcome = api.run_model(
+            model, dataset, split, work_dir=obj.work_dir, data_root=data_root, device=device,
+            skip_bad=skip_bad, protocol=protocol, checkpoint=Path(checkpoint),
+        )
+    _show(obj, outcome, model, dataset, split, as_json)
+
+
+COMMANDS = (run_command, eval_command)
