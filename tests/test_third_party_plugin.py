@@ -1,0 +1,74 @@
+"""A real third-party package, pip-installed, adds a dataset that `fabrec-bench run` then uses.
+
+The package lives in tests/third_party_plugin (the README's plugin tutorial shows the same files).
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+PLUGIN_SRC = Path(__file__).parent / "third_party_plugin"
+
+
+def write_toy_faces(root: Path, n_train: int = 20, n_test: int = 8) -> None:
+    rng = np.random.default_rng(0)
+    template = np.array([[30, 40], [70, 40], [50, 60], [35, 80], [65, 80]], float)
+
+    def face(i):
+        offset, scale = rng.uniform(0, 50, 2), rng.uniform(0.8, 1.2)
+        points = template * scale + offset + rng.normal(0, 2, (5, 2))
+        box = [*(offset + 10 * scale), *(offset + 95 * scale)]
+        return {"id": f"face-{i}", "image": f"img/{i}.jpg", "box": box, "points": points.tolist()}
+
+    root.mkdir(parents=True)
+    faces = [face(i) for i in range(n_train + n_test)]
+    (root / "faces.json").write_text(json.dumps({"train": faces[:n_train], "test": faces[n_train:]}))
+
+
+@pytest.fixture(scope="module")
+def installed_plugin(tmp_path_factory) -> Path:
+    """pip-install the toy plugin package into a private --target folder (no network: no build isolation)."""
+    target = tmp_path_factory.mktemp("site")
+    src = tmp_path_factory.mktemp("src") / "pkg"
+    shutil.copytree(PLUGIN_SRC, src)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--no-index", "--target", str(target), str(src)],
+        check=True, capture_output=True, text=True,
+    )
+    assert list(target.glob("fabrec_bench_toy_faces-*.dist-info"))
+    return target
+
+
+def fabrec_bench(site: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    env.pop("FABREC_BENCH_LOAD_PLUGINS", None)  # load every installed plugin, as a user would
+    return subprocess.run([sys.executable, "-m", "fabrec_bench_runners", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_installed_plugin_dataset_runs_end_to_end(installed_plugin, tmp_path):
+    listing = fabrec_bench(installed_plugin, "plugins", "--json", cwd=tmp_path)
+    assert listing.returncode == 0, listing.stderr
+    data = json.loads(listing.stdout)
+    toy = next(p for p in data["plugins"] if p["name"] == "toy_faces")
+    assert toy["package"] == "fabrec-bench-toy-faces" and toy["registered"]["datasets"] == ["toy-faces"]
+    assert not toy["errors"]
+
+    write_toy_faces(tmp_path / "toy")
+    run = fabrec_bench(installed_plugin, "--work-dir", str(tmp_path / "work"), "run", "--model", "mean-shape",
+                       "--dataset", "toy-faces", "--split", "test", "--data-root", str(tmp_path / "toy"),
+                       "--json", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["dataset"] == "toy-faces" and result["faces"] == 8
+    assert 0 < result["metrics"]["nme"] < 0.2
+    board = fabrec_bench(installed_plugin, "--work-dir", str(tmp_path / "work"), "leaderboard", "--format", "csv",
+                         cwd=tmp_path)
+    assert "mean-shape,toy-faces,test" in board.stdout
