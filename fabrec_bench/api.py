@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fabrec_bench.datasets import DatasetAdapter, resolve_root
+from fabrec_bench.datasets import DatasetAdapter, resolve_options, resolve_root
 from fabrec_bench.errors import UserError
 from fabrec_bench.metrics import FaceErrors, face_errors
 from fabrec_bench.models import LandmarkModel, ModelSpec
@@ -49,12 +49,19 @@ class RunOutcome:
     train_ids: list[str] = field(default_factory=list)
 
 
+def get_adapter(dataset: str, options: dict | None = None, registry: Registry | None = None) -> DatasetAdapter:
+    """The registered adapter with its options from fabrec-bench.toml and `options` applied."""
+    adapter = (registry or get_registry()).dataset(dataset)
+    resolved = resolve_options(dataset, options)
+    return adapter.with_options(**resolved) if resolved else adapter
+
+
 def load_split(
-    dataset: str, split: str, *, data_root=None, skip_bad: bool = False, registry: Registry | None = None
+    dataset: str, split: str, *, data_root=None, skip_bad: bool = False, options: dict | None = None,
+    registry: Registry | None = None,
 ) -> Split:
     """Resolve the dataset's root and read one split through its adapter."""
-    registry = registry or get_registry()
-    adapter = registry.dataset(dataset)
+    adapter = get_adapter(dataset, options, registry)
     adapter.split_info(split)
     root, origin = resolve_root(dataset, data_root)
     adapter.check_root(root, origin)
@@ -141,6 +148,7 @@ def run_model(
     skip_bad: bool = False,
     protocol: EvalProtocol | None = None,
     checkpoint: Path | None = None,
+    dataset_options: dict | None = None,
     registry: Registry | None = None,
 ) -> RunOutcome:
     """Train (unless `checkpoint` is given or the model needs none), predict, evaluate and store one run.
@@ -149,24 +157,30 @@ def run_model(
     never shows up as a result.
     """
     registry = registry or get_registry()
-    adapter = registry.dataset(dataset)
+    adapter = get_adapter(dataset, dataset_options, registry)
     spec = registry.model(model)
     adapter.split_info(split)
+    if not adapter.labeled:
+        raise UserError(f"dataset '{dataset}' has no landmark annotations to evaluate against")
     protocol = protocol or adapter.protocol
     training = checkpoint is None and spec.needs_training
     train_split = (train_split or adapter.train_split) if training else None
     if training and train_split is None:
         raise UserError(f"dataset '{dataset}' has no training split; pass --train-split or --checkpoint")
-    eval_split = load_split(dataset, split, data_root=data_root, skip_bad=skip_bad, registry=registry)
+    eval_split = load_split(dataset, split, data_root=data_root, skip_bad=skip_bad, options=dataset_options,
+                            registry=registry)
     train_samples: list[FaceSample] = []
     if training:
-        train_data = load_split(dataset, train_split, data_root=data_root, skip_bad=skip_bad, registry=registry)
+        train_data = load_split(dataset, train_split, data_root=data_root, skip_bad=skip_bad,
+                                options=dataset_options, registry=registry)
         train_samples = select_training_subset(train_data.samples, train_count, seed)
 
     work_dir = Path(work_dir)
     with ResultsStore(store_path(work_dir)) as store:
         store.mark_stale()
         run_config = dict(config or {})
+        if adapter.options:
+            run_config["dataset_options"] = adapter.options
         if checkpoint is not None:
             run_config["checkpoint"] = str(checkpoint)
         run_id, uid, run_dir = store.start_run(
@@ -232,14 +246,15 @@ def score_predictions(
     data_root=None,
     protocol: EvalProtocol | None = None,
     ignore_extra: bool = False,
+    dataset_options: dict | None = None,
     registry: Registry | None = None,
 ) -> Evaluation:
     """Score a predictions file (CSV keyed by `id`, or .npz with `ids` and `landmarks`) against a split."""
     from fabrec_bench.predictions import align_to_split, read_landmarks
 
     registry = registry or get_registry()
-    adapter = registry.dataset(dataset)
-    target = load_split(dataset, split, data_root=data_root, registry=registry)
+    adapter = get_adapter(dataset, dataset_options, registry)
+    target = load_split(dataset, split, data_root=data_root, options=dataset_options, registry=registry)
     ids, landmarks = read_landmarks(Path(path), adapter.scheme.num_points)
     pred = align_to_split(Path(path), ids, landmarks, target.ids, ignore_extra=ignore_extra)
     return evaluate(pred, target, protocol or adapter.protocol, registry)

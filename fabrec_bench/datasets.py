@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from dataclasses import dataclass
@@ -39,6 +40,35 @@ class DatasetAdapter:
     # Files or folders that must exist below the root; checked before anything is read.
     required_paths: tuple[str, ...] = ()
     layout_hint: str = ""
+    # Adapter options with their defaults (set in fabrec-bench.toml [datasets.NAME] or --dataset-option).
+    option_defaults: dict = {}
+    # Crop-box extension before squaring, as fractions of the box height: (raise top by, lower bottom by).
+    # These are 3FabRec's per-dataset adjustments (../shared/docs/3fabrec.md, section 4.1).
+    crop_box_extension: tuple[float, float] = (0.0, 0.0)
+    # Whether the faces carry landmarks to score against (VGGFace2 is for unsupervised training).
+    labeled: bool = True
+
+    @property
+    def options(self) -> dict:
+        return {**self.option_defaults, **getattr(self, "_options", {})}
+
+    def with_options(self, **options) -> DatasetAdapter:
+        """A copy of this adapter with some options changed; unknown names or wrong types are user errors."""
+        unknown = set(options) - set(self.option_defaults)
+        if unknown:
+            known = ", ".join(sorted(self.option_defaults)) or "none"
+            raise UserError(f"dataset '{self.name}': unknown option(s) {', '.join(sorted(unknown))}; known: {known}")
+        for key, value in options.items():
+            default = self.option_defaults[key]
+            if default is not None and not isinstance(value, type(default)) and not (
+                isinstance(default, float) and isinstance(value, int)
+            ):
+                raise UserError(
+                    f"dataset '{self.name}': option {key} = {value!r} should be a {type(default).__name__}"
+                )
+        clone = copy.copy(self)
+        clone._options = {**getattr(self, "_options", {}), **options}
+        return clone
 
     def load_split(self, root: Path, split: str, *, skip_bad: bool = False) -> Split:
         """Read split `split` below `root`; malformed lines raise `AnnotationError` unless `skip_bad`."""
@@ -86,6 +116,8 @@ class DatasetAdapter:
             ],
             "protocol": self.protocol.to_dict(),
             "root_env_var": root_env_var(self.name),
+            "labeled": self.labeled,
+            "options": self.options,
         }
 
 
@@ -99,6 +131,16 @@ def how_to_set_root(dataset: str) -> str:
         f"pass --data-root, set {root_env_var(dataset)}, or add [datasets.{dataset}] root = \"...\" "
         f"to fabrec-bench.toml"
     )
+
+
+def resolve_options(dataset: str, cli_options: dict | None = None) -> dict:
+    """Adapter options from fabrec-bench.toml ([datasets.NAME], every key but root), then the command line."""
+    options: dict = {}
+    for path in reversed(config_files()):  # the working directory's file wins over the user's
+        entry = read_config(path).get("datasets", {}).get(dataset, {})
+        options.update({k: v for k, v in entry.items() if k != "root"})
+    options.update(cli_options or {})
+    return options
 
 
 def resolve_root(dataset: str, data_root: str | os.PathLike | None = None) -> tuple[Path, str]:

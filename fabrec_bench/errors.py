@@ -16,11 +16,11 @@ class DatasetError(UserError):
 class AnnotationError(DatasetError):
     """A malformed annotation line; names the file and the 1-based line number."""
 
-    def __init__(self, path, line_no: int, reason: str):
+    def __init__(self, path, line_no: int | None, reason: str):
         self.path = path
         self.line_no = line_no
         self.reason = reason
-        super().__init__(f"{path}:{line_no}: {reason}")
+        super().__init__(f"{path}:{line_no}: {reason}" if line_no else f"{path}: {reason}")
 
 
 class PluginError(UserError):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class LandmarkScheme:
@@ -105,6 +107,27 @@ IBUG68 = LandmarkScheme(
     description="iBUG/Multi-PIE 68 points: jaw 0-16, brows 17-26, nose 27-35, eyes 36-47, mouth 48-67",
 )
 
+AFLW19 = LandmarkScheme(
+    name="aflw19",
+    num_points=19,
+    flip_permutation=permutation_from_pairs(19, [(0, 5), (1, 4), (2, 3), (6, 11), (7, 10), (8, 9), (12, 14),
+                                                 (15, 17)]),
+    groups={"inner": tuple(range(19)), "brows": tuple(range(0, 6)), "eyes": tuple(range(6, 12)),
+            "nose": (12, 13, 14), "mouth": (15, 16, 17), "chin": (18,)},
+    outer_eye_corners=(6, 11),
+    eye_centres=((7,), (10,)),
+    description="AFLW-19: brows 0-5, eyes 6-11 (7, 10 centres), nose 12-14, mouth 15-17, chin 18",
+)
+
+FIVE_POINT = LandmarkScheme(
+    name="five-point",
+    num_points=5,
+    flip_permutation=(1, 0, 2, 4, 3),
+    groups={"inner": (0, 1, 2, 3, 4)},
+    eye_centres=((0,), (1,)),
+    description="MTCNN 5 points: image-left eye, image-right eye, nose tip, left and right mouth corners",
+)
+
 # The standard 98 -> 68 reduction (as used by 3FabRec and others).
 WFLW98_TO_IBUG68: tuple[int, ...] = (
     tuple(range(0, 33, 2))
@@ -116,14 +139,27 @@ WFLW98_TO_IBUG68: tuple[int, ...] = (
 )
 assert len(WFLW98_TO_IBUG68) == 68
 
+# Synthetic-data reductions of the 98 WFLW points (pairs are averaged): AFLW-19 and the 5 MTCNN points.
+WFLW98_TO_AFLW19: tuple[tuple[int, ...], ...] = (
+    (33,), (35,), (37,), (42,), (44,), (46,), (60,), (96,), (64,), (68,), (97,), (72,),
+    (55,), (54,), (59,), (76,), (90, 94), (82,), (16,),
+)
+WFLW98_TO_FIVE: tuple[tuple[int, ...], ...] = ((96,), (97,), (54,), (76,), (82,))
+
 
 def scheme_by_name(name: str) -> LandmarkScheme:
     """A scheme by name, built-in or used by any registered dataset (checkpoints store only the name)."""
     from fabrec_bench.errors import UserError
     from fabrec_bench.plugins import get_registry
 
-    schemes = {s.name: s for s in (WFLW98, IBUG68)}
+    schemes = {s.name: s for s in (WFLW98, IBUG68, AFLW19, FIVE_POINT)}
     schemes.update({d.scheme.name: d.scheme for d in get_registry().datasets.values()})
     if name not in schemes:
         raise UserError(f"unknown landmark scheme {name!r}; known: {', '.join(sorted(schemes))}")
     return schemes[name]
+
+
+def reduce_points(landmarks: np.ndarray, mapping) -> np.ndarray:
+    """Pick (or average) points of (..., L, 2) landmarks: `mapping` holds an index or a tuple per new point."""
+    out = [landmarks[..., list(m) if isinstance(m, tuple) else [m], :].mean(axis=-2) for m in mapping]
+    return np.stack(out, axis=-2)

@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from fabrec_bench.errors import UserError
 from fabrec_bench.protocol import AUC_RULES
 
 console = Console()
@@ -51,3 +52,17 @@ def evaluation_json(evaluation, **extra) -> str:
         "units": "fractions (multiply NME and FR by 100 for percent)",
         "protocol": evaluation.protocol.to_dict(),
     }, indent=2)
+
+
+def parse_options(pairs: tuple[str, ...]) -> dict:
+    """KEY=VALUE pairs (--config, --dataset-option); values are read as JSON when they parse, else as text."""
+    options = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise UserError(f"option {pair!r}: expected KEY=VALUE")
+        key, value = pair.split("=", 1)
+        try:
+            options[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip()] = value
+    return options

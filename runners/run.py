@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from fabrec_bench import api
-from fabrec_bench.errors import UserError
 from fabrec_bench.plugins import get_registry
-from fabrec_bench_runners.options import console, evaluation_json, metrics_table, protocol_options
-
-
-def _parse_config(pairs: tuple[str, ...]) -> dict:
-    """--config key=value pairs; values are read as JSON when they parse (numbers, booleans), else text."""
-    config = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise UserError(f"--config {pair!r}: expected key=value")
-        key, value = pair.split("=", 1)
-        try:
-            config[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            config[key.strip()] = value
-    return config
+from fabrec_bench_runners.options import (
+    console,
+    evaluation_json,
+    metrics_table,
+    parse_options,
+    protocol_options,
+)
 
 
 def _common(f):
@@ -35,6 +25,8 @@ def _common(f):
         click.option("--data-root", type=click.Path(), default=None, help="Dataset root folder."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
         click.option("--skip-bad", is_flag=True, help="Skip malformed annotation lines (counted in a warning)."),
+        click.option("--dataset-option", "dataset_options", multiple=True, metavar="KEY=VALUE",
+                     help="Dataset adapter option, e.g. box_source=detector (repeatable)."),
         click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
         protocol_options,
     ]
@@ -62,7 +54,7 @@ def _show(ctx_obj, outcome, model, dataset, split, as_json):
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for subset choice and training.")
 @click.option("--config", "config_pairs", multiple=True, metavar="KEY=VALUE", help="Model option (repeatable).")
 @click.pass_obj
-def run_command(obj, model, dataset, split, data_root, device, skip_bad, as_json, protocol_overrides,
+def run_command(obj, model, dataset, split, data_root, device, skip_bad, dataset_options, as_json, protocol_overrides,
                 train_split, train_count, seed, config_pairs):
     """Train MODEL if it needs training, evaluate it on DATASET/SPLIT and store the result."""
     registry = get_registry()
@@ -70,8 +62,8 @@ def run_command(obj, model, dataset, split, data_root, device, skip_bad, as_json
     with console.status(f"[bold]{model}[/] on {dataset}/{split}: loading, training, evaluating…"):
         outcome = api.run_model(
             model, dataset, split, work_dir=obj.work_dir, data_root=data_root, train_split=train_split,
-            train_count=train_count, seed=seed, config=_parse_config(config_pairs), device=device,
-            skip_bad=skip_bad, protocol=protocol,
+            train_count=train_count, seed=seed, config=parse_options(config_pairs), device=device,
+            skip_bad=skip_bad, protocol=protocol, dataset_options=parse_options(dataset_options),
         )
     _show(obj, outcome, model, dataset, split, as_json)
 
@@ -81,7 +73,8 @@ def run_command(obj, model, dataset, split, data_root, device, skip_bad, as_json
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=True), required=True,
               help="Checkpoint written by `run` (in the run's folder) or by the model's own tools.")
 @click.pass_obj
-def eval_command(obj, model, dataset, split, data_root, device, skip_bad, as_json, protocol_overrides, checkpoint):
+def eval_command(obj, model, dataset, split, data_root, device, skip_bad, dataset_options, as_json, protocol_overrides,
+                 checkpoint):
     """Evaluate a trained MODEL from a checkpoint on DATASET/SPLIT and store the result."""
     registry = get_registry()
     protocol = api.protocol_for(registry.dataset(dataset), **protocol_overrides)
@@ -89,6 +82,7 @@ def eval_command(obj, model, dataset, split, data_root, device, skip_bad, as_jso
         outcome = api.run_model(
             model, dataset, split, work_dir=obj.work_dir, data_root=data_root, device=device,
             skip_bad=skip_bad, protocol=protocol, checkpoint=Path(checkpoint),
+            dataset_options=parse_options(dataset_options),
         )
     _show(obj, outcome, model, dataset, split, as_json)
 

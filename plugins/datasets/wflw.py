@@ -21,8 +21,9 @@ import numpy as np
 from fabrec_bench.datasets import DatasetAdapter, SplitInfo
 from fabrec_bench.errors import AnnotationError, DatasetError
 from fabrec_bench.hookspecs import hookimpl
+from fabrec_bench.problems import bad_line
 from fabrec_bench.protocol import EvalProtocol
-from fabrec_bench.schemes import WFLW98
+from fabrec_bench.schemes import IBUG68, WFLW98, WFLW98_TO_IBUG68
 from fabrec_bench.types import FaceSample, Split
 from fabrec_bench.warnings import warn
 
@@ -99,6 +100,7 @@ class WFLWDataset(DatasetAdapter):
     protocol = EvalProtocol(normaliser="inter-ocular", threshold=0.10, auc_rule="trapezoid")
     required_paths = (IMAGE_DIR, ANNOTATION_DIR)
     layout_hint = "WFLW_images/ and WFLW_annotations/list_98pt_rect_attr_train_test/"
+    crop_box_extension = (0.0, 0.1)  # 3FabRec lowers the bottom of the WFLW box by 10 % of its height
 
     def load_split(self, root: Path, split: str, *, skip_bad: bool = False) -> Split:
         self.split_info(split)
@@ -120,10 +122,8 @@ class WFLWDataset(DatasetAdapter):
                 landmarks, box, flags, rel = parse_line(line, path, line_no)
                 image = resolve_image(root, rel, path, line_no)
             except AnnotationError as e:
-                if not skip_bad:
-                    raise
+                bad_line(e, skip_bad)
                 skipped += 1
-                warn(f"skipped {e}")
                 face_index += 1
                 continue
             sample = FaceSample(
@@ -142,6 +142,23 @@ class WFLWDataset(DatasetAdapter):
         return Split("wflw", split, self.scheme, samples, source=str(path), skipped=skipped)
 
 
+class WFLW68Dataset(WFLWDataset):
+    """WFLW reduced to the 68 iBUG points (the standard 98 -> 68 mapping), so 68-point models can be scored."""
+
+    name = "wflw68"
+    description = "WFLW with its 98 points reduced to the 68 iBUG points (same faces, ids and splits)"
+    scheme = IBUG68
+
+    def load_split(self, root: Path, split: str, *, skip_bad: bool = False) -> Split:
+        full = super().load_split(root, split, skip_bad=skip_bad)
+        mapping = list(WFLW98_TO_IBUG68)
+        for sample in full.samples:
+            sample.landmarks_px = sample.landmarks_px[mapping]
+            sample.visible = sample.visible[mapping]
+        return Split(self.name, split, self.scheme, full.samples, source=full.source, skipped=full.skipped)
+
+
 @hookimpl
 def fabrec_bench_register_datasets(register):
     register(WFLWDataset())
+    register(WFLW68Dataset())

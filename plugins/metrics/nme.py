@@ -46,7 +46,7 @@ def box_size_max(gt: np.ndarray, boxes: np.ndarray, scheme: LandmarkScheme) -> n
 
 
 def box_size_sqrt(gt: np.ndarray, boxes: np.ndarray, scheme: LandmarkScheme) -> np.ndarray:
-    """sqrt(w * h) of the ground-truth face box (SAN, HRNet's AFLW box size)."""
+    """sqrt(w * h) of the ground-truth face box (SAN, HRNet's AFLW box size; our `box` normaliser)."""
     wh = boxes[:, 2:4] - boxes[:, 0:2]
     return np.sqrt(np.clip(wh[:, 0], 0, None) * np.clip(wh[:, 1], 0, None))
 
@@ -115,8 +115,8 @@ def _fmt(t: float) -> str:
 def fabrec_bench_register_metrics(register):
     register(Normaliser("inter-ocular", inter_ocular_distance, "outer eye corners (WFLW 60-72, 68-pt 36-45)"))
     register(Normaliser("inter-pupil", inter_pupil_distance, "eye centres (WFLW 96-97, 68-pt eye means)"))
-    register(Normaliser("box", box_size_max, "max(w, h) of the ground-truth box"))
-    register(Normaliser("box-sqrt", box_size_sqrt, "sqrt(w * h) of the ground-truth box"))
+    register(Normaliser("box", box_size_sqrt, "sqrt(w * h) of the ground-truth box (AFLW-19 in SAN, HRNet)"))
+    register(Normaliser("box-max", box_size_max, "max(w, h) of the ground-truth box (3FabRec's crop side)"))
     register(Normaliser("fabrec-pupil", fabrec_pupil_proxy, "3FabRec's pupil proxy (68 points)"))
     register(
         Metric("nme", lambda e, p: float(np.mean(e.per_face)) if e.per_face.size else float("nan"),
