@@ -8,6 +8,7 @@ import click
 from rich.progress import Progress
 
 from fabrec_bench.schemes import WFLW98
+from fabrec_bench.synth.formats import write_300w, write_affectnet, write_aflw, write_vggface2
 from fabrec_bench.synth.sheet import contact_sheet
 from fabrec_bench.synth.wflw import write_wflw
 from fabrec_bench_plugins.datasets.wflw import WFLWDataset
@@ -46,6 +47,56 @@ def synth_wflw_command(out, train, test, seed, contact_sheet):
     if "contact_sheet" in counts:
         console.print(f"contact sheet: {counts['contact_sheet']}")
     console.print(f"use it with: --data-root {out}  (or export FABREC_BENCH_WFLW_ROOT={out})")
+
+
+def _with_progress(total: int, write):
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("drawing synthetic faces", total=total)
+        return write(lambda n: progress.advance(task, n))
+
+
+@synth_group.command("300w")
+@click.option("--out", "-o", type=click.Path(file_okay=False), required=True)
+@click.option("--per-folder", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Faces in each of the eight release folders.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def synth_300w_command(out, per_folder, seed):
+    """300-W release: afw/, helen/, lfpw/, ibug/, 300W/ with 1-based .pts files and Bounding Boxes/*.mat."""
+    counts = _with_progress(8 * per_folder, lambda p: write_300w(Path(out), per_folder, seed, p))
+    console.print(f"wrote {sum(counts.values())} faces in 8 folders to {out}")
+
+
+@synth_group.command("aflw")
+@click.option("--out", "-o", type=click.Path(file_okay=False), required=True)
+@click.option("--faces", type=click.IntRange(min=2), default=48, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def synth_aflw_command(out, faces, seed):
+    """AFLW-19 release: AFLWinfo_release.mat and data/flickr/{0,2,3}/."""
+    counts = _with_progress(faces, lambda p: write_aflw(Path(out), faces, seed, p))
+    console.print(f"wrote {counts['faces']} faces to {out}")
+
+
+@synth_group.command("vggface2")
+@click.option("--out", "-o", type=click.Path(file_okay=False), required=True)
+@click.option("--identities", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--per-identity", type=click.IntRange(min=2), default=4, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def synth_vggface2_command(out, identities, per_identity, seed):
+    """VGGFace2 release: train/ and test/ identity folders with bb_landmark/ CSVs."""
+    counts = _with_progress(2 * identities * per_identity,
+                            lambda p: write_vggface2(Path(out), identities, per_identity, seed, p))
+    console.print(f"wrote {counts['train']} train and {counts['test']} test faces to {out}")
+
+
+@synth_group.command("affectnet")
+@click.option("--out", "-o", type=click.Path(file_okay=False), required=True)
+@click.option("--train", type=click.IntRange(min=3), default=24, show_default=True)
+@click.option("--validation", type=click.IntRange(min=3), default=12, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def synth_affectnet_command(out, train, validation, seed):
+    """AffectNet release: Manually_Annotated_Images/ and the training/validation CSV lists."""
+    counts = _with_progress(train + validation, lambda p: write_affectnet(Path(out), train, validation, seed, p))
+    console.print(f"wrote {counts['training']} training and {counts['validation']} validation faces to {out}")
 
 
 COMMANDS = (synth_group,)

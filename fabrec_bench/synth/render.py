@@ -46,6 +46,7 @@ class DrawnFace:
     landmarks_px: np.ndarray
     attributes: dict[str, int]
     params: FaceParams
+    occluded_points: np.ndarray  # (98,) bool: the point lies under an occluder
 
 
 @dataclass
@@ -176,8 +177,8 @@ def _shading(shape, centre, rot, scale, light, ambient) -> np.ndarray:
 
 
 def draw_face(img: np.ndarray, rng: np.random.Generator, p: FaceParams, look: Look, centre, scale: float,
-              light: np.ndarray, ambient: float) -> tuple[np.ndarray, float]:
-    """Draw one face; returns its (98, 2) landmarks in pixels and the fraction of landmarks occluded."""
+              light: np.ndarray, ambient: float) -> tuple[np.ndarray, np.ndarray]:
+    """Draw one face; returns its (98, 2) landmarks in pixels and which of them an occluder covers."""
     h, w = img.shape[:2]
     rot = rotation(p.yaw, p.pitch, p.roll)
     lm, depth = project(landmarks_3d(p), rot, scale, centre)
@@ -285,7 +286,7 @@ def draw_face(img: np.ndarray, rng: np.random.Generator, p: FaceParams, look: Lo
             paint(img, ring.clip(0, 1), [0.1, 0.1, 0.1], 0.9)
         paint(img, line_mask(shape, np.array([lm[64], lm[68]]), 2 * px), [0.1, 0.1, 0.1], 0.9)
 
-    occluded = 0.0
+    occluded = np.zeros(len(lm), bool)
     if look.occluder:
         occ = _occluder_mask(rng, shape, look, lm, scale, roll)
         colour = {"hand": skin * 0.95, "mask": [0.75, 0.85, 0.95], "sunglasses": [0.05, 0.05, 0.07],
@@ -294,7 +295,7 @@ def draw_face(img: np.ndarray, rng: np.random.Generator, p: FaceParams, look: Lo
         inside = (lm[:, 0] >= 0) & (lm[:, 0] < w) & (lm[:, 1] >= 0) & (lm[:, 1] < h)
         xi = lm[:, 0].clip(0, w - 1).astype(int)
         yi = lm[:, 1].clip(0, h - 1).astype(int)
-        occluded = float(((occ[yi, xi] > 0.5) & inside).mean())
+        occluded = (occ[yi, xi] > 0.5) & inside
     return lm, occluded
 
 
@@ -374,10 +375,10 @@ def render_scene(rng: np.random.Generator, n_faces: int = 1, force: str | None =
             "expression": int(is_exaggerated(params)),
             "illumination": int(extreme_light),
             "make-up": int(look.makeup),
-            "occlusion": int(occluded >= 0.1),
+            "occlusion": int(occluded.mean() >= 0.1),
             "blur": 0,
         }
-        faces.append(DrawnFace(lm, flags, params))
+        faces.append(DrawnFace(lm, flags, params, occluded))
 
     if light_kind == 1:  # very dark
         img *= rng.uniform(0.18, 0.35)

@@ -11,14 +11,14 @@ share its path), and now and then a face runs off the picture, so coordinates fa
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from fabrec_bench.synth.render import ATTRIBUTES, render_scene, to_bgr8
+from fabrec_bench.synth.render import ATTRIBUTES, DrawnFace, render_scene, to_bgr8
 
 EVENTS = ("0--Parade", "2--Demonstration", "12--Group", "20--Family_Group", "37--Soccer", "51--Dresses")
 SUBSET_FILES = {"pose": "largepose", "expression": "expression", "illumination": "illumination",
@@ -52,16 +52,29 @@ def annotation_line(face: SynthFace) -> str:
     return f"{coords} {box} {flags} {face.rel_path}"
 
 
+def scenes(rng: np.random.Generator, count: int, *, ensure_attributes: bool = False, multi_face: bool = True,
+           progress: Callable[[int], None] | None = None) -> Iterator[tuple[np.ndarray, list[DrawnFace]]]:
+    """Render pictures until they hold `count` faces; about one in eight holds two (if `multi_face`).
+
+    With `ensure_attributes`, the first six faces each carry one WFLW attribute, so no subset is empty.
+    """
+    made = 0
+    while made < count:
+        n_faces = 2 if multi_face and count - made >= 2 and rng.random() < 0.12 else 1
+        force = ATTRIBUTES[made] if ensure_attributes and made < len(ATTRIBUTES) else None
+        img, drawn = render_scene(rng, n_faces=n_faces, force=force)
+        made += len(drawn)
+        if progress:
+            progress(len(drawn))
+        yield img, drawn
+
+
 def generate_part(out: Path, part: str, count: int, rng: np.random.Generator, *,
                   ensure_attributes: bool, progress: Callable[[int], None] | None = None) -> list[SynthFace]:
     """Render `count` faces for 'train' or 'test' and write their images; returns them in line order."""
     faces: list[SynthFace] = []
-    image_no = 0
-    while len(faces) < count:
-        n_faces = 2 if count - len(faces) >= 2 and rng.random() < 0.12 else 1
-        # The test part starts with one face per attribute, so every subset is non-empty.
-        force = ATTRIBUTES[len(faces)] if ensure_attributes and len(faces) < len(ATTRIBUTES) else None
-        img, drawn = render_scene(rng, n_faces=n_faces, force=force)
+    for image_no, (img, drawn) in enumerate(scenes(rng, count, ensure_attributes=ensure_attributes,
+                                                   progress=progress)):
         event = EVENTS[image_no % len(EVENTS)]
         k, name = event.split("--")
         rel = f"{event}/{k}_{name}_synth_{part}_{k}_{image_no}.jpg"
@@ -71,9 +84,6 @@ def generate_part(out: Path, part: str, count: int, rng: np.random.Generator, *,
             raise OSError(f"could not write {path}")
         for face in drawn:
             faces.append(SynthFace(face.landmarks_px, face_box(face.landmarks_px, rng), face.attributes, rel))
-        image_no += 1
-        if progress:
-            progress(len(drawn))
     return faces
 
 
