@@ -6,14 +6,16 @@ import json
 from pathlib import Path
 
 import click
+from rich.progress import Progress
 from rich.table import Table
 
 from fabrec_bench import api
+from fabrec_bench.check import check_dataset
 from fabrec_bench.datasets import resolve_root
 from fabrec_bench.errors import DatasetError
 from fabrec_bench.plugins import get_registry
 from fabrec_bench.predictions import write_landmarks_csv
-from fabrec_bench_runners.options import console
+from fabrec_bench_runners.options import console, parse_options
 
 
 @click.group("datasets", invoke_without_command=True)
@@ -85,6 +87,43 @@ def export_command(name, split, out, data_root):
     data = api.load_split(name, split, data_root=data_root)
     write_landmarks_csv(Path(out), data.ids, [str(s.image_path) for s in data.samples], data.landmarks())
     console.print(f"wrote {len(data)} faces of {name}/{split} to {out}")
+
+
+@datasets_group.command("check")
+@click.argument("name")
+@click.option("--data-root", type=click.Path(), default=None, help="Dataset root folder.")
+@click.option("--dataset-option", "options", multiple=True, metavar="KEY=VALUE", help="Adapter option.")
+@click.option("--no-images", is_flag=True, help="Do not decode the images (only check that they exist).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def check_command(name, data_root, options, no_images, as_json):
+    """Walk NAME's whole tree: report every missing or unreadable image and malformed annotation, with counts.
+
+    Exits with 1 when it finds problems, 0 when the dataset is clean.
+    """
+    adapter = api.get_adapter(name, parse_options(options))
+    root, _ = resolve_root(name, data_root)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("decoding images", total=None)
+        report = check_dataset(adapter, root, images=not no_images,
+                               progress=lambda done, total: progress.update(task, completed=done, total=total))
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        console.print(f"[bold]{name}[/] at {root}: " + ", ".join(f"{k} {v}" for k, v in report.faces.items()))
+        console.print(f"images decoded: {report.images_checked}")
+        if report.problems:
+            table = Table(title=f"{len(report.problems)} problem(s)")
+            table.add_column("kind")
+            table.add_column("count", justify="right")
+            for kind, count in sorted(report.counts().items()):
+                table.add_row(kind, str(count))
+            console.print(table)
+            for p in report.problems:
+                console.print(f"{p.kind}: {p.message}", markup=False, highlight=False, soft_wrap=True)
+        else:
+            console.print("[green]no problems found[/]")
+    if report.problems:
+        raise SystemExit(1)
 
 
 COMMANDS = (datasets_group,)
