@@ -13,7 +13,7 @@ from fabrec_bench.store import ResultsStore, store_path
 def run_json(cli, *args):
     result = cli(*args, "--json")
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    return json.loads(result.stdout)
 
 
 def test_run_stores_a_result_and_eval_from_its_checkpoint_agrees(cli, synthetic_wflw, tmp_path):

@@ -18,7 +18,9 @@ def test_builtins_register_through_the_hooks():
         "test", "pose", "expression", "illumination", "make-up", "occlusion", "blur"]
     assert "mean-shape" in reg.models
     assert {"nme", "fr", "auc"} <= set(reg.metrics)
-    assert {p.name for p in reg.plugins if p.builtin} == {"wflw", "mean-shape", "nme"}
+    assert {p.name for p in reg.plugins if p.builtin} == {"wflw", "w300", "aflw", "vggface2", "affectnet",
+                                                          "mean-shape", "nme"}
+    assert {"wflw", "wflw68", "300w", "aflw", "vggface2", "affectnet"} <= set(reg.datasets)
     assert not reg.errors()
 
 
@@ -73,7 +75,7 @@ def test_a_plugin_that_fails_to_import_is_listed_and_the_cli_still_works(tmp_pat
     sys.modules.pop("broken_plugin_module", None)
     result = cli("plugins", "--json")
     assert result.exit_code == 0
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     broken = next(p for p in data["plugins"] if p["name"] == "broken")
     assert broken["package"] == "broken-plugin"
     assert "ModuleNotFoundError" in broken["errors"][0] and "does_not_exist" in broken["errors"][0]
