@@ -11,23 +11,20 @@ from fabrec_bench.facedata import IMAGE_MEAN_RGB, FaceCrops
 _MEAN = np.asarray(IMAGE_MEAN_RGB, np.float32)
 
 
-def to_tensor_rgb(image_bgr: np.ndarray) -> torch.Tensor:
-    """BGR uint8 H x W x 3 -> RGB uint8 tensor 3 x H x W (normalise whole batches with `normalise`)."""
-    return torch.from_numpy(np.ascontiguousarray(image_bgr[..., ::-1].transpose(2, 0, 1)))
-
-
 def normalise(images: torch.Tensor, device: torch.device | str | None = None,
               dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """uint8 RGB batches -> `dtype` in [0, 1] minus the 3FabRec mean, converted on `device` (moving 1 byte
-    per pixel instead of 4 from the loader's workers and to the GPU)."""
+    """Loader batches (B x H x W x 3 uint8 BGR, as OpenCV decodes) -> B x 3 x H x W RGB `dtype` in [0, 1]
+    minus the 3FabRec mean. Done per batch on `device`: workers and the host-to-GPU copy move 1 byte per
+    pixel instead of 4, and no per-image transpose is paid."""
     images = images.to(device, non_blocking=True) if device is not None else images
     mean = torch.as_tensor(_MEAN, device=images.device, dtype=dtype).view(1, 3, 1, 1)
-    return images.to(dtype) / 255.0 - mean
+    rgb = images.flip(-1).permute(0, 3, 1, 2)
+    return rgb.to(dtype) / 255.0 - mean
 
 
 class FaceCropDataset(Dataset):
-    """Items are dicts: image (3 x S x S uint8 RGB), landmarks (L x 2, crop pixels), matrix (image -> crop),
-    index."""
+    """Items are dicts: image (S x S x 3 uint8 BGR; see `normalise`), landmarks (L x 2, crop pixels),
+    matrix (image -> crop), index."""
 
     def __init__(self, crops: FaceCrops):
         self.crops = crops
@@ -40,7 +37,7 @@ class FaceCropDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         image, landmarks, matrix = self.crops.item(index)
-        return {"image": to_tensor_rgb(image), "landmarks": torch.from_numpy(landmarks.astype(np.float32)),
+        return {"image": torch.from_numpy(image), "landmarks": torch.from_numpy(landmarks.astype(np.float32)),
                 "matrix": torch.from_numpy(matrix), "index": index}
 
 
