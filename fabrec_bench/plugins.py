@@ -31,6 +31,7 @@ DEFAULT_PLUGINS = (
     "fabrec_bench_plugins.datasets.vggface2",
     "fabrec_bench_plugins.datasets.affectnet",
     "fabrec_bench_plugins.models.mean_shape",
+    "fabrec_bench_plugins.models.fabrec.plugin",
     "fabrec_bench_plugins.metrics.nme",
 )
 
@@ -153,7 +154,7 @@ def build_registry(extra_plugins: tuple = ()) -> Registry:
 
     version = metadata.version("fabrec-bench") if _installed() else "dev"
     for module_name in DEFAULT_PLUGINS:
-        short = module_name.rsplit(".", 1)[-1].replace("_", "-")
+        short = module_name.removesuffix(".plugin").rsplit(".", 1)[-1].replace("_", "-")
         add(importlib.import_module(module_name), short, "fabrec-bench", version, True)
 
     env = os.environ.get("FABREC_BENCH_LOAD_PLUGINS")

@@ -1,0 +1,120 @@
+"""Stage 1: train the adversarial autoencoder on unlabeled faces, with a snapshot every epoch and resume.
+
+Writes into the output folder: `epoch_NNN.pt` and `latest.pt` (weights, optimiser states, iteration; loadable
+with weights_only=True, written atomically), `reconstructions_epoch_NNN.png` (inputs above, reconstructions
+below), and `stage1_loss.csv`/`.png`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from fabrec_bench.augment import PRESETS
+from fabrec_bench.errors import UserError
+from fabrec_bench.facedata import IMAGE_MEAN_RGB, FaceCrops
+from fabrec_bench.models import resolve_device
+from fabrec_bench.schemes import LandmarkScheme
+from fabrec_bench.torchdata import face_loader, normalise
+from fabrec_bench.types import FaceSample
+from fabrec_bench_plugins.models.fabrec.model import autocast_for, read_checkpoint, save_checkpoint
+from fabrec_bench_plugins.models.fabrec.networks import Fabrec
+from fabrec_bench_plugins.models.fabrec.training import STAGE1_PRESETS, AutoencoderTrainer, Curve, Throughput
+
+
+def to_bgr_uint8(images: torch.Tensor) -> np.ndarray:
+    """Normalised RGB batches (B, 3, H, W) -> BGR uint8 (B, H, W, 3) for writing."""
+    mean = torch.as_tensor(IMAGE_MEAN_RGB, dtype=torch.float32).view(1, 3, 1, 1)
+    rgb = ((images.detach().float().cpu() + mean).clamp(0, 1) * 255).round().byte()
+    return rgb.permute(0, 2, 3, 1).numpy()[..., ::-1]
+
+
+def reconstruction_grid(net: Fabrec, images: torch.Tensor, path: Path) -> None:
+    net.eval()
+    with torch.no_grad():
+        recon = net.reconstruct(images)
+    top, bottom = to_bgr_uint8(images), to_bgr_uint8(recon)
+    grid = np.concatenate([np.concatenate(list(top), axis=1), np.concatenate(list(bottom), axis=1)], axis=0)
+    cv2.imwrite(str(path), np.ascontiguousarray(grid))
+
+
+def train_autoencoder(samples: Sequence[FaceSample], scheme: LandmarkScheme, out: Path, *, input_size: int = 256,
+                      epochs: int = 1, batch_size: int = 50, preset: str = "recon", lr: float = 2e-5,
+                      daug: int = 4, device: str = "auto", precision: str = "auto", workers: int = 0,
+                      crop_extension=(0.0, 0.0), cache_dir: Path | None = None, seed: int = 0,
+                      resume: bool = True, progress=None, max_seconds: float | None = None) -> dict:
+    """Train (or continue training) an autoencoder; returns a summary with the final reconstruction error.
+
+    `max_seconds` stops after the first epoch that ends past that budget (snapshots are complete epochs).
+    """
+    import time
+
+    started = time.perf_counter()
+    if preset not in STAGE1_PRESETS:
+        raise UserError(f"preset {preset!r} must be one of {', '.join(STAGE1_PRESETS)}")
+    if not samples:
+        raise UserError("no faces to train the autoencoder on")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(device)
+    torch.manual_seed(seed)
+    net = Fabrec(scheme.num_points, input_size)
+    trainer = AutoencoderTrainer(net, lr=lr, autocast=autocast_for(device, precision), **STAGE1_PRESETS[preset])
+    start_epoch = 0
+    latest = out / "latest.pt"
+    if resume and latest.is_file():
+        state, meta = read_checkpoint(latest)
+        net.load_state_dict({k: v for k, v in state.items() if not k.startswith("optim.") and k in net.state_dict()},
+                            strict=False)
+        start_epoch = int(meta["epoch"])
+        trainer.iteration = int(meta["iteration"])
+    net.to(device).to(memory_format=torch.channels_last)
+    if resume and latest.is_file():
+        optimiser_states = torch.load(out / "latest.optim.pt", map_location=device, weights_only=True)
+        for name, opt in trainer.optimizers().items():
+            opt.load_state_dict(optimiser_states[name])
+    crops = FaceCrops(samples, scheme, input_size=input_size, extension=tuple(crop_extension),
+                      augment=PRESETS[daug], cache_root=cache_dir, dataset_name=f"ae-{scheme.name}", seed=seed)
+    loader = face_loader(crops, batch_size, shuffle=True, workers=workers, pin_memory=device.startswith("cuda"),
+                         drop_last=len(crops) > batch_size, seed=seed)
+    fixed = normalise(next(iter(face_loader(crops, min(8, len(crops)))))["image"], device)
+    curve = Curve()
+    speed = Throughput()
+    summary = {}
+    for epoch in range(start_epoch, epochs):
+        crops.set_epoch(epoch)
+        for batch in loader:
+            losses = trainer.step(normalise(batch["image"], device).contiguous(memory_format=torch.channels_last))
+            rate = speed.add(len(batch["index"]))
+            curve.add(iteration=trainer.iteration, epoch=epoch, **losses)
+            if progress:
+                progress(epoch, losses, rate)
+        meta = {"stage": "autoencoder", "epoch": epoch + 1, "iteration": trainer.iteration, "input_size": input_size,
+                "preset": preset, "lr": lr, "daug": daug, "seed": seed, "faces": len(samples)}
+        save_checkpoint(out / f"epoch_{epoch + 1:03d}.pt", net, meta)
+        _save_optimisers(out / "latest.optim.pt", trainer)
+        save_checkpoint(latest, net, meta)  # last, so latest.pt never points past the optimiser state
+        reconstruction_grid(net, fixed, out / f"reconstructions_epoch_{epoch + 1:03d}.png")
+        epoch_rows = [r for r in curve.rows if r["epoch"] == epoch]
+        summary = {"epoch": epoch + 1, "recon_l1": float(np.mean([r["recon_l1"] for r in epoch_rows])),
+                   "images_per_second": round(speed.add(0), 1)}
+        if max_seconds is not None and time.perf_counter() - started > max_seconds:
+            break
+    if curve.rows:
+        curve.write(out, f"stage1_loss_epochs_{start_epoch + 1}-{summary.get('epoch', epochs)}")
+    summary["checkpoint"] = str(latest)
+    return summary
+
+
+def _save_optimisers(path: Path, trainer: AutoencoderTrainer) -> None:
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        torch.save({name: opt.state_dict() for name, opt in trainer.optimizers().items()}, f)
+    os.replace(tmp, path)

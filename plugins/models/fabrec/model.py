@@ -1,0 +1,301 @@
+"""The `3fabrec` model plugin: few-shot landmark training on a frozen autoencoder, batched inference.
+
+Config (defaults below, `--config KEY=VALUE` on the CLI): `autoencoder` is a stage-1 checkpoint (written by
+`fabrec-bench autoencoder`) or a released original snapshot folder; `init=scratch` trains the same network
+from random weights instead. Predictions go through the one crop pipeline and are mapped back to
+original-image pixels. The decoding (`argmax`, the reference protocol, or `quarter`) is recorded with each
+result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fabrec_bench.augment import PRESETS
+from fabrec_bench.crops import to_image
+from fabrec_bench.errors import UserError
+from fabrec_bench.facedata import FaceCrops
+from fabrec_bench.models import LandmarkModel, resolve_device
+from fabrec_bench.schemes import LandmarkScheme
+from fabrec_bench.torchdata import face_loader, normalise
+from fabrec_bench.types import FaceSample
+from fabrec_bench_plugins.models.fabrec.heatmaps import DECODINGS, decode
+from fabrec_bench_plugins.models.fabrec.networks import Fabrec
+from fabrec_bench_plugins.models.fabrec.training import Curve, LandmarkTrainer, Throughput
+
+FORMAT = "fabrec-bench/3fabrec/1"
+DEFAULT_CONFIG = {
+    "input_size": 256,
+    "autoencoder": "",
+    "init": "autoencoder",  # or "scratch"
+    "epochs": 30,
+    "batch_size": 40,
+    "eval_batch_size": 50,
+    "lr_heatmaps": 1e-3,
+    "lr_encoder": 2e-5,
+    "train_encoder": False,
+    "daug": 0,
+    "sigma": 7.0,
+    "decoding": "argmax",
+    "precision": "auto",  # auto: bf16 on CPUs and Ampere+ GPUs, fp16 on older GPUs; or fp32
+    "channels_last": True,
+    "compile": False,  # torch.compile the inference path
+    "workers": 0,
+    "crop_extension": [0.0, 0.0],
+    "cache_dir": "",
+    "images_per_epoch_grid": 8,
+}
+
+
+# -- devices and precision ---------------------------------------------------------------------------
+
+
+def autocast_for(device: str, precision: str):
+    """A context factory for mixed precision on `device` (bf16 on CPU and Ampere+, fp16 on older GPUs)."""
+    kind = "cuda" if device.startswith("cuda") else "cpu"
+    if precision == "fp32":
+        return lambda: contextlib.nullcontext()
+    if precision == "auto":
+        if kind == "cuda" and torch.cuda.get_device_capability(torch.device(device))[0] < 8:
+            dtype = torch.float16
+        else:
+            dtype = torch.bfloat16
+    else:
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+        if dtype is None:
+            raise UserError(f"precision {precision!r} must be auto, fp32, bf16 or fp16")
+    return lambda: torch.autocast(kind, dtype=dtype)
+
+
+def precision_name(device: str, precision: str) -> str:
+    if precision != "auto":
+        return precision
+    if device.startswith("cuda") and torch.cuda.get_device_capability(torch.device(device))[0] < 8:
+        return "fp16"
+    return "bf16"
+
+
+# -- checkpoints -------------------------------------------------------------------------------------
+
+
+def save_checkpoint(path: Path, net: Fabrec, meta: dict) -> None:
+    """Tensors and plain metadata only (loadable with weights_only=True), written to a temp file and renamed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": FORMAT, "meta": json.dumps(meta, default=str),
+               "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()}}
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_checkpoint(path: Path) -> tuple[dict, dict]:
+    """(state_dict, meta) from our checkpoints or a released original snapshot (a folder with saae.mdl)."""
+    path = Path(path)
+    if path.is_dir():
+        return read_reference_snapshot(path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # unpickling refused, truncated file, not a torch file...
+        raise UserError(f"{path}: not a readable fabrec-bench checkpoint ({type(e).__name__}: {e})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise UserError(f"{path}: not a 3fabrec checkpoint written by fabrec-bench")
+    return payload["state_dict"], json.loads(payload["meta"])
+
+
+def read_reference_snapshot(folder: Path) -> tuple[dict, dict]:
+    """A released 3FabRec snapshot: <folder>/saae.mdl (arch, z_dim, input_size, state_dict) and meta.json."""
+    mdl = folder / "saae.mdl"
+    if not mdl.is_file():
+        raise UserError(f"{folder}: no saae.mdl inside; expected a released 3FabRec snapshot folder")
+    try:
+        payload = torch.load(mdl, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise UserError(f"{mdl}: cannot be read safely ({type(e).__name__}: {e})") from None
+    if not isinstance(payload, dict) or "state_dict" not in payload:
+        raise UserError(f"{mdl}: expected a dict with arch, z_dim, input_size and state_dict")
+    state = payload["state_dict"]
+    meta = {"source": "3fabrec-release", "arch": payload.get("arch"), "z_dim": int(payload.get("z_dim", 99)),
+            "input_size": int(payload.get("input_size", 256)), "stage": "landmarks" if "LMH.lin.weight" in state
+            else "autoencoder"}
+    if "LMH.lin.weight" in state:
+        meta["num_points"] = int(state["LMH.lin.weight"].shape[1])
+    meta_json = folder / "meta.json"
+    if meta_json.is_file():
+        meta["release_meta"] = json.loads(meta_json.read_text())
+    return state, meta
+
+
+def load_weights(net: Fabrec, state: dict, source: Path, *, head: bool) -> None:
+    """Load Q, P, D_z, D (and LMH if `head`); shape mismatches and missing autoencoder keys are errors."""
+    own = net.state_dict()
+    wanted = {k: v for k, v in state.items() if head or not k.startswith("LMH.")}
+    for key, value in wanted.items():
+        if key in own and own[key].shape != value.shape:
+            raise UserError(f"{source}: {key} has shape {tuple(value.shape)}, this model needs {tuple(own[key].shape)} "
+                            f"(another landmark scheme or input size?)")
+    missing = [k for k in own if (k.startswith(("Q.", "P.")) or (head and k.startswith("LMH."))) and k not in wanted]
+    if missing:
+        raise UserError(f"{source}: {len(missing)} weight(s) missing, e.g. {missing[0]}")
+    net.load_state_dict({k: v for k, v in wanted.items() if k in own}, strict=False)
+
+
+# -- the model ---------------------------------------------------------------------------------------
+
+
+class FabrecModel(LandmarkModel):
+    """3FabRec behind the fabrec-bench model contract."""
+
+    def __init__(self, scheme: LandmarkScheme, config: dict, device: str = "auto"):
+        super().__init__(scheme, config, device)
+        if config["decoding"] not in DECODINGS:
+            raise UserError(f"3fabrec: decoding {config['decoding']!r} must be one of {', '.join(DECODINGS)}")
+        if config["init"] not in ("autoencoder", "scratch"):
+            raise UserError(f"3fabrec: init {config['init']!r} must be 'autoencoder' or 'scratch'")
+        self.device_name = resolve_device(device)
+        self.net = Fabrec(scheme.num_points, int(config["input_size"]))
+        self.trained = False
+        self.history: dict = {}
+
+    # device helpers
+    def _prepare(self) -> None:
+        self.net.to(self.device_name)
+        if self.config["channels_last"]:
+            self.net.to(memory_format=torch.channels_last)
+        if self.device_name.startswith("cuda"):
+            torch.backends.cudnn.benchmark = True
+
+    def _images(self, batch: dict) -> torch.Tensor:
+        images = normalise(batch["image"], self.device_name)
+        return images.contiguous(memory_format=torch.channels_last) if self.config["channels_last"] else images
+
+    def _crops(self, samples, augment=None, seed=0) -> FaceCrops:
+        cache = Path(self.config["cache_dir"]) if self.config["cache_dir"] else None
+        return FaceCrops(samples, self.scheme, input_size=self.net.input_size,
+                         extension=tuple(self.config["crop_extension"]), augment=augment, cache_root=cache,
+                         dataset_name=f"{self.scheme.name}", seed=seed)
+
+    def train(self, samples: Sequence[FaceSample], *, seed: int, work_dir: Path) -> dict:
+        torch.manual_seed(seed)
+        cfg = self.config
+        scratch = cfg["init"] == "scratch"
+        if not scratch:
+            if not cfg["autoencoder"]:
+                raise UserError("3fabrec needs a stage-1 autoencoder: --config autoencoder=PATH (from "
+                                "`fabrec-bench autoencoder`, or a released snapshot folder), or --config init=scratch")
+            state, meta = read_checkpoint(Path(cfg["autoencoder"]))
+            if int(meta.get("input_size", 256)) != self.net.input_size:
+                raise UserError(f"{cfg['autoencoder']}: autoencoder is for {meta.get('input_size')} px input, "
+                                f"the model uses {self.net.input_size} (set --config input_size=...)")
+            load_weights(self.net, state, Path(cfg["autoencoder"]), head=False)
+        self._prepare()
+        autocast = autocast_for(self.device_name, cfg["precision"])
+        trainer = LandmarkTrainer(self.net, lr_heatmaps=cfg["lr_heatmaps"], lr_encoder=cfg["lr_encoder"],
+                                  train_encoder=cfg["train_encoder"], scratch=scratch, sigma=cfg["sigma"],
+                                  autocast=autocast)
+        crops = self._crops(samples, augment=PRESETS[int(cfg["daug"])], seed=seed)
+        # Never drop data: with fewer faces than the batch size, the batch is all of them.
+        loader = face_loader(crops, int(cfg["batch_size"]), shuffle=True, workers=int(cfg["workers"]),
+                             pin_memory=self.device_name.startswith("cuda"), seed=seed)
+        curve = Curve()
+        speed = Throughput()
+        from rich.progress import Progress
+
+        with Progress(transient=True) as progress:
+            task = progress.add_task("3fabrec stage 2", total=int(cfg["epochs"]) * len(loader))
+            for epoch in range(int(cfg["epochs"])):
+                crops.set_epoch(epoch)
+                for batch in loader:
+                    losses = trainer.step(self._images(batch), batch["landmarks"].to(self.device_name))
+                    rate = speed.add(len(batch["index"]))
+                    curve.add(iteration=trainer.iteration, epoch=epoch, **losses)
+                    progress.update(task, advance=1, description=f"3fabrec stage 2 epoch {epoch + 1} "
+                                    f"loss {losses['heatmap_mse_x300']:.4f} {rate:.0f} img/s")
+        work_dir = Path(work_dir)
+        csv_path, png_path = curve.write(work_dir, "stage2_loss")
+        self._landmark_grid(samples[: int(cfg["images_per_epoch_grid"])], work_dir / "stage2_landmarks.png")
+        self.trained = True
+        self.history = {"iterations": trainer.iteration, "epochs": int(cfg["epochs"]),
+                        "final_loss": curve.rows[-1]["heatmap_mse_x300"] if curve.rows else None,
+                        "images_per_second": round(speed.add(0), 1), "train_faces": len(samples),
+                        "loss_csv": str(csv_path), "loss_png": str(png_path), "init": cfg["init"]}
+        return self.history
+
+    @torch.no_grad()
+    def predict(self, samples: Sequence[FaceSample]) -> np.ndarray:
+        self._prepare()
+        self.net.eval()
+        autocast = autocast_for(self.device_name, self.config["precision"])
+        crops = self._crops(samples)
+        loader = face_loader(crops, int(self.config["eval_batch_size"]), workers=int(self.config["workers"]),
+                             pin_memory=self.device_name.startswith("cuda"))
+        out = np.zeros((len(samples), self.scheme.num_points, 2))
+        heatmaps_of = torch.compile(self.net.heatmaps) if self.config["compile"] else self.net.heatmaps
+        for batch in loader:
+            with autocast():
+                heatmaps = heatmaps_of(self._images(batch))
+            in_crop = decode(heatmaps, self.net.input_size, self.config["decoding"]).cpu().numpy()
+            for row, index in enumerate(batch["index"].tolist()):
+                out[index] = to_image(in_crop[row].astype(np.float64), batch["matrix"][row].numpy())
+        return out
+
+    def _landmark_grid(self, samples, path: Path) -> None:
+        if not samples:
+            return
+        from fabrec_bench.synth.sheet import contact_sheet
+
+        contact_sheet(samples, self.scheme.groups, path, columns=min(8, len(samples)), tile=128,
+                      predictions=self.predict(samples))
+
+    def save(self, path: Path) -> None:
+        save_checkpoint(path, self.net, {"stage": "landmarks", "scheme": self.scheme.name,
+                                         "num_points": self.scheme.num_points, "input_size": self.net.input_size,
+                                         "config": self.config, "history": self.history})
+
+    @classmethod
+    def load(cls, path: Path, device: str = "auto") -> FabrecModel:
+        from fabrec_bench.schemes import scheme_by_name
+
+        state, meta = read_checkpoint(Path(path))
+        if meta.get("stage") != "landmarks":
+            raise UserError(f"{path}: an autoencoder without landmark head; train one with "
+                            "`fabrec-bench run --model 3fabrec --config autoencoder=...`")
+        if "scheme" in meta:
+            scheme = scheme_by_name(meta["scheme"])
+        else:  # a released snapshot knows only its number of points
+            from fabrec_bench.schemes import AFLW19, IBUG68, WFLW98
+
+            scheme = {s.num_points: s for s in (WFLW98, IBUG68, AFLW19)}[meta["num_points"]]
+        config = {**DEFAULT_CONFIG, **{k: v for k, v in meta.get("config", {}).items() if k in DEFAULT_CONFIG},
+                  "input_size": int(meta.get("input_size", 256))}
+        model = cls(scheme, config, device)
+        model.history = meta.get("history", {})
+        load_weights(model.net, state, Path(path), head=True)
+        model.trained = True
+        return model
+
+    def describe(self) -> dict:
+        variant = "scratch" if self.config["init"] == "scratch" else "pretrained AE"
+        if self.config["train_encoder"] and self.config["init"] != "scratch":
+            variant += " + encoder"
+        if self.config["decoding"] != "argmax":
+            variant += f", {self.config['decoding']} decoding"
+        return {"variant": variant, "train_faces": self.history.get("train_faces"),
+                "decoding": self.config["decoding"], "input_size": self.net.input_size, "init": self.config["init"],
+                "precision": precision_name(self.device_name, self.config["precision"]), "device": self.device_name,
+                "autoencoder": self.config["autoencoder"], "train_encoder": self.config["train_encoder"]}

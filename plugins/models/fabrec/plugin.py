@@ -1,0 +1,82 @@
+"""Registers the `3fabrec` model and the `fabrec-bench autoencoder` command (stage 1)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from fabrec_bench.hookspecs import hookimpl
+from fabrec_bench.models import ModelSpec
+from fabrec_bench_plugins.models.fabrec.model import DEFAULT_CONFIG, FabrecModel
+
+
+@hookimpl
+def fabrec_bench_register_models(register):
+    register(ModelSpec(
+        name="3fabrec",
+        factory=FabrecModel,
+        load=FabrecModel.load,
+        description="3FabRec (CVPR 2020): autoencoder + interleaved transfer layers, few-shot",
+        needs_training=True,
+        default_config=dict(DEFAULT_CONFIG),
+        checkpoint_suffix=".pt",
+    ))
+
+
+@hookimpl
+def fabrec_bench_register_commands(cli):
+    @cli.command("autoencoder")
+    @click.option("--dataset", "-d", "datasets", multiple=True, required=True,
+                  help="Dataset(s) of faces, labels unused (e.g. vggface2, affectnet); repeatable.")
+    @click.option("--split", "-s", default="train", show_default=True)
+    @click.option("--data-root", type=click.Path(), default=None, help="Root (only with a single --dataset).")
+    @click.option("--out", "-o", type=click.Path(file_okay=False), required=True, help="Folder for snapshots.")
+    @click.option("--input-size", type=click.Choice(["128", "256"]), default="256", show_default=True)
+    @click.option("--epochs", type=int, default=1, show_default=True, help="Train until this many epochs.")
+    @click.option("--batch-size", type=int, default=50, show_default=True)
+    @click.option("--preset", type=click.Choice(["recon", "recon+gan", "recon+gan+ssim"]), default="recon",
+                  show_default=True, help="The reference's three steps: reconstruction, + image GAN, + SSIM.")
+    @click.option("--lr", type=float, default=2e-5, show_default=True)
+    @click.option("--daug", type=click.IntRange(0, 7), default=4, show_default=True)
+    @click.option("--train-count", type=int, default=None, help="Use N faces drawn at random with --seed.")
+    @click.option("--seed", type=int, default=0, show_default=True)
+    @click.option("--device", default="auto", show_default=True)
+    @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto")
+    @click.option("--workers", type=int, default=0, show_default=True)
+    @click.option("--fresh", is_flag=True, help="Start over instead of resuming from OUT/latest.pt.")
+    @click.pass_obj
+    def autoencoder_command(obj, datasets, split, data_root, out, input_size, epochs, batch_size, preset, lr, daug,
+                            train_count, seed, device, precision, workers, fresh):
+        """Stage 1 of 3FabRec: train the adversarial autoencoder on unlabeled faces (resumes by default)."""
+        from rich.console import Console
+        from rich.progress import Progress
+
+        from fabrec_bench import api
+        from fabrec_bench.schemes import WFLW98
+        from fabrec_bench_plugins.models.fabrec.autoencoder import train_autoencoder
+
+        samples, extension = [], None
+        for name in datasets:
+            adapter = api.get_adapter(name)
+            split_data = api.load_split(name, split, data_root=data_root if len(datasets) == 1 else None)
+            samples += split_data.samples
+            extension = extension or adapter.crop_box_extension
+        samples = api.select_training_subset(samples, train_count, seed)
+        console = Console()
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("stage 1", total=None)
+
+            def report(epoch, losses, rate):
+                text = " ".join(f"{k} {v:.3f}" for k, v in losses.items())
+                progress.update(task, description=f"stage 1 epoch {epoch + 1}: {text} ({rate:.0f} img/s)")
+
+            summary = train_autoencoder(
+                samples, WFLW98, Path(out), input_size=int(input_size), epochs=epochs, batch_size=batch_size,
+                preset=preset, lr=lr, daug=daug, device=device, precision=precision, workers=workers,
+                crop_extension=extension, cache_dir=obj.work_dir / "crop-cache", seed=seed, resume=not fresh,
+                progress=report)
+        console.print(f"{len(samples)} faces, epoch {summary.get('epoch', '-')}: reconstruction L1 "
+                      f"{summary.get('recon_l1', float('nan')):.2f} (0-255 scale), "
+                      f"{summary.get('images_per_second', 0)} img/s")
+        console.print(f"autoencoder: {summary['checkpoint']}  (use: --config autoencoder={summary['checkpoint']})")

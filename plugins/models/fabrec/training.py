@@ -1,0 +1,237 @@
+"""3FabRec training: stage 1 (adversarial autoencoder) and stage 2 (interleaved transfer layers).
+
+Stage 1, per batch (../shared/docs/3fabrec.md 3.1): encode; every 4th iteration update D_z on prior N(0, I)
+vs the codes; every 2nd iteration add the encoder's latent adversarial loss; decode; L1 reconstruction on the
+0-255 scale; optionally the contrast-structure SSIM loss (loss = 0.5 L1 + 0.5 * 60 L_cs) and the image GAN
+(D every 2nd iteration on inputs vs reconstructions; generator term every iteration); one backward, then Q
+and P step. Adam with betas (0, 0.999): lr 2e-5 for Q, P, D_z, half for D.
+
+Stage 2 (3.2): the autoencoder frozen in eval mode (BatchNorm statistics fixed), the transfer layers trained
+with 300 * MSE against Gaussian target heatmaps, Adam lr 1e-3, betas (0.9, 0.999); optionally Q fine-tuned by
+its own Adam (lr 2e-5), still in eval mode. `scratch` trains Q, P and the head together from random weights
+(the baseline of the few-shot claim).
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from fabrec_bench_plugins.models.fabrec.heatmaps import render_targets
+from fabrec_bench_plugins.models.fabrec.networks import Fabrec
+
+# The three-step recipe of the reference README, as presets.
+STAGE1_PRESETS = {
+    "recon": {"with_gan": False, "with_ssim": False},
+    "recon+gan": {"with_gan": True, "with_ssim": False},
+    "recon+gan+ssim": {"with_gan": True, "with_ssim": True},
+}
+
+
+@dataclass
+class Curve:
+    """Loss values per iteration, written as CSV and a PNG plot."""
+
+    rows: list[dict] = field(default_factory=list)
+
+    def add(self, **values) -> None:
+        self.rows.append(values)
+
+    def write(self, folder: Path, name: str) -> tuple[Path, Path]:
+        folder.mkdir(parents=True, exist_ok=True)
+        csv_path, png_path = folder / f"{name}.csv", folder / f"{name}.png"
+        keys = list(dict.fromkeys(k for r in self.rows for k in r))
+        with open(csv_path, "w", newline="") as f:
+            writer = csv.DictWriter(f, keys)
+            writer.writeheader()
+            writer.writerows(self.rows)
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        for key in keys:
+            if key in ("iteration", "epoch"):
+                continue
+            values = [r.get(key, np.nan) for r in self.rows]
+            ax.plot([r["iteration"] for r in self.rows], values, label=key, linewidth=1)
+        ax.set_xlabel("iteration")
+        ax.set_yscale("log")
+        ax.legend(fontsize=8)
+        ax.set_title(name)
+        fig.tight_layout()
+        fig.savefig(png_path, dpi=100)
+        plt.close(fig)
+        return csv_path, png_path
+
+
+def contrast_structure_loss(x: torch.Tensor, y: torch.Tensor, window: int = 31, sigma: float = 1.5) -> torch.Tensor:
+    """1 - mean contrast*structure SSIM term per image (no luminance term), Gaussian window, valid convolution.
+
+    C2 = (0.03 L)^2 with L = 2 for inputs reaching below -0.5 (the reference's guess for normalised images).
+    """
+    coords = torch.arange(window, dtype=x.dtype, device=x.device) - window // 2
+    g = torch.exp(-(coords ** 2) / (2 * sigma ** 2))
+    g = (g / g.sum())
+    kernel = (g[:, None] * g[None, :]).expand(x.shape[1], 1, window, window).contiguous()
+    value_range = 2.0 if x.min() < -0.5 else 1.0
+    c2 = (0.03 * value_range) ** 2
+    channels = x.shape[1]
+
+    def filt(t):
+        return F.conv2d(t, kernel, groups=channels)
+
+    mu_x, mu_y = filt(x), filt(y)
+    sxx = filt(x * x) - mu_x ** 2
+    syy = filt(y * y) - mu_y ** 2
+    sxy = filt(x * y) - mu_x * mu_y
+    cs = (2 * sxy + c2) / (sxx + syy + c2)
+    return 1 - cs.flatten(1).mean(dim=1).mean()
+
+
+def bce(p: torch.Tensor, target: float) -> torch.Tensor:
+    """Binary cross-entropy of sigmoid outputs against a constant label, in float32 (F.binary_cross_entropy
+    is refused under CUDA autocast; the discriminators end in a sigmoid, as in the reference)."""
+    p = p.float().clamp(1e-7, 1 - 1e-7)
+    return -(target * torch.log(p) + (1 - target) * torch.log1p(-p)).mean()
+
+
+class AutoencoderTrainer:
+    """Stage 1 on unlabeled faces; call `step(images)` once per batch."""
+
+    def __init__(self, model: Fabrec, *, lr: float = 2e-5, with_zgan: bool = True, with_gan: bool = False,
+                 with_ssim: bool = False, w_rec: float = 1.0, w_ssim: float = 60.0, update_d_freq: int = 2,
+                 autocast: Callable | None = None):
+        self.model = model
+        self.with_zgan, self.with_gan, self.with_ssim = with_zgan, with_gan, with_ssim
+        self.w_rec, self.w_ssim, self.update_d_freq = w_rec, w_ssim, update_d_freq
+        betas = (0.0, 0.999)
+        self.opt_q = torch.optim.Adam(model.Q.parameters(), lr=lr, betas=betas)
+        self.opt_p = torch.optim.Adam(model.P.parameters(), lr=lr, betas=betas)
+        self.opt_dz = torch.optim.Adam(model.D_z.parameters(), lr=lr, betas=betas)
+        self.opt_d = torch.optim.Adam(model.D.parameters(), lr=lr * 0.5, betas=betas)
+        self.iteration = 0
+        self.autocast = autocast or (lambda: torch.autocast("cpu", enabled=False))
+
+    def optimizers(self) -> dict:
+        return {"Q": self.opt_q, "P": self.opt_p, "D_z": self.opt_dz, "D": self.opt_d}
+
+    def step(self, images: torch.Tensor) -> dict[str, float]:
+        m = self.model
+        m.train()
+        for opt in self.optimizers().values():
+            opt.zero_grad(set_to_none=True)
+        it = self.iteration
+        losses: dict[str, float] = {}
+        with self.autocast():
+            z = m.Q(images)
+            loss = torch.zeros((), device=images.device)
+            if self.with_zgan:
+                if it % 4 == 0:
+                    prior = torch.randn_like(z)
+                    d_loss = bce(m.D_z(prior), 1.0) + bce(m.D_z(z.detach()), 0.0)
+                    d_loss.backward()
+                    self.opt_dz.step()
+                    self.opt_dz.zero_grad(set_to_none=True)
+                    losses["d_z"] = d_loss.item()
+                if it % 2 == 0:
+                    e_loss = bce(m.D_z(z), 1.0)
+                    loss = loss + e_loss
+                    losses["enc_adv"] = e_loss.item()
+            recon = m.P(z)
+            l_rec = (images - recon).abs().flatten(1).mean(dim=1).mean() * 255
+            losses["recon_l1"] = l_rec.item()
+            rec_term = self.w_rec * l_rec
+            if self.with_ssim:
+                l_cs = contrast_structure_loss(images.float(), recon.float())
+                losses["cs"] = l_cs.item()
+                rec_term = 0.5 * rec_term + 0.5 * self.w_ssim * l_cs
+            loss = loss + rec_term
+            if self.with_gan:
+                if it % self.update_d_freq == 0:
+                    d_loss = bce(m.D(images), 1.0) + bce(m.D(recon.detach()), 0.0)
+                    d_loss.backward()
+                    self.opt_d.step()
+                    self.opt_d.zero_grad(set_to_none=True)
+                    losses["d_img"] = d_loss.item()
+                for p in m.D.parameters():
+                    p.requires_grad_(False)
+                g_loss = bce(m.D(recon), 1.0)
+                for p in m.D.parameters():
+                    p.requires_grad_(True)
+                loss = loss + g_loss
+                losses["gen_adv"] = g_loss.item()
+        # Clear any gradient the latent step left in D_z before the shared backward.
+        self.opt_dz.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_q.step()
+        self.opt_p.step()
+        self.iteration += 1
+        return losses
+
+
+class LandmarkTrainer:
+    """Stage 2: train the transfer layers (and optionally Q), or everything for `scratch`."""
+
+    def __init__(self, model: Fabrec, *, lr_heatmaps: float = 1e-3, lr_encoder: float = 2e-5,
+                 train_encoder: bool = False, scratch: bool = False, sigma: float = 7.0,
+                 autocast: Callable | None = None):
+        self.model = model
+        self.scratch = scratch
+        self.train_encoder = train_encoder or scratch
+        self.sigma = sigma
+        head = list(model.LMH.parameters())
+        if scratch:  # everything learns from the labeled faces alone, with the head's optimiser settings
+            head += list(model.Q.parameters()) + list(model.P.parameters())
+        self.opt_head = torch.optim.Adam(head, lr=lr_heatmaps, betas=(0.9, 0.999))
+        self.opt_q = (torch.optim.Adam(model.Q.parameters(), lr=lr_encoder, betas=(0.9, 0.999))
+                      if train_encoder and not scratch else None)
+        for p in model.Q.parameters():
+            p.requires_grad_(self.train_encoder)
+        for p in model.P.parameters():
+            p.requires_grad_(scratch)
+        self.autocast = autocast or (lambda: torch.autocast("cpu", enabled=False))
+        self.iteration = 0
+
+    def optimizers(self) -> dict:
+        return {k: v for k, v in (("head", self.opt_head), ("Q", self.opt_q)) if v is not None}
+
+    def step(self, images: torch.Tensor, landmarks_crop: torch.Tensor) -> dict[str, float]:
+        m = self.model
+        # The pretrained autoencoder stays in eval mode (BatchNorm statistics frozen); from scratch it trains.
+        m.eval()
+        if self.scratch:
+            m.Q.train()
+            m.P.train()
+        m.LMH.train()
+        for opt in self.optimizers().values():
+            opt.zero_grad(set_to_none=True)
+        targets = render_targets(landmarks_crop.float(), m.input_size, sigma=self.sigma)
+        with self.autocast():
+            predicted = m.heatmaps(images)
+        loss = 300.0 * F.mse_loss(predicted.float(), targets)
+        loss.backward()
+        for opt in self.optimizers().values():
+            opt.step()
+        self.iteration += 1
+        return {"heatmap_mse_x300": loss.item()}
+
+
+class Throughput:
+    """Images per second over a sliding run of steps."""
+
+    def __init__(self):
+        self.start = time.perf_counter()
+        self.images = 0
+
+    def add(self, n: int) -> float:
+        self.images += n
+        return self.images / max(time.perf_counter() - self.start, 1e-9)
