@@ -133,10 +133,15 @@ def protocol_for(adapter: DatasetAdapter, **overrides) -> EvalProtocol:
     return adapter.protocol.with_overrides(**overrides)
 
 
-def run_model(
+def run_model(model: str, dataset: str, split: str, **kwargs) -> RunOutcome:
+    """Train (if needed), evaluate on one split and store the run; see `run_model_on_splits`."""
+    return run_model_on_splits(model, dataset, [split], **kwargs)[0]
+
+
+def run_model_on_splits(
     model: str,
     dataset: str,
-    split: str,
+    splits: list[str],
     *,
     work_dir: Path,
     data_root=None,
@@ -150,16 +155,20 @@ def run_model(
     checkpoint: Path | None = None,
     dataset_options: dict | None = None,
     registry: Registry | None = None,
-) -> RunOutcome:
-    """Train (unless `checkpoint` is given or the model needs none), predict, evaluate and store one run.
+) -> list[RunOutcome]:
+    """Train once (unless `checkpoint` is given or the model needs no training), then evaluate on each split,
+    storing one run per split. The model's checkpoint is saved in the first run's folder.
 
-    The run is recorded as 'running' first; any error or interruption marks it failed or interrupted, so it
+    Each run is recorded as 'running' first; an error or interruption marks it failed or interrupted, so it
     never shows up as a result.
     """
     registry = registry or get_registry()
     adapter = get_adapter(dataset, dataset_options, registry)
     spec = registry.model(model)
-    adapter.split_info(split)
+    if not splits:
+        raise UserError("no split to evaluate")
+    for split in splits:
+        adapter.split_info(split)
     if not adapter.labeled:
         raise UserError(f"dataset '{dataset}' has no landmark annotations to evaluate against")
     protocol = protocol or adapter.protocol
@@ -167,8 +176,8 @@ def run_model(
     train_split = (train_split or adapter.train_split) if training else None
     if training and train_split is None:
         raise UserError(f"dataset '{dataset}' has no training split; pass --train-split or --checkpoint")
-    eval_split = load_split(dataset, split, data_root=data_root, skip_bad=skip_bad, options=dataset_options,
-                            registry=registry)
+    eval_splits = [load_split(dataset, split, data_root=data_root, skip_bad=skip_bad, options=dataset_options,
+                              registry=registry) for split in splits]
     train_samples: list[FaceSample] = []
     if training:
         train_data = load_split(dataset, train_split, data_root=data_root, skip_bad=skip_bad,
@@ -176,47 +185,54 @@ def run_model(
         train_samples = select_training_subset(train_data.samples, train_count, seed)
 
     work_dir = Path(work_dir)
+    run_config = dict(config or {})
+    if checkpoint is not None:
+        run_config["checkpoint"] = str(checkpoint)
+    if adapter.options:
+        run_config["dataset_options"] = adapter.options
+    outcomes: list[RunOutcome] = []
+    lm = None
+    train_seconds = 0.0
     with ResultsStore(store_path(work_dir)) as store:
         store.mark_stale()
-        run_config = dict(config or {})
-        if adapter.options:
-            run_config["dataset_options"] = adapter.options
-        if checkpoint is not None:
-            run_config["checkpoint"] = str(checkpoint)
-        run_id, uid, run_dir = store.start_run(
-            model=model, dataset=dataset, split=split, train_split=train_split,
-            train_count=len(train_samples) if training else None, seed=seed, config=run_config,
-            protocol=protocol.to_dict(), code_version=code_version(), versions=library_versions(),
-            run_root=work_dir / "runs",
-        )
-        try:
-            t0 = time.perf_counter()
-            lm = _prepare_model(spec, adapter, config, device, checkpoint, train_samples, seed, run_dir)
-            t1 = time.perf_counter()
-            pred = np.asarray(lm.predict(eval_split.samples), dtype=np.float64)
-            expected = (len(eval_split), adapter.scheme.num_points, 2)
-            if pred.shape != expected:
-                raise UserError(f"model '{model}' returned predictions of shape {pred.shape}, expected {expected}")
-            evaluation = evaluate(pred, eval_split, protocol, registry)
-            t2 = time.perf_counter()
-            write_landmarks_csv(
-                run_dir / "predictions.csv", eval_split.ids,
-                [str(s.image_path) for s in eval_split.samples], pred,
+        for eval_split in eval_splits:
+            run_id, uid, run_dir = store.start_run(
+                model=model, dataset=dataset, split=eval_split.name, train_split=train_split,
+                train_count=len(train_samples) if training else None, seed=seed, config=run_config,
+                protocol=protocol.to_dict(), code_version=code_version(), versions=library_versions(),
+                run_root=work_dir / "runs",
             )
-            if training:
-                (run_dir / "train_ids.txt").write_text("\n".join(s.id for s in train_samples) + "\n")
-            store.finish_run(
-                run_id, metrics=evaluation.metrics, face_ids=evaluation.face_ids,
-                per_face_nme=evaluation.errors.per_face, model_info=lm.describe(),
-                train_seconds=t1 - t0 if training else 0.0, eval_seconds=t2 - t1,
-            )
-        except KeyboardInterrupt:
-            store.fail_run(run_id, "interrupted by the user", status="interrupted")
-            raise
-        except BaseException as e:
-            store.fail_run(run_id, f"{type(e).__name__}: {e}")
-            raise
-    return RunOutcome(run_id, uid, run_dir, evaluation, t1 - t0, t2 - t1, [s.id for s in train_samples])
+            try:
+                if lm is None:
+                    t0 = time.perf_counter()
+                    lm = _prepare_model(spec, adapter, config, device, checkpoint, train_samples, seed, run_dir)
+                    train_seconds = time.perf_counter() - t0 if training else 0.0
+                    if training:
+                        (run_dir / "train_ids.txt").write_text("\n".join(s.id for s in train_samples) + "\n")
+                        run_config = {**run_config, "trained_in_run": uid}
+                t1 = time.perf_counter()
+                pred = np.asarray(lm.predict(eval_split.samples), dtype=np.float64)
+                expected = (len(eval_split), adapter.scheme.num_points, 2)
+                if pred.shape != expected:
+                    raise UserError(f"model '{model}' returned predictions of shape {pred.shape}, expected {expected}")
+                evaluation = evaluate(pred, eval_split, protocol, registry)
+                t2 = time.perf_counter()
+                write_landmarks_csv(run_dir / "predictions.csv", eval_split.ids,
+                                    [str(s.image_path) for s in eval_split.samples], pred)
+                store.finish_run(
+                    run_id, metrics=evaluation.metrics, face_ids=evaluation.face_ids,
+                    per_face_nme=evaluation.errors.per_face, model_info=lm.describe(),
+                    train_seconds=train_seconds, eval_seconds=t2 - t1,
+                )
+            except KeyboardInterrupt:
+                store.fail_run(run_id, "interrupted by the user", status="interrupted")
+                raise
+            except BaseException as e:
+                store.fail_run(run_id, f"{type(e).__name__}: {e}")
+                raise
+            outcomes.append(RunOutcome(run_id, uid, run_dir, evaluation, train_seconds, t2 - t1,
+                                       [s.id for s in train_samples]))
+    return outcomes
 
 
 def _prepare_model(
@@ -224,12 +240,21 @@ def _prepare_model(
 ) -> LandmarkModel:
     if checkpoint is not None:
         lm = spec.load(Path(checkpoint), device)
+        # The crop convention belongs to the dataset being evaluated, not to where the model was trained.
+        if "crop_extension" in spec.default_config:
+            lm.config["crop_extension"] = list(adapter.crop_box_extension)
         if lm.scheme.num_points != adapter.scheme.num_points:
             raise UserError(
                 f"{checkpoint}: checkpoint predicts {lm.scheme.num_points} landmarks, dataset "
                 f"'{adapter.name}' has {adapter.scheme.num_points}"
             )
         return lm
+    config = dict(config or {})
+    # Models that crop faces get the dataset's crop-box extension and a crop cache in the work directory.
+    if "crop_extension" in spec.default_config:
+        config.setdefault("crop_extension", list(adapter.crop_box_extension))
+    if "cache_dir" in spec.default_config:
+        config.setdefault("cache_dir", str(run_dir.parent.parent / "crop-cache"))
     lm = spec.create(adapter.scheme, config, device)
     if spec.needs_training:
         info = lm.train(train_samples, seed=seed, work_dir=run_dir)

@@ -40,7 +40,10 @@ def build_rows(runs: list[RunRecord]) -> list[LeaderboardRow]:
     """Group finished runs; rows are sorted by dataset, split, then NME (best first)."""
     groups: dict[tuple, list[RunRecord]] = defaultdict(list)
     for run in runs:
-        key = (run.model, run.dataset, run.split, run.train_count, json.dumps(run.protocol, sort_keys=True), run.kind)
+        # A model's own description of what sets this run apart (e.g. 3FabRec from scratch) joins its name.
+        variant = run.model_info.get("variant")
+        name = f"{run.model} ({variant})" if variant else run.model
+        key = (name, run.dataset, run.split, run.train_count, json.dumps(run.protocol, sort_keys=True), run.kind)
         groups[key].append(run)
     rows = []
     for (model, dataset, split, train_count, protocol_json, kind), members in groups.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -21,7 +22,8 @@ def _common(f):
     options = [
         click.option("--model", "-m", required=True, help="Model name (see `fabrec-bench plugins`)."),
         click.option("--dataset", "-d", required=True, help="Dataset name, e.g. wflw."),
-        click.option("--split", "-s", required=True, help="Split to evaluate, e.g. test or make-up."),
+        click.option("--split", "-s", "splits", required=True, multiple=True,
+                     help="Split to evaluate, e.g. test or make-up; repeat it to train once and evaluate on several."),
         click.option("--data-root", type=click.Path(), default=None, help="Dataset root folder."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
         click.option("--skip-bad", is_flag=True, help="Skip malformed annotation lines (counted in a warning)."),
@@ -35,16 +37,19 @@ def _common(f):
     return f
 
 
-def _show(ctx_obj, outcome, model, dataset, split, as_json):
+def _show(ctx_obj, outcomes, model, dataset, splits, as_json):
     registry = get_registry()
     if as_json:
-        click.echo(evaluation_json(outcome.evaluation, run_id=outcome.run_id, run=outcome.uid, model=model,
-                                   dataset=dataset, split=split, run_dir=str(outcome.run_dir)))
+        docs = [json.loads(evaluation_json(o.evaluation, run_id=o.run_id, run=o.uid, model=model, dataset=dataset,
+                                           split=split, run_dir=str(o.run_dir)))
+                for o, split in zip(outcomes, splits, strict=True)]
+        click.echo(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2))
         return
-    title = f"{model} on {dataset}/{split} ({len(outcome.evaluation.face_ids)} faces)"
-    console.print(metrics_table(title, outcome.evaluation, registry))
-    console.print(f"stored as run {outcome.run_id} in {ctx_obj.work_dir / 'results.sqlite'}; "
-                  f"predictions in {outcome.run_dir / 'predictions.csv'}")
+    for outcome, split in zip(outcomes, splits, strict=True):
+        title = f"{model} on {dataset}/{split} ({len(outcome.evaluation.face_ids)} faces)"
+        console.print(metrics_table(title, outcome.evaluation, registry))
+        console.print(f"stored as run {outcome.run_id} in {ctx_obj.work_dir / 'results.sqlite'}; "
+                      f"predictions in {outcome.run_dir / 'predictions.csv'}")
 
 
 @click.command("run")
@@ -54,18 +59,18 @@ def _show(ctx_obj, outcome, model, dataset, split, as_json):
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for subset choice and training.")
 @click.option("--config", "config_pairs", multiple=True, metavar="KEY=VALUE", help="Model option (repeatable).")
 @click.pass_obj
-def run_command(obj, model, dataset, split, data_root, device, skip_bad, dataset_options, as_json, protocol_overrides,
+def run_command(obj, model, dataset, splits, data_root, device, skip_bad, dataset_options, as_json, protocol_overrides,
                 train_split, train_count, seed, config_pairs):
     """Train MODEL if it needs training, evaluate it on DATASET/SPLIT and store the result."""
     registry = get_registry()
     protocol = api.protocol_for(registry.dataset(dataset), **protocol_overrides)
-    with console.status(f"[bold]{model}[/] on {dataset}/{split}: loading, training, evaluating…"):
-        outcome = api.run_model(
-            model, dataset, split, work_dir=obj.work_dir, data_root=data_root, train_split=train_split,
+    with console.status(f"[bold]{model}[/] on {dataset}/{', '.join(splits)}: loading, training, evaluating…"):
+        outcomes = api.run_model_on_splits(
+            model, dataset, list(splits), work_dir=obj.work_dir, data_root=data_root, train_split=train_split,
             train_count=train_count, seed=seed, config=parse_options(config_pairs), device=device,
             skip_bad=skip_bad, protocol=protocol, dataset_options=parse_options(dataset_options),
         )
-    _show(obj, outcome, model, dataset, split, as_json)
+    _show(obj, outcomes, model, dataset, splits, as_json)
 
 
 @click.command("eval")
@@ -73,18 +78,18 @@ def run_command(obj, model, dataset, split, data_root, device, skip_bad, dataset
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=True), required=True,
               help="Checkpoint written by `run` (in the run's folder) or by the model's own tools.")
 @click.pass_obj
-def eval_command(obj, model, dataset, split, data_root, device, skip_bad, dataset_options, as_json, protocol_overrides,
+def eval_command(obj, model, dataset, splits, data_root, device, skip_bad, dataset_options, as_json, protocol_overrides,
                  checkpoint):
     """Evaluate a trained MODEL from a checkpoint on DATASET/SPLIT and store the result."""
     registry = get_registry()
     protocol = api.protocol_for(registry.dataset(dataset), **protocol_overrides)
-    with console.status(f"[bold]{model}[/] from {checkpoint} on {dataset}/{split}…"):
-        outcome = api.run_model(
-            model, dataset, split, work_dir=obj.work_dir, data_root=data_root, device=device,
+    with console.status(f"[bold]{model}[/] from {checkpoint} on {dataset}/{', '.join(splits)}…"):
+        outcomes = api.run_model_on_splits(
+            model, dataset, list(splits), work_dir=obj.work_dir, data_root=data_root, device=device,
             skip_bad=skip_bad, protocol=protocol, checkpoint=Path(checkpoint),
             dataset_options=parse_options(dataset_options),
         )
-    _show(obj, outcome, model, dataset, split, as_json)
+    _show(obj, outcomes, model, dataset, splits, as_json)
 
 
 COMMANDS = (run_command, eval_command)
