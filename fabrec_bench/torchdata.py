@@ -45,6 +45,9 @@ def face_loader(crops: FaceCrops, batch_size: int, *, shuffle: bool = False, wor
                 pin_memory: bool = False, drop_last: bool = False, seed: int = 0) -> DataLoader:
     """A DataLoader over face crops; `batch_size` is capped at the number of faces so no data is dropped."""
     generator = torch.Generator().manual_seed(seed)
+    # Workers forked from a process that holds a CUDA context crash; spawn them then (the dataset pickles).
+    context = "spawn" if workers > 0 and torch.cuda.is_initialized() else None
     return DataLoader(FaceCropDataset(crops), batch_size=max(1, min(batch_size, len(crops))), shuffle=shuffle,
                       num_workers=workers, pin_memory=pin_memory, drop_last=drop_last, generator=generator,
-                      persistent_workers=False)
+                      persistent_workers=workers > 0,  # no worker start-up cost every epoch
+                      multiprocessing_context=context)
