@@ -1,0 +1,163 @@
+"""3FabRec speed: landmark inference and both training stages, against a straightforward baseline.
+
+    python benchmarks/fabrec_speed.py [--device cpu|cuda] [--input-size 256] [--batch-size N] [--compile]
+
+For each phase it prints images/s, batch size, precision, device, FLOPs per image (counted by
+torch.utils.flop_counter on one batch) and the fraction of the machine's peak, measured in the same run as a
+large matrix product in the same precision. The baseline does what the reference code does: fp32, NCHW, the
+full autoencoder (reconstruction included) plus the head, and a Python loop over images and landmarks for
+the 9x9 blur and argmax. Inputs are random tensors already on the device, so this measures the model, not
+image loading (see benchmarks/crop_throughput.py for that).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from fabrec_bench_plugins.models.fabrec.heatmaps import decode
+from fabrec_bench_plugins.models.fabrec.model import autocast_for, precision_name
+from fabrec_bench_plugins.models.fabrec.networks import Fabrec
+from fabrec_bench_plugins.models.fabrec.training import AutoencoderTrainer, LandmarkTrainer
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def timed(fn, device: str, warmup: int, iters: int) -> float:
+    """Seconds per call (median of `iters` after `warmup`)."""
+    for _ in range(warmup):
+        fn()
+    sync(device)
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        fn()
+        sync(device)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def matmul_peak(device: str, dtype: torch.dtype) -> float:
+    """FLOP/s of a large square matrix product in `dtype` (the roofline the model is compared with)."""
+    n = 8192 if device.startswith("cuda") else 2048
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    seconds = timed(lambda: a @ b, device, 2, 5)
+    return 2 * n ** 3 / seconds
+
+
+def flops(fn) -> int:
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def baseline_decode(heatmaps: torch.Tensor, input_size: int) -> np.ndarray:
+    """The reference's decoding: per image, per landmark, cv2.blur then argmax, in Python."""
+    maps = heatmaps.float().cpu().numpy()
+    out = np.zeros(maps.shape[:2] + (2,))
+    scale = maps.shape[-1] / input_size
+    for i in range(maps.shape[0]):
+        for j in range(maps.shape[1]):
+            blurred = cv2.blur(maps[i, j], (9, 9), borderType=cv2.BORDER_CONSTANT)
+            y, x = np.unravel_index(blurred.argmax(), blurred.shape)
+            out[i, j] = (x / scale, y / scale)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--input-size", type=int, default=256, choices=(128, 256))
+    parser.add_argument("--batch-size", type=int, default=None, help="default 256 on CUDA, 32 on CPU")
+    parser.add_argument("--train-batch-size", type=int, default=None, help="default 128 on CUDA, 16 on CPU")
+    parser.add_argument("--landmarks", type=int, default=98)
+    parser.add_argument("--iters", type=int, default=None)
+    parser.add_argument("--compile", action="store_true", help="torch.compile the inference path")
+    args = parser.parse_args()
+    device = args.device
+    cuda = device.startswith("cuda")
+    batch = args.batch_size or (256 if cuda else 32)
+    train_batch = args.train_batch_size or (128 if cuda else 16)
+    iters = args.iters or (20 if cuda else 3)
+    warmup = 3 if cuda else 1
+    if cuda:
+        torch.backends.cudnn.benchmark = True
+    torch.manual_seed(0)
+    size = args.input_size
+    prec = precision_name(device, "auto")
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[prec]
+    autocast = autocast_for(device, "auto")
+    name = torch.cuda.get_device_name(device) if cuda else "CPU"
+    print(f"device {device} ({name}), torch {torch.__version__}, input {size}, {args.landmarks} landmarks, "
+          f"threads {torch.get_num_threads()}")
+    peak_low = matmul_peak(device, dtype)
+    peak_fp32 = matmul_peak(device, torch.float32)
+    print(f"measured matmul peak: {prec} {peak_low / 1e12:.2f} TFLOP/s, fp32 {peak_fp32 / 1e12:.2f} TFLOP/s")
+
+    rows = []
+    x = torch.randn(batch, 3, size, size, device=device)
+
+    # Ours: landmarks only, mixed precision, channels-last, batched decoding on the device.
+    net = Fabrec(args.landmarks, size).to(device).eval().to(memory_format=torch.channels_last)
+    x_cl = x.contiguous(memory_format=torch.channels_last)
+    heatmaps_fn = torch.compile(net.heatmaps) if args.compile else net.heatmaps
+
+    @torch.inference_mode()
+    def ours():
+        with autocast():
+            return decode(heatmaps_fn(x_cl), size)
+
+    t_ours = timed(ours, device, warmup + (2 if args.compile else 0), iters)
+    with torch.inference_mode(), autocast():
+        f_ours = flops(lambda: net.heatmaps(x_cl)) / batch
+    rows.append(("inference (ours)", prec + (" +compile" if args.compile else ""), batch, batch / t_ours, f_ours,
+                 peak_low))
+
+    # Baseline: fp32 NCHW, full reconstruction + head, Python decoding.
+    base = Fabrec(args.landmarks, size).to(device).eval()
+
+    @torch.inference_mode()
+    def baseline():
+        z = base.Q(x)
+        x1 = base.P.stage1(z)
+        base.P(z)  # the reconstruction the reference computes and does not use for landmarks
+        return baseline_decode(base.LMH(x1, base.P), size)
+
+    t_base = timed(baseline, device, 1, max(2, iters // 4))
+    with torch.inference_mode():
+        f_base = flops(lambda: (base.P(base.Q(x)), base.LMH(base.P.stage1(base.Q(x)), base.P))) / batch
+    rows.append(("inference (baseline)", "fp32", batch, batch / t_base, f_base, peak_fp32))
+
+    # Stage 1 and stage 2 training steps.
+    xt = torch.randn(train_batch, 3, size, size, device=device).contiguous(memory_format=torch.channels_last)
+    lms = torch.rand(train_batch, args.landmarks, 2, device=device) * (size - 1)
+    ae_net = Fabrec(args.landmarks, size).to(device).to(memory_format=torch.channels_last)
+    ae = AutoencoderTrainer(ae_net, autocast=autocast)
+    t_ae = timed(lambda: ae.step(xt), device, warmup, iters)
+    f_ae = flops(lambda: ae.step(xt)) / train_batch
+    rows.append(("stage 1 training step", prec, train_batch, train_batch / t_ae, f_ae, peak_low))
+    lm_net = Fabrec(args.landmarks, size).to(device).to(memory_format=torch.channels_last)
+    lm = LandmarkTrainer(lm_net, autocast=autocast)
+    t_lm = timed(lambda: lm.step(xt, lms), device, warmup, iters)
+    f_lm = flops(lambda: lm.step(xt, lms)) / train_batch
+    rows.append(("stage 2 training step", prec, train_batch, train_batch / t_lm, f_lm, peak_low))
+
+    print(f"{'phase':<24}{'precision':<16}{'batch':>6}{'images/s':>11}{'GFLOP/img':>11}{'TFLOP/s':>9}{'of peak':>9}")
+    for phase, precision, b, rate, f, peak in rows:
+        achieved = rate * f
+        print(f"{phase:<24}{precision:<16}{b:>6}{rate:>11.1f}{f / 1e9:>11.2f}{achieved / 1e12:>9.2f}"
+              f"{100 * achieved / peak:>8.1f}%")
+    print(f"landmark inference speed-up over the baseline: {t_base / t_ours:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
