@@ -156,7 +156,7 @@ def test_plugins_json_lists_wflw_mean_shape_and_metrics(cli):
     wflw = next(d for d in data["datasets"] if d["name"] == "wflw")
     assert wflw["landmarks"] == 98
     assert len([s for s in wflw["splits"] if s["role"] == "test"]) == 7
-    assert [m["name"] for m in data["models"]] == ["mean-shape"]
+    assert [m["name"] for m in data["models"]] == ["mean-shape", "3fabrec"]
     assert {"nme", "fr", "auc"} <= {m["name"] for m in data["metrics"]}
 
 
@@ -173,3 +173,15 @@ def test_datasets_list_and_info(cli, synthetic_wflw):
 def test_demo_style_run_prints_a_table(cli, synthetic_wflw, split):
     result = cli("run", "-m", "mean-shape", "-d", "wflw", "-s", split, "--data-root", synthetic_wflw)
     assert result.exit_code == 0 and "NME (%)" in result.output and "AUC@0.1" in result.output
+
+
+def test_one_training_several_splits(cli, synthetic_wflw, tmp_path):
+    out = run_json(cli, "run", "-m", "mean-shape", "-d", "wflw", "-s", "test", "-s", "pose", "-s", "blur",
+                   "--data-root", synthetic_wflw, "--train-count", "12", "--seed", "4")
+    assert [o["split"] for o in out] == ["test", "pose", "blur"]
+    first = tmp_path / "work" / "runs" / out[0]["run"]
+    assert (first / "checkpoint.npz").is_file() and (first / "train_ids.txt").is_file()
+    with ResultsStore(store_path(tmp_path / "work")) as store:
+        runs = store.runs()
+    assert [r.train_count for r in runs] == [12, 12, 12]
+    assert runs[1].config["trained_in_run"] == out[0]["run"]

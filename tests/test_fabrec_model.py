@@ -1,0 +1,170 @@
+"""3FabRec: exact architecture, heatmaps and decoding, safe checkpoints, released-snapshot import, training."""
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fabrec_bench.errors import UserError
+from fabrec_bench.plugins import get_registry
+from fabrec_bench.schemes import WFLW98
+from fabrec_bench_plugins.datasets.wflw import WFLWDataset
+from fabrec_bench_plugins.models.fabrec.heatmaps import decode, render_targets
+from fabrec_bench_plugins.models.fabrec.model import DEFAULT_CONFIG, FabrecModel, read_checkpoint
+from fabrec_bench_plugins.models.fabrec.networks import Fabrec, count_parameters
+
+SPEC = Path(__file__).resolve().parents[2] / "shared" / "docs" / "3fabrec.md"
+
+
+@pytest.mark.parametrize("points", [19, 68, 98])
+def test_parameter_counts_at_256_equal_the_published_ones(points):
+    net = Fabrec(points, 256)
+    counts = {name: count_parameters(getattr(net, name)) for name in ("Q", "P", "D_z", "D", "LMH")}
+    assert counts == {"Q": 11_379_491, "P": 10_868_096, "D_z": 1_102_001, "D": 1_743_744,
+                      "LMH": 811_008 + 1_024 * points}
+
+
+def test_parameter_counts_at_128():
+    net = Fabrec(98, 128)
+    assert count_parameters(net.Q) == 11_231_523 and count_parameters(net.P) == 10_699_776
+
+
+def test_state_dict_keys_match_the_reference_snapshots():
+    keys = Fabrec(98, 256).state_dict()
+    assert len(keys) == 288
+    assert tuple(keys["Q.layer1.0.downsample.0.weight"].shape) == (64, 64, 1, 1)
+    assert tuple(keys["P.layer1.0.upsample.0.weight"].shape) == (512, 256, 4, 4)
+    assert tuple(keys["LMH.lin.weight"].shape) == (64, 98, 4, 4)
+    assert tuple(keys["D.main.14.weight"].shape) == (1, 256, 4, 4)
+    if SPEC.is_file():  # the full list in the specification, when it is beside the checkout
+        listed = SPEC.read_text().split("```")[-2].strip().splitlines()
+        reference = {line.split(" ", 1)[0]: line.split(" ", 1)[1].replace(" ", "") for line in listed}
+        assert reference == {k: str(tuple(v.shape)).replace(" ", "") for k, v in keys.items()}
+
+
+def test_landmark_inference_skips_the_reconstruction():
+    net = Fabrec(98, 128).eval()
+    called = []
+    net.P.lin.register_forward_hook(lambda *a: called.append("lin"))
+    with torch.no_grad():
+        heatmaps = net.heatmaps(torch.randn(2, 3, 128, 128))
+    assert heatmaps.shape == (2, 98, 128, 128) and called == []
+
+
+def test_targets_have_peak_one_at_the_rounded_position_in_a_35_pixel_window():
+    landmarks = torch.tensor([[[100.0, 60.0], [31.0, 200.4], [300.0, -50.0]]])  # 256 crop pixels
+    t = render_targets(landmarks, 256)
+    assert t.shape == (1, 3, 128, 128)
+    y, x = divmod(int(t[0, 0].argmax()), 128)
+    assert (x, y) == (50, 30) and t[0, 0, 30, 50] == 1.0
+    y, x = divmod(int(t[0, 1].argmax()), 128)
+    assert (x, y) == (16, 100)  # 15.5 rounds half up
+    assert int((t[0, 0] > 0).sum()) == 35 * 35
+    assert t[0, 0, 30, 50 + 7].item() == pytest.approx(np.exp(-0.5), rel=1e-6)  # sigma = 7 heatmap pixels
+    assert t[0, 0, 30, 50 + 18] == 0  # truncated outside the window
+    assert t[0, 2].max() == 0  # a window entirely outside the map is skipped
+
+
+def test_decoding_is_batched_and_inverts_the_targets():
+    rng = np.random.default_rng(0)
+    landmarks = torch.tensor(rng.integers(20, 230, (4, 98, 2)) // 2 * 2, dtype=torch.float32)
+    decoded = decode(render_targets(landmarks, 256), 256)
+    assert torch.equal(decoded, landmarks)  # even pixels survive the half-resolution round trip exactly
+
+
+def test_quarter_pixel_refinement_reduces_the_rounding_error():
+    rng = np.random.default_rng(1)
+    landmarks = torch.tensor(rng.uniform(30, 220, (8, 98, 2)), dtype=torch.float32)
+    heatmaps = render_targets(landmarks, 256, sigma=7.0)
+    # A continuous Gaussian centred at the true position, as a well-trained head would output.
+    grid = torch.arange(128.0)
+    p = landmarks / 2
+    smooth = torch.exp(-((grid.view(1, 1, 1, -1) - p[..., 0, None, None]) ** 2
+                         + (grid.view(1, 1, -1, 1) - p[..., 1, None, None]) ** 2) / (2 * 49))
+    err_argmax = (decode(smooth, 256) - landmarks).norm(dim=-1).mean()
+    err_quarter = (decode(smooth, 256, "quarter") - landmarks).norm(dim=-1).mean()
+    assert err_quarter < err_argmax
+    assert heatmaps.shape == smooth.shape
+
+
+def tiny_model(**config) -> FabrecModel:
+    return FabrecModel(WFLW98, {**DEFAULT_CONFIG, "input_size": 128, "eval_batch_size": 4, **config}, "cpu")
+
+
+def test_checkpoint_round_trip_gives_identical_predictions(synthetic_wflw, tmp_path):
+    samples = WFLWDataset().load_split(synthetic_wflw, "test").samples[:3]
+    model = tiny_model(precision="fp32")
+    model.save(tmp_path / "m.pt")
+    again = FabrecModel.load(tmp_path / "m.pt", "cpu")
+    assert np.array_equal(model.predict(samples), again.predict(samples))
+    assert again.describe()["decoding"] == "argmax"
+
+
+def test_checkpoints_never_unpickle_arbitrary_objects(tmp_path):
+    class Exploit:
+        def __reduce__(self):
+            return (Path.touch, (tmp_path / "pwned",))
+
+    bad = tmp_path / "evil.pt"
+    bad.write_bytes(pickle.dumps({"format": "fabrec-bench/3fabrec/1", "payload": Exploit()}))
+    with pytest.raises(UserError, match="not a readable fabrec-bench checkpoint"):
+        read_checkpoint(bad)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_released_snapshot_folder_imports(synthetic_wflw, tmp_path):
+    samples = WFLWDataset().load_split(synthetic_wflw, "test").samples[:2]
+    source = tiny_model(precision="fp32")
+    snapshot = tmp_path / "lms_wflw"
+    snapshot.mkdir()
+    torch.save({"arch": "ResNet", "z_dim": 99, "input_size": 128, "state_dict": source.net.state_dict()},
+               snapshot / "saae.mdl")
+    (snapshot / "meta.json").write_text(json.dumps({"epoch": 150, "total_iter": 2589834}))
+    imported = FabrecModel.load(snapshot, "cpu")
+    imported.config["precision"] = "fp32"
+    assert imported.scheme.num_points == 98
+    assert np.array_equal(imported.predict(samples), source.predict(samples))
+
+
+def test_a_checkpoint_for_another_scheme_is_refused(tmp_path):
+    tiny_model().save(tmp_path / "wflw.pt")
+    from fabrec_bench.schemes import IBUG68
+    from fabrec_bench_plugins.models.fabrec.model import load_weights
+
+    with pytest.raises(UserError, match="LMH.lin.weight has shape"):
+        load_weights(Fabrec(IBUG68.num_points, 128), read_checkpoint(tmp_path / "wflw.pt")[0],
+                     tmp_path / "wflw.pt", head=True)
+
+
+def test_stage2_learns_and_any_train_count_works(synthetic_wflw, tmp_path):
+    samples = WFLWDataset().load_split(synthetic_wflw, "train").samples
+    model = tiny_model(init="scratch", epochs=3, batch_size=40, lr_heatmaps=1e-3, images_per_epoch_grid=2)
+    info = model.train(samples[:1], seed=0, work_dir=tmp_path)  # N = 1 with batch size 40: one image per batch
+    assert info["iterations"] == 3 and (tmp_path / "stage2_loss.csv").is_file()
+    assert (tmp_path / "stage2_landmarks.png").is_file() and (tmp_path / "stage2_loss.png").is_file()
+    model = tiny_model(init="scratch", epochs=4, batch_size=8)
+    model.train(samples[:8], seed=0, work_dir=tmp_path)
+    rows = (tmp_path / "stage2_loss.csv").read_text().splitlines()[1:]
+    losses = [float(r.split(",")[-1]) for r in rows]
+    assert losses[-1] < losses[0]
+
+
+def test_autoencoder_snapshots_resume_and_grids(synthetic_wflw, tmp_path):
+    from fabrec_bench_plugins.models.fabrec.autoencoder import train_autoencoder
+
+    samples = WFLWDataset().load_split(synthetic_wflw, "train").samples[:6]
+    first = train_autoencoder(samples, WFLW98, tmp_path / "ae", input_size=128, epochs=1, batch_size=3,
+                              preset="recon+gan+ssim", lr=1e-3, device="cpu", precision="fp32")
+    assert first["epoch"] == 1 and (tmp_path / "ae/epoch_001.pt").is_file()
+    assert (tmp_path / "ae/reconstructions_epoch_001.png").is_file()
+    second = train_autoencoder(samples, WFLW98, tmp_path / "ae", input_size=128, epochs=2, batch_size=3,
+                               preset="recon+gan+ssim", lr=1e-3, device="cpu", precision="fp32")
+    assert second["epoch"] == 2 and read_checkpoint(tmp_path / "ae/latest.pt")[1]["iteration"] == 4
+
+
+def test_3fabrec_is_registered_with_its_config():
+    spec = get_registry().model("3fabrec")
+    assert spec.default_config["decoding"] == "argmax" and spec.default_config["input_size"] == 256
