@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -24,6 +23,7 @@ import cv2
 import numpy as np
 
 from fabrec_bench.augment import AugmentSettings, apply_warp, augment_matrix, colour_jitter
+from fabrec_bench.checkpoints import atomic_write
 from fabrec_bench.crops import (
     CropSettings,
     centre_crop_matrix,
@@ -101,21 +101,15 @@ class CropCache:
             return None
 
     def _write(self, path: Path, image: np.ndarray) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=f".{self.format}", dir=path.parent)
-        try:
-            if self.format == "npy":
-                with os.fdopen(fd, "wb") as f:
-                    np.save(f, image, allow_pickle=False)
-            else:
-                os.close(fd)
-                params = [cv2.IMWRITE_PNG_COMPRESSION, 1] if self.format == "png" else [cv2.IMWRITE_JPEG_QUALITY, 95]
-                if not cv2.imwrite(tmp, image, params):
-                    raise OSError(f"could not write {tmp}")
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        if self.format == "npy":
+            atomic_write(path, lambda f: np.save(f, image, allow_pickle=False), durable=False)
+            return
+        ext = ".png" if self.format == "png" else ".jpg"
+        params = [cv2.IMWRITE_PNG_COMPRESSION, 1] if self.format == "png" else [cv2.IMWRITE_JPEG_QUALITY, 95]
+        ok, encoded = cv2.imencode(ext, image, params)
+        if not ok:
+            raise OSError(f"could not encode a crop for {path}")
+        atomic_write(path, lambda f: f.write(encoded.tobytes()), durable=False)
 
 
 def uncached_crop(sample: FaceSample, settings: CropSettings) -> tuple[np.ndarray, np.ndarray]:

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import csv
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from fabrec_bench.checkpoints import read_npz
+from fabrec_bench.checkpoints import atomic_write, read_npz
 from fabrec_bench.errors import UserError
 
 
@@ -24,16 +22,15 @@ def coordinate_header(num_points: int) -> list[str]:
 
 def write_landmarks_csv(path: Path, ids: list[str], images: list[str], landmarks: np.ndarray) -> None:
     """Write faces as `id,image,x0,y0,...` rows (full float precision), atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     landmarks = np.asarray(landmarks, dtype=np.float64)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+
+    def write(f) -> None:
         writer = csv.writer(f)
         writer.writerow(["id", "image", *coordinate_header(landmarks.shape[1])])
         for face_id, image, points in zip(ids, images, landmarks, strict=True):
             writer.writerow([face_id, image, *(repr(float(v)) for v in points.reshape(-1))])
-    os.replace(tmp, path)
+
+    atomic_write(Path(path), write, binary=False, durable=False)
 
 
 def read_landmarks(path: Path, num_points: int) -> tuple[list[str], np.ndarray]:

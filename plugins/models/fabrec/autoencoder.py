@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from fabrec_bench.augment import PRESETS
+from fabrec_bench.checkpoints import atomic_write
 from fabrec_bench.errors import UserError
 from fabrec_bench.facedata import IMAGE_MEAN_RGB, FaceCrops
 from fabrec_bench.models import resolve_device
@@ -111,10 +112,5 @@ def train_autoencoder(samples: Sequence[FaceSample], scheme: LandmarkScheme, out
 
 
 def _save_optimisers(path: Path, trainer: AutoencoderTrainer) -> None:
-    import os
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        torch.save({name: opt.state_dict() for name, opt in trainer.optimizers().items()}, f)
-    os.replace(tmp, path)
+    states = {name: opt.state_dict() for name, opt in trainer.optimizers().items()}
+    atomic_write(path, lambda f: torch.save(states, f))

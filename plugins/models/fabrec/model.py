@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import numpy as np
 import torch
 
 from fabrec_bench.augment import PRESETS
+from fabrec_bench.checkpoints import atomic_write
 from fabrec_bench.crops import to_image
 from fabrec_bench.errors import UserError
 from fabrec_bench.facedata import FaceCrops
@@ -88,20 +87,9 @@ def precision_name(device: str, precision: str) -> str:
 
 def save_checkpoint(path: Path, net: Fabrec, meta: dict) -> None:
     """Tensors and plain metadata only (loadable with weights_only=True), written to a temp file and renamed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": FORMAT, "meta": json.dumps(meta, default=str),
                "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()}}
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: torch.save(payload, f))
 
 
 def read_checkpoint(path: Path) -> tuple[dict, dict]:
