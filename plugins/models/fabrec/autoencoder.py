@@ -16,6 +16,7 @@ import torch
 
 from fabrec_bench.augment import PRESETS
 from fabrec_bench.checkpoints import atomic_write
+from fabrec_bench.distributed import agree, barrier, broadcast_state, max_replica_difference, setup, shard
 from fabrec_bench.errors import UserError
 from fabrec_bench.facedata import IMAGE_MEAN_RGB, FaceCrops
 from fabrec_bench.models import resolve_device
@@ -57,14 +58,17 @@ def train_autoencoder(samples: Sequence[FaceSample], scheme: LandmarkScheme, out
     started = time.perf_counter()
     if preset not in STAGE1_PRESETS:
         raise UserError(f"preset {preset!r} must be one of {', '.join(STAGE1_PRESETS)}")
-    if not samples:
-        raise UserError("no faces to train the autoencoder on")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    world, device = setup(device)
     device = resolve_device(device)
+    samples = shard(list(samples), world)
+    if not samples:
+        raise UserError("no faces to train the autoencoder on")
     torch.manual_seed(seed)
     net = Fabrec(scheme.num_points, input_size)
-    trainer = AutoencoderTrainer(net, lr=lr, autocast=autocast_for(device, precision), **STAGE1_PRESETS[preset])
+    trainer = AutoencoderTrainer(net, lr=lr, autocast=autocast_for(device, precision), world=world,
+                                 **STAGE1_PRESETS[preset])
     start_epoch = 0
     latest = out / "latest.pt"
     if resume and latest.is_file():
@@ -74,6 +78,7 @@ def train_autoencoder(samples: Sequence[FaceSample], scheme: LandmarkScheme, out
         start_epoch = int(meta["epoch"])
         trainer.iteration = int(meta["iteration"])
     net.to(device).to(memory_format=torch.channels_last)
+    broadcast_state(net, world)
     if resume and latest.is_file():
         optimiser_states = torch.load(out / "latest.optim.pt", map_location=device, weights_only=True)
         for name, opt in trainer.optimizers().items():
@@ -94,20 +99,27 @@ def train_autoencoder(samples: Sequence[FaceSample], scheme: LandmarkScheme, out
             curve.add(iteration=trainer.iteration, epoch=epoch, **losses)
             if progress:
                 progress(epoch, losses, rate)
+        # BatchNorm statistics are per process (as DistributedDataParallel's default); rank 0's are kept.
+        broadcast_state(net, world)
         meta = {"stage": "autoencoder", "epoch": epoch + 1, "iteration": trainer.iteration, "input_size": input_size,
-                "preset": preset, "lr": lr, "daug": daug, "seed": seed, "faces": len(samples)}
-        save_checkpoint(out / f"epoch_{epoch + 1:03d}.pt", net, meta)
-        _save_optimisers(out / "latest.optim.pt", trainer)
-        save_checkpoint(latest, net, meta)  # last, so latest.pt never points past the optimiser state
-        reconstruction_grid(net, fixed, out / f"reconstructions_epoch_{epoch + 1:03d}.png")
+                "preset": preset, "lr": lr, "daug": daug, "seed": seed, "faces": len(samples) * world.size,
+                "processes": world.size}
+        if world.is_main:
+            save_checkpoint(out / f"epoch_{epoch + 1:03d}.pt", net, meta)
+            _save_optimisers(out / "latest.optim.pt", trainer)
+            save_checkpoint(latest, net, meta)  # last, so latest.pt never points past the optimiser state
+            reconstruction_grid(net, fixed, out / f"reconstructions_epoch_{epoch + 1:03d}.png")
+        barrier(world)
         epoch_rows = [r for r in curve.rows if r["epoch"] == epoch]
         summary = {"epoch": epoch + 1, "recon_l1": float(np.mean([r["recon_l1"] for r in epoch_rows])),
                    "images_per_second": round(speed.add(0), 1)}
-        if max_seconds is not None and time.perf_counter() - started > max_seconds:
+        if agree(max_seconds is not None and time.perf_counter() - started > max_seconds, world):
             break
-    if curve.rows:
+    if curve.rows and world.is_main:
         curve.write(out, f"stage1_loss_epochs_{start_epoch + 1}-{summary.get('epoch', epochs)}")
     summary["checkpoint"] = str(latest)
+    summary["processes"] = world.size
+    summary["replica_max_difference"] = max_replica_difference(net, world)
     return summary
 
 

@@ -48,7 +48,11 @@ def fabrec_bench_register_commands(cli):
     @click.pass_obj
     def autoencoder_command(obj, datasets, split, data_root, out, input_size, epochs, batch_size, preset, lr, daug,
                             train_count, seed, device, precision, workers, fresh):
-        """Stage 1 of 3FabRec: train the adversarial autoencoder on unlabeled faces (resumes by default)."""
+        """Stage 1 of 3FabRec: train the adversarial autoencoder on unlabeled faces (resumes by default).
+
+        Under `torchrun --nproc_per_node N -m fabrec_bench_runners autoencoder ...` the faces are split across
+        N processes (one per GPU, or gloo on CPU) whose gradients are averaged every step.
+        """
         from rich.console import Console
         from rich.progress import Progress
 
@@ -79,4 +83,7 @@ def fabrec_bench_register_commands(cli):
         console.print(f"{len(samples)} faces, epoch {summary.get('epoch', '-')}: reconstruction L1 "
                       f"{summary.get('recon_l1', float('nan')):.2f} (0-255 scale), "
                       f"{summary.get('images_per_second', 0)} img/s")
+        if summary["processes"] > 1:
+            console.print(f"{summary['processes']} processes; largest parameter difference between replicas: "
+                          f"{summary['replica_max_difference']:.3g}")
         console.print(f"autoencoder: {summary['checkpoint']}  (use: --config autoencoder={summary['checkpoint']})")

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from fabrec_bench.distributed import World, average_gradients
 from fabrec_bench_plugins.models.fabrec.heatmaps import render_targets
 from fabrec_bench_plugins.models.fabrec.networks import Fabrec
 
@@ -109,8 +110,9 @@ class AutoencoderTrainer:
 
     def __init__(self, model: Fabrec, *, lr: float = 2e-5, with_zgan: bool = True, with_gan: bool = False,
                  with_ssim: bool = False, w_rec: float = 1.0, w_ssim: float = 60.0, update_d_freq: int = 2,
-                 autocast: Callable | None = None):
+                 autocast: Callable | None = None, world: World | None = None):
         self.model = model
+        self.world = world or World()
         self.with_zgan, self.with_gan, self.with_ssim = with_zgan, with_gan, with_ssim
         self.w_rec, self.w_ssim, self.update_d_freq = w_rec, w_ssim, update_d_freq
         betas = (0.0, 0.999)
@@ -139,6 +141,7 @@ class AutoencoderTrainer:
                     prior = torch.randn_like(z)
                     d_loss = bce(m.D_z(prior), 1.0) + bce(m.D_z(z.detach()), 0.0)
                     d_loss.backward()
+                    average_gradients(m.D_z.parameters(), self.world)
                     self.opt_dz.step()
                     self.opt_dz.zero_grad(set_to_none=True)
                     losses["d_z"] = d_loss.item()
@@ -159,6 +162,7 @@ class AutoencoderTrainer:
                 if it % self.update_d_freq == 0:
                     d_loss = bce(m.D(images), 1.0) + bce(m.D(recon.detach()), 0.0)
                     d_loss.backward()
+                    average_gradients(m.D.parameters(), self.world)
                     self.opt_d.step()
                     self.opt_d.zero_grad(set_to_none=True)
                     losses["d_img"] = d_loss.item()
@@ -172,6 +176,7 @@ class AutoencoderTrainer:
         # Clear any gradient the latent step left in D_z before the shared backward.
         self.opt_dz.zero_grad(set_to_none=True)
         loss.backward()
+        average_gradients(list(m.Q.parameters()) + list(m.P.parameters()), self.world)
         self.opt_q.step()
         self.opt_p.step()
         self.iteration += 1
@@ -183,8 +188,9 @@ class LandmarkTrainer:
 
     def __init__(self, model: Fabrec, *, lr_heatmaps: float = 1e-3, lr_encoder: float = 2e-5,
                  train_encoder: bool = False, scratch: bool = False, sigma: float = 7.0,
-                 autocast: Callable | None = None):
+                 autocast: Callable | None = None, world: World | None = None):
         self.model = model
+        self.world = world or World()
         self.scratch = scratch
         self.train_encoder = train_encoder or scratch
         self.sigma = sigma
@@ -220,6 +226,7 @@ class LandmarkTrainer:
         loss = 300.0 * F.mse_loss(predicted.float(), targets)
         loss.backward()
         for opt in self.optimizers().values():
+            average_gradients([p for group in opt.param_groups for p in group["params"]], self.world)
             opt.step()
         self.iteration += 1
         return {"heatmap_mse_x300": loss.item()}
