@@ -51,6 +51,7 @@ DEFAULT_CONFIG = {
     "crop_extension": [0.0, 0.0],
     "cache_dir": "",
     "images_per_epoch_grid": 8,
+    "grid_every": 0,  # write a landmark grid every N epochs (0: about ten per run, and the last)
 }
 
 
@@ -204,9 +205,13 @@ class FabrecModel(LandmarkModel):
         speed = Throughput()
         from rich.progress import Progress
 
+        work_dir = Path(work_dir)
+        epochs = int(cfg["epochs"])
+        grid_every = int(cfg["grid_every"]) or max(1, epochs // 10)
+        grid_faces = list(samples[: int(cfg["images_per_epoch_grid"])])
         with Progress(transient=True) as progress:
-            task = progress.add_task("3fabrec stage 2", total=int(cfg["epochs"]) * len(loader))
-            for epoch in range(int(cfg["epochs"])):
+            task = progress.add_task("3fabrec stage 2", total=epochs * len(loader))
+            for epoch in range(epochs):
                 crops.set_epoch(epoch)
                 for batch in loader:
                     losses = trainer.step(self._images(batch), batch["landmarks"].to(self.device_name))
@@ -214,9 +219,9 @@ class FabrecModel(LandmarkModel):
                     curve.add(iteration=trainer.iteration, epoch=epoch, **losses)
                     progress.update(task, advance=1, description=f"3fabrec stage 2 epoch {epoch + 1} "
                                     f"loss {losses['heatmap_mse_x300']:.4f} {rate:.0f} img/s")
-        work_dir = Path(work_dir)
+                if (epoch + 1) % grid_every == 0 or epoch + 1 == epochs:
+                    self._landmark_grid(grid_faces, work_dir / f"stage2_landmarks_epoch_{epoch + 1:04d}.png")
         csv_path, png_path = curve.write(work_dir, "stage2_loss")
-        self._landmark_grid(samples[: int(cfg["images_per_epoch_grid"])], work_dir / "stage2_landmarks.png")
         self.trained = True
         self.history = {"iterations": trainer.iteration, "epochs": int(cfg["epochs"]),
                         "final_loss": curve.rows[-1]["heatmap_mse_x300"] if curve.rows else None,
