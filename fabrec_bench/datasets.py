@@ -121,6 +121,29 @@ class DatasetAdapter:
         }
 
 
+def path_inside(base: Path, relative: str) -> Path | None:
+    """`base / relative` resolved, or None if `relative` is absolute or leads outside `base` (e.g. '../x').
+
+    Annotation files name images by relative path; this keeps a malformed or hostile file from reaching
+    anything outside the dataset's image folder.
+    """
+    relative = relative.replace("\\", "/")
+    base = Path(base).resolve()
+    target = (base / relative).resolve()
+    if os.path.isabs(relative) or not target.is_relative_to(base):
+        return None
+    return target
+
+
+def is_number(text: str) -> bool:
+    """Whether `float(text)` succeeds (to name the offending token in parse errors)."""
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
 def root_env_var(dataset: str) -> str:
     """The environment variable that holds a dataset's root, e.g. FABREC_BENCH_WFLW_ROOT."""
     return "FABREC_BENCH_" + re.sub(r"[^A-Za-z0-9]", "_", dataset).upper() + "_ROOT"

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from fabrec_bench.checkpoints import atomic_write, read_npz
+from fabrec_bench.datasets import is_number
 from fabrec_bench.errors import UserError
 
 
@@ -79,7 +80,7 @@ def _read_csv(path: Path, num_points: int) -> tuple[list[str], np.ndarray]:
             try:
                 values = [float(v) for v in row[2:]]
             except ValueError:
-                bad = next(v for v in row[2:] if not _is_number(v))
+                bad = next(v for v in row[2:] if not is_number(v))
                 raise UserError(f"{path}:{line}: value {bad!r} is not a number") from None
             if not all(math.isfinite(v) for v in values):
                 raise UserError(f"{path}:{line}: coordinates must be finite (found NaN or inf)")
@@ -88,14 +89,6 @@ def _read_csv(path: Path, num_points: int) -> tuple[list[str], np.ndarray]:
     _check_unique(path, ids)
     landmarks = np.asarray(rows, dtype=np.float64).reshape(len(rows), num_points, 2)
     return ids, landmarks
-
-
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-        return True
-    except ValueError:
-        return False
 
 
 def _check_unique(path: Path, ids: list[str]) -> None:

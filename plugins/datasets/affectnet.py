@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 
-from fabrec_bench.datasets import DatasetAdapter, SplitInfo
+from fabrec_bench.datasets import DatasetAdapter, SplitInfo, path_inside
 from fabrec_bench.errors import AnnotationError, DatasetError
 from fabrec_bench.hookspecs import hookimpl
 from fabrec_bench.problems import bad_line
@@ -78,7 +77,7 @@ class AffectNetDataset(DatasetAdapter):
         keep = self.options["expressions"]
         if keep is not None and (not isinstance(keep, list) or not all(isinstance(c, int) for c in keep)):
             raise DatasetError(f"dataset 'affectnet': option expressions = {keep!r} must be a list of codes 0-10")
-        image_root = (root / IMAGES).resolve()
+        image_root = root / IMAGES
         samples, skipped, no_box = [], 0, 0
         with open(path, newline="", encoding="utf-8") as f:
             reader = csv.reader(f)
@@ -91,8 +90,8 @@ class AffectNetDataset(DatasetAdapter):
                     if face["w"] <= 0 or face["h"] <= 0:
                         no_box += 1
                         continue
-                    image = (image_root / face["rel"]).resolve()
-                    if os.path.isabs(face["rel"]) or not image.is_relative_to(image_root):
+                    image = path_inside(image_root, face["rel"])
+                    if image is None:
                         raise AnnotationError(path, line_no, f"image path {face['rel']!r} escapes {image_root}")
                     if not image.is_file():
                         raise AnnotationError(path, line_no, f"image {image} not found")

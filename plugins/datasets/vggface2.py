@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fabrec_bench.datasets import DatasetAdapter, SplitInfo
+from fabrec_bench.datasets import DatasetAdapter, SplitInfo, path_inside
 from fabrec_bench.errors import AnnotationError, DatasetError
 from fabrec_bench.hookspecs import hookimpl
 from fabrec_bench.problems import bad_line
@@ -85,7 +85,7 @@ class VGGFace2Dataset(DatasetAdapter):
                 if w <= 0 or h <= 0:
                     raise AnnotationError(box_csv, line_no, f"box {w:g} x {h:g} has no area")
                 rel = name_id + ".jpg"
-                if ".." in Path(rel).parts or os.path.isabs(rel):
+                if path_inside(image_root, rel) is None:
                     raise AnnotationError(box_csv, line_no, f"NAME_ID {name_id!r} escapes {image_root}")
                 if rel not in existing:
                     raise AnnotationError(box_csv, line_no, f"image {image_root / rel} not found")

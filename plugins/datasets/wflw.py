@@ -13,12 +13,11 @@ The six attribute subsets are taken from the test list's flags, as 3FabRec does.
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 
-from fabrec_bench.datasets import DatasetAdapter, SplitInfo
+from fabrec_bench.datasets import DatasetAdapter, SplitInfo, is_number, path_inside
 from fabrec_bench.errors import AnnotationError, DatasetError
 from fabrec_bench.hookspecs import hookimpl
 from fabrec_bench.problems import bad_line
@@ -46,7 +45,7 @@ def parse_line(line: str, path: Path, line_no: int) -> tuple[np.ndarray, tuple[f
     try:
         numbers = [float(t) for t in tokens[:200]]
     except ValueError:
-        bad = next(t for t in tokens[:200] if not _is_float(t))
+        bad = next(t for t in tokens[:200] if not is_number(t))
         raise AnnotationError(path, line_no, f"value {bad!r} is not a number") from None
     for i, v in enumerate(numbers):
         if not math.isfinite(v):
@@ -63,20 +62,10 @@ def parse_line(line: str, path: Path, line_no: int) -> tuple[np.ndarray, tuple[f
     return landmarks, (x0, y0, x1, y1), flags, tokens[206]
 
 
-def _is_float(token: str) -> bool:
-    try:
-        float(token)
-        return True
-    except ValueError:
-        return False
-
-
 def resolve_image(root: Path, rel: str, path: Path, line_no: int) -> Path:
     """The image file for a relative path, refusing paths that escape WFLW_images/ or do not exist."""
-    rel = rel.replace("\\", "/")
-    image_root = (root / IMAGE_DIR).resolve()
-    image = (image_root / rel).resolve()
-    if os.path.isabs(rel) or not image.is_relative_to(image_root):
+    image = path_inside(root / IMAGE_DIR, rel)
+    if image is None:
         raise AnnotationError(path, line_no, f"image path {rel!r} escapes {root / IMAGE_DIR}")
     if not image.is_file():
         raise AnnotationError(path, line_no, f"image {root / IMAGE_DIR / rel} not found")
