@@ -19,7 +19,7 @@ from fabrec_bench.plugins import Registry, get_registry
 from fabrec_bench.protocol import EvalProtocol
 from fabrec_bench.store import RunRecord
 
-FORMATS = ("table", "markdown", "csv", "json")
+FORMATS = ("table", "markdown", "csv", "json", "latex")
 
 
 @dataclass
@@ -128,4 +128,28 @@ def render(rows: list[LeaderboardRow], fmt: str, registry: Registry | None = Non
         return out.getvalue()
     if fmt == "json":
         return json.dumps([dict(zip(headers, r, strict=True)) for r in body], indent=2)
+    if fmt == "latex":
+        return latex_table(headers, body)
     raise ValueError(f"unknown leaderboard format {fmt!r}")
+
+
+_LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+                  "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
+
+
+def latex_escape(text: str) -> str:
+    """Escape LaTeX's special characters in a user-supplied string (model names, splits)."""
+    return "".join(_LATEX_SPECIAL.get(c, c) for c in str(text))
+
+
+def latex_table(headers: list[str], body: list[list]) -> str:
+    """A booktabs tabular, numbers right-aligned: what papers paste."""
+    numeric = [all(isinstance(r[i], (int, float)) or r[i] is None for r in body) for i in range(len(headers))]
+    spec = "".join("r" if n else "l" for n in numeric)
+    lines = [rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
+             " & ".join(latex_escape(h) for h in headers) + r" \\", r"\midrule"]
+    for row in body:
+        cells = ["--" if c is None else latex_escape(c) for c in row]
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines) + "\n"

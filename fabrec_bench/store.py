@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fabrec_bench.errors import UserError
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -251,6 +253,67 @@ class ResultsStore:
         """Per-face NME (fractions) of one run, by face id."""
         rows = self._conn.execute("SELECT face_id, nme FROM face_errors WHERE run_id=?", (run_id,))
         return {r["face_id"]: r["nme"] for r in rows}
+
+
+EXPORT_FORMAT = "fabrec-bench/results/1"
+_EXPORTED_COLUMNS = ("uid", "model", "dataset", "split", "train_split", "train_count", "seed", "config", "protocol",
+                     "model_info", "code_version", "versions", "status", "n_faces", "started_at", "finished_at",
+                     "train_seconds", "eval_seconds", "host", "kind")
+
+
+def export_runs(store: ResultsStore, out, **filters) -> int:
+    """Write finished runs as JSON lines (run fields, metrics, per-face NME); returns how many."""
+    count = 0
+    for run in store.runs(status="finished", **filters):
+        row = store._conn.execute("SELECT * FROM runs WHERE id=?", (run.id,)).fetchone()
+        record = {"format": EXPORT_FORMAT, **{k: row[k] for k in _EXPORTED_COLUMNS}}
+        for key in ("config", "protocol", "model_info", "versions"):
+            record[key] = json.loads(record[key])
+        record["metrics"] = run.metrics
+        record["face_errors"] = store.face_errors(run.id)
+        out.write(json.dumps(record, sort_keys=True) + "\n")
+        count += 1
+    return count
+
+
+def import_runs(store: ResultsStore, lines, source: str = "") -> tuple[int, int]:
+    """Add exported runs whose uid the store does not have yet; returns (added, already present).
+
+    Every line is checked before anything is written, and all are added in one transaction, so a bad file
+    changes nothing.
+    """
+    records = []
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise UserError(f"{source}:{n}: not JSON ({e.msg})") from None
+        missing = [k for k in (*_EXPORTED_COLUMNS, "metrics", "face_errors") if k not in record]
+        if record.get("format") != EXPORT_FORMAT or missing:
+            raise UserError(f"{source}:{n}: not a fabrec-bench results record"
+                            + (f" (missing {', '.join(missing)})" if missing else ""))
+        if record["status"] != "finished":
+            raise UserError(f"{source}:{n}: run {record['uid']} is {record['status']}, only finished runs are imported")
+        records.append(record)
+    added = present = 0
+    with store._transaction() as c:
+        for record in records:
+            if c.execute("SELECT 1 FROM runs WHERE uid=?", (record["uid"],)).fetchone():
+                present += 1
+                continue
+            values = [json.dumps(record[k], sort_keys=True) if k in ("config", "protocol", "model_info", "versions")
+                      else record[k] for k in _EXPORTED_COLUMNS]
+            cur = c.execute(f"INSERT INTO runs ({', '.join(_EXPORTED_COLUMNS)}) VALUES "
+                            f"({', '.join('?' * len(_EXPORTED_COLUMNS))})", values)
+            run_id = cur.lastrowid
+            c.executemany("INSERT INTO metrics (run_id, name, value) VALUES (?, ?, ?)",
+                          [(run_id, k, v) for k, v in record["metrics"].items()])
+            c.executemany("INSERT INTO face_errors (run_id, face_id, nme) VALUES (?, ?, ?)",
+                          [(run_id, k, v) for k, v in record["face_errors"].items()])
+            added += 1
+    return added, present
 
 
 def _pid_alive(pid: int) -> bool:

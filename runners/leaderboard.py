@@ -15,8 +15,8 @@ from fabrec_bench_runners.options import console
 @click.option("--split", "-s", default=None, help="Only this split.")
 @click.option("--model", "-m", default=None, help="Only this model.")
 @click.option("--train-count", type=int, default=None, help="Only runs trained on this many faces.")
-@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json"]), default="table",
-              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json", "latex"]), default="table",
+              show_default=True, help="latex: a booktabs tabular.")
 @click.pass_obj
 def leaderboard_command(obj, dataset, split, model, train_count, fmt):
     """Show finished runs, one row per model, dataset, split, training size and protocol (seeds averaged)."""

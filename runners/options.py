@@ -12,7 +12,7 @@ from rich.table import Table
 from fabrec_bench.errors import UserError
 from fabrec_bench.protocol import AUC_RULES
 
-console = Console()
+console = Console(soft_wrap=True)  # never break paths and messages across lines
 err_console = Console(stderr=True)
 
 
