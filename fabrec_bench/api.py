@@ -154,13 +154,14 @@ def run_model_on_splits(
     protocol: EvalProtocol | None = None,
     checkpoint: Path | None = None,
     dataset_options: dict | None = None,
+    cell_keys: dict[str, str] | None = None,
     registry: Registry | None = None,
 ) -> list[RunOutcome]:
     """Train once (unless `checkpoint` is given or the model needs no training), then evaluate on each split,
     storing one run per split. The model's checkpoint is saved in the first run's folder.
 
     Each run is recorded as 'running' first; an error or interruption marks it failed or interrupted, so it
-    never shows up as a result.
+    never shows up as a result. `cell_keys` (split -> key) tags runs made for a matrix cell.
     """
     registry = registry or get_registry()
     adapter = get_adapter(dataset, dataset_options, registry)
@@ -196,9 +197,10 @@ def run_model_on_splits(
     with ResultsStore(store_path(work_dir)) as store:
         store.mark_stale()
         for eval_split in eval_splits:
+            cell = {"matrix_cell": cell_keys[eval_split.name]} if cell_keys else {}
             run_id, uid, run_dir = store.start_run(
                 model=model, dataset=dataset, split=eval_split.name, train_split=train_split,
-                train_count=len(train_samples) if training else None, seed=seed, config=run_config,
+                train_count=len(train_samples) if training else None, seed=seed, config={**run_config, **cell},
                 protocol=protocol.to_dict(), code_version=code_version(), versions=library_versions(),
                 run_root=work_dir / "runs",
             )

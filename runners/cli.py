@@ -64,9 +64,20 @@ def cli(ctx, work_dir, debug):
 
 
 def _register_commands() -> None:
-    from fabrec_bench_runners import datasets, demo, leaderboard, plot, plugins, results, run, score, synth
+    from fabrec_bench_runners import (
+        datasets,
+        demo,
+        leaderboard,
+        matrix,
+        plot,
+        plugins,
+        results,
+        run,
+        score,
+        synth,
+    )
 
-    for module in (run, score, datasets, leaderboard, plot, results, plugins, synth, demo):
+    for module in (run, matrix, score, datasets, leaderboard, plot, results, plugins, synth, demo):
         for command in module.COMMANDS:
             cli.add_command(command)
     from fabrec_bench.plugins import get_registry

@@ -1,0 +1,51 @@
+"""`fabrec-bench matrix`: run (or plan) a train/eval matrix from a TOML spec; resumable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from fabrec_bench.matrix import execute, load_spec, plan
+from fabrec_bench_runners.options import console
+
+
+@click.command("matrix")
+@click.argument("spec", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Print the plan (cells, what is done, what each needs) and stop.")
+@click.option("--workers", type=int, default=0, show_default=True,
+              help="Run trainings in this many worker processes (0: in this process, one after another).")
+@click.pass_obj
+def matrix_command(obj, spec, dry_run, workers):
+    """Run every cell of SPEC not yet finished in the results store; failed cells are listed at the end."""
+    jobs = load_spec(Path(spec))
+    the_plan = plan(jobs, obj.work_dir)
+    cells = the_plan.cells()
+    done = sum(the_plan.done.values())
+    table = Table(title=f"{spec}: {len(cells)} cells, {done} done, {len(cells) - done} to run")
+    for column in ("model", "dataset", "split", "train N", "seed", "state"):
+        table.add_column(column)
+    for job, split in cells:
+        state = "done" if the_plan.done[job.cell_key(split)] else "to run"
+        table.add_row(job.label, job.dataset, split, "all" if job.train_count is None else str(job.train_count),
+                      str(job.seed), state)
+    console.print(table)
+    if dry_run:
+        trainings = sum(1 for job in jobs if any(not the_plan.done[job.cell_key(s)] for s in job.splits))
+        console.print(f"{trainings} training(s) would run, each evaluated on its unfinished splits")
+        return
+
+    def report(name, splits, error):
+        status = f"[red]failed[/]: {error}" if error else "[green]done[/]"
+        console.print(f"{name} on {', '.join(splits)}: {status}")
+
+    failures = execute(the_plan, obj.work_dir, workers=workers, on_done=report)
+    console.print(f"{len(cells) - done} cell(s) ran, {sum(len(f[1]) for f in failures)} failed")
+    for name, splits, error in failures:
+        console.print(f"  failed: {name} on {', '.join(splits)}: {error}", markup=False)
+    if failures:
+        raise SystemExit(1)
+
+
+COMMANDS = (matrix_command,)

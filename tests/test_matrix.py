@@ -1,0 +1,114 @@
+"""Train/eval matrices: plan, resume after SIGKILL with exactly one result per cell, failures recorded."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+from fabrec_bench.store import ResultsStore, store_path
+
+
+def write_spec(path, data_root, model_block, seeds=(0, 1), counts=(4, 6), splits=("test", "pose")):
+    path.write_text(f"""
+[matrix]
+seeds = {list(seeds)}
+train_counts = {list(counts)}
+
+{model_block}
+
+[[matrix.datasets]]
+name = "wflw"
+splits = {list(splits)}
+data_root = "{data_root}"
+""")
+    return path
+
+
+SLOW_3FABREC = """
+[[matrix.models]]
+name = "3fabrec"
+config = { init = "scratch", input_size = 128, epochs = 3, batch_size = 2, eval_batch_size = 8, precision = "fp32" }
+"""
+
+
+def finished_cells(work):
+    with ResultsStore(store_path(work)) as store:
+        runs = store.runs(status=None)
+    return [r.config.get("matrix_cell") for r in runs if r.status == "finished"], [r.status for r in runs]
+
+
+def test_killed_matrix_resumes_with_exactly_one_result_per_cell(synthetic_wflw, tmp_path):
+    spec = write_spec(tmp_path / "spec.toml", synthetic_wflw, SLOW_3FABREC)  # 2 seeds x 2 sizes x 2 splits = 8
+    work = tmp_path / "work"
+    cmd = [sys.executable, "-m", "fabrec_bench_runners", "--work-dir", str(work), "matrix", str(spec)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    killed = False
+    while time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+        if not store_path(work).exists():
+            continue
+        try:
+            with sqlite3.connect(store_path(work)) as db:
+                states = [s for (s,) in db.execute("SELECT status FROM runs")]
+        except sqlite3.Error:
+            continue
+        if "finished" in states and "running" in states:  # kill in the middle of a cell
+            os.kill(proc.pid, signal.SIGKILL)
+            killed = True
+            break
+    proc.wait(timeout=30)
+    assert killed, "the matrix finished before it could be killed"
+    done_before, _ = finished_cells(work)
+    assert 0 < len(done_before) < 8
+
+    dry = subprocess.run(cmd + ["--dry-run"], capture_output=True, text=True, timeout=120)
+    assert f"8 cells, {len(done_before)} done" in dry.stdout
+    resumed = subprocess.run(cmd, capture_output=True, text=True, timeout=400)
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    cells, statuses = finished_cells(work)
+    assert len(cells) == 8 and len(set(cells)) == 8  # every cell exactly once
+    assert set(done_before) <= set(cells)  # nothing already stored was redone or lost
+    assert "interrupted" in statuses  # the run in flight was marked, not counted
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert "0 cell(s) ran" in again.stdout and finished_cells(work)[0] == cells
+
+
+def test_a_failing_cell_is_recorded_and_the_matrix_goes_on(cli, synthetic_wflw, tmp_path):
+    models = """
+[[matrix.models]]
+name = "mean-shape"
+
+[[matrix.models]]
+name = "mean-shape"
+label = "broken"
+config = { no_such_option = 1 }
+"""
+    spec = write_spec(tmp_path / "spec.toml", synthetic_wflw, models, seeds=(0,), counts=(5,))
+    result = cli("matrix", spec)
+    assert result.exit_code == 1
+    assert "2 cell(s) failed" in result.output or "failed: broken" in result.output
+    assert "unknown option(s) no_such_option" in result.output
+    cells, _ = finished_cells(tmp_path / "work")
+    assert len(cells) == 2  # the good model's two splits
+
+
+def test_spec_errors_name_the_key(cli, synthetic_wflw, tmp_path):
+    spec = write_spec(tmp_path / "spec.toml", synthetic_wflw, '[[matrix.models]]\nname = "mean-shape"\nconfg = {}')
+    result = cli("matrix", spec)
+    assert result.exit_code == 2 and "matrix.models[0]: unknown key(s) confg" in result.output
+    (tmp_path / "bad.toml").write_text("[matrix]\nseeds = [\"a\"]\n")
+    result = cli("matrix", tmp_path / "bad.toml")
+    assert result.exit_code == 2 and "matrix.seeds must be a list of integers" in result.output
+
+
+def test_worker_processes_fill_the_same_store(synthetic_wflw, tmp_path):
+    spec = write_spec(tmp_path / "spec.toml", synthetic_wflw, '[[matrix.models]]\nname = "mean-shape"')
+    work = tmp_path / "work"
+    result = subprocess.run([sys.executable, "-m", "fabrec_bench_runners", "--work-dir", str(work), "matrix", str(spec),
+                             "--workers", "2"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    cells, statuses = finished_cells(work)
+    assert len(cells) == 8 and len(set(cells)) == 8 and set(statuses) == {"finished"}
