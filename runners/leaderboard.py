@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from fabrec_bench.leaderboard import build_rows, compact, render, to_table
+from fabrec_bench.leaderboard import FORMATS, build_rows, compact, render, to_table
 from fabrec_bench.store import ResultsStore, store_path
 from fabrec_bench_runners.options import console
 
@@ -15,7 +15,7 @@ from fabrec_bench_runners.options import console
 @click.option("--split", "-s", default=None, help="Only this split.")
 @click.option("--model", "-m", default=None, help="Only this model.")
 @click.option("--train-count", type=int, default=None, help="Only runs trained on this many faces.")
-@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json", "latex"]), default="table",
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
               show_default=True, help="latex: a booktabs tabular.")
 @click.pass_obj
 def leaderboard_command(obj, dataset, split, model, train_count, fmt):

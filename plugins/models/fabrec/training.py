@@ -126,6 +126,15 @@ class AutoencoderTrainer:
     def optimizers(self) -> dict:
         return {"Q": self.opt_q, "P": self.opt_p, "D_z": self.opt_dz, "D": self.opt_d}
 
+    def _discriminator_step(self, disc, opt, real: torch.Tensor, fake: torch.Tensor) -> float:
+        """One BCE update of a discriminator (D_z on prior vs codes, or D on images vs reconstructions)."""
+        loss = bce(disc(real), 1.0) + bce(disc(fake), 0.0)
+        loss.backward()
+        average_gradients(disc.parameters(), self.world)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        return loss.item()
+
     def step(self, images: torch.Tensor) -> dict[str, float]:
         m = self.model
         m.train()
@@ -138,13 +147,7 @@ class AutoencoderTrainer:
             loss = torch.zeros((), device=images.device)
             if self.with_zgan:
                 if it % 4 == 0:
-                    prior = torch.randn_like(z)
-                    d_loss = bce(m.D_z(prior), 1.0) + bce(m.D_z(z.detach()), 0.0)
-                    d_loss.backward()
-                    average_gradients(m.D_z.parameters(), self.world)
-                    self.opt_dz.step()
-                    self.opt_dz.zero_grad(set_to_none=True)
-                    losses["d_z"] = d_loss.item()
+                    losses["d_z"] = self._discriminator_step(m.D_z, self.opt_dz, torch.randn_like(z), z.detach())
                 if it % 2 == 0:
                     e_loss = bce(m.D_z(z), 1.0)
                     loss = loss + e_loss
@@ -160,12 +163,7 @@ class AutoencoderTrainer:
             loss = loss + rec_term
             if self.with_gan:
                 if it % self.update_d_freq == 0:
-                    d_loss = bce(m.D(images), 1.0) + bce(m.D(recon.detach()), 0.0)
-                    d_loss.backward()
-                    average_gradients(m.D.parameters(), self.world)
-                    self.opt_d.step()
-                    self.opt_d.zero_grad(set_to_none=True)
-                    losses["d_img"] = d_loss.item()
+                    losses["d_img"] = self._discriminator_step(m.D, self.opt_d, images, recon.detach())
                 for p in m.D.parameters():
                     p.requires_grad_(False)
                 g_loss = bce(m.D(recon), 1.0)
