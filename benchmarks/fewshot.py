@@ -33,6 +33,10 @@ def main() -> None:
     parser.add_argument("--ae-max-seconds", type=float, default=None, help="stop stage 1 after this budget")
     parser.add_argument("--ae-lr", type=float, default=2e-4)
     parser.add_argument("--ae-batch-size", type=int, default=64)
+    parser.add_argument("--ae-daug", type=int, default=4, help="stage-1 augmentation level (0-7)")
+    parser.add_argument("--daug", type=int, default=0, help="stage-2 augmentation level (0-7)")
+    parser.add_argument("--train-encoder", action="store_true", help="also fine-tune Q in stage 2")
+    parser.add_argument("--splits", default=",".join(SPLITS))
     parser.add_argument("--stage2-epochs", type=int, default=100)
     parser.add_argument("--train-count", type=int, default=50)
     parser.add_argument("--seed", type=int, default=1)
@@ -42,25 +46,27 @@ def main() -> None:
     train = WFLWDataset().load_split(args.data_root, "train")
     start = time.perf_counter()
     summary = train_autoencoder(train.samples, WFLW98, args.work_dir / "ae", input_size=args.input_size,
-                                epochs=args.ae_epochs, batch_size=args.ae_batch_size, preset="recon", lr=args.ae_lr,
+                                epochs=args.ae_epochs, batch_size=args.ae_batch_size, preset="recon", lr=args.ae_lr, daug=args.ae_daug,
                                 device=args.device, workers=args.workers, crop_extension=WFLWDataset.crop_box_extension,
                                 cache_dir=args.work_dir / "crop-cache", seed=args.seed,
                                 max_seconds=args.ae_max_seconds)
     print(f"stage 1: {len(train)} faces, {summary['epoch']} epochs, reconstruction L1 {summary['recon_l1']:.2f}, "
           f"{summary['images_per_second']} img/s, {time.perf_counter() - start:.0f} s")
     common = {"input_size": args.input_size, "epochs": args.stage2_epochs, "batch_size": 16,
-              "workers": args.workers}
+              "workers": args.workers, "daug": args.daug}
+    splits = args.splits.split(",")
     configs = {
-        "3fabrec": {**common, "autoencoder": str(args.work_dir / "ae" / "latest.pt")},
+        "3fabrec": {**common, "autoencoder": str(args.work_dir / "ae" / "latest.pt"),
+                    "train_encoder": args.train_encoder},
         "3fabrec-scratch": {**common, "init": "scratch"},
     }
     for label, config in configs.items():
-        outcomes = api.run_model_on_splits("3fabrec", "wflw", list(SPLITS), work_dir=args.work_dir,
+        outcomes = api.run_model_on_splits("3fabrec", "wflw", splits, work_dir=args.work_dir,
                                            data_root=args.data_root, train_count=args.train_count, seed=args.seed,
                                            config=config, device=args.device)
         print(f"{label}: NME {100 * outcomes[0].evaluation.metrics['nme']:.2f} % on test "
               f"({outcomes[0].train_seconds:.0f} s training); run folder {outcomes[0].run_dir}")
-    api.run_model_on_splits("mean-shape", "wflw", list(SPLITS), work_dir=args.work_dir, data_root=args.data_root,
+    api.run_model_on_splits("mean-shape", "wflw", splits, work_dir=args.work_dir, data_root=args.data_root,
                             train_count=args.train_count, seed=args.seed)
     with ResultsStore(store_path(args.work_dir)) as store:
         rows = build_rows(store.runs(dataset="wflw"))

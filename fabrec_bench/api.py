@@ -17,7 +17,7 @@ import numpy as np
 
 from fabrec_bench.datasets import DatasetAdapter, resolve_options, resolve_root
 from fabrec_bench.errors import UserError
-from fabrec_bench.metrics import FaceErrors, face_errors
+from fabrec_bench.metrics import FaceErrors, face_errors, mean_face
 from fabrec_bench.models import LandmarkModel, ModelSpec
 from fabrec_bench.plugins import Registry, get_registry
 from fabrec_bench.predictions import write_landmarks_csv
@@ -34,6 +34,10 @@ class Evaluation:
     errors: FaceErrors
     protocol: EvalProtocol
     face_ids: list[str]
+    mean_face: np.ndarray | None = None  # (L, 2), box coordinates
+
+    def landmark_errors(self) -> tuple[np.ndarray, np.ndarray] | None:
+        return None if self.mean_face is None else (self.errors.per_landmark(), self.mean_face)
 
 
 @dataclass
@@ -94,7 +98,8 @@ def evaluate(
         visible=split.visibility(), mask_invisible=protocol.mask_invisible,
     )
     metrics = {name: registry.metric(name).compute(errors, protocol) for name in protocol.metrics}
-    return Evaluation(metrics=metrics, errors=errors, protocol=protocol, face_ids=split.ids)
+    return Evaluation(metrics=metrics, errors=errors, protocol=protocol, face_ids=split.ids,
+                      mean_face=mean_face(split.landmarks(), split.boxes()) if len(split) else None)
 
 
 @lru_cache(maxsize=1)
@@ -225,6 +230,7 @@ def run_model_on_splits(
                     run_id, metrics=evaluation.metrics, face_ids=evaluation.face_ids,
                     per_face_nme=evaluation.errors.per_face, model_info=lm.describe(),
                     train_seconds=train_seconds, eval_seconds=t2 - t1,
+                    landmark_errors=evaluation.landmark_errors(),
                 )
             except KeyboardInterrupt:
                 store.fail_run(run_id, "interrupted by the user", status="interrupted")
@@ -298,5 +304,5 @@ def store_scored(
             kind="score",
         )
         store.finish_run(run_id, metrics=evaluation.metrics, face_ids=evaluation.face_ids,
-                         per_face_nme=evaluation.errors.per_face)
+                         per_face_nme=evaluation.errors.per_face, landmark_errors=evaluation.landmark_errors())
     return run_id

@@ -15,6 +15,12 @@ import numpy as np
 from fabrec_bench.errors import UserError
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, write: Callable[[IO], None], *, binary: bool = True, durable: bool = True) -> None:
     """Call `write(file)` on a temporary file beside `path`, then rename it over `path`.
 
@@ -29,6 +35,7 @@ def atomic_write(path: Path, write: Callable[[IO], None], *, binary: bool = True
             if durable:
                 f.flush()
                 os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the permissions open() would
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

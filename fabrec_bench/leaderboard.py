@@ -11,7 +11,7 @@ import io
 import json
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from fabrec_bench.plugins import Registry, get_registry
 from fabrec_bench.protocol import EvalProtocol
 from fabrec_bench.store import RunRecord
 
-FORMATS = ("table", "markdown", "csv", "json", "latex")
+FORMATS = ("table", "markdown", "csv", "json", "latex", "html")
 
 
 @dataclass
@@ -34,6 +34,7 @@ class LeaderboardRow:
     metrics: dict[str, float]  # mean over seeds, fractions
     metrics_std: dict[str, float]
     kind: str
+    runs: list[RunRecord] = field(default_factory=list, repr=False)  # the runs averaged into this row
 
 
 def build_rows(runs: list[RunRecord]) -> list[LeaderboardRow]:
@@ -56,7 +57,7 @@ def build_rows(runs: list[RunRecord]) -> list[LeaderboardRow]:
                 seeds=[r.seed for r in members],
                 metrics={n: float(np.nanmean(v)) if np.isfinite(v).any() else math.nan for n, v in values.items()},
                 metrics_std={n: float(np.nanstd(v)) if np.isfinite(v).any() else math.nan for n, v in values.items()},
-                kind=kind,
+                kind=kind, runs=members,
             )
         )
     rows.sort(key=lambda r: (r.dataset, r.split, r.protocol.normaliser, r.metrics.get("nme", math.inf), r.model))

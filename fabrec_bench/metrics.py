@@ -34,6 +34,21 @@ class FaceErrors:
     scheme: LandmarkScheme
     mask: np.ndarray  # (N, L) bool: which points count
 
+    def per_landmark(self) -> np.ndarray:
+        """Mean normalised error of each landmark over the faces where it counts (NaN where it never does)."""
+        counts = self.mask.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(counts > 0, (self.per_point * self.mask).sum(axis=0) / counts, np.nan)
+
+
+def mean_face(gt: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """The mean ground-truth shape in box coordinates ((0,0) top-left, (1,1) bottom-right of the face box):
+    where to draw per-landmark errors."""
+    gt = np.asarray(gt, dtype=np.float64)
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    size = np.maximum(boxes[:, 2:] - boxes[:, :2], 1e-9)
+    return np.nanmean((gt - boxes[:, None, :2]) / size[:, None, :], axis=0)
+
 
 @dataclass(frozen=True)
 class Metric:

@@ -1,4 +1,6 @@
-"""Figures from stored results: cumulative error distribution (CED) curves with AUC and FR in the legend.
+"""Figures from stored results: cumulative error distribution (CED) curves with AUC and FR in the legend, NME
+per WFLW attribute subset as grouped bars, few-shot curves (NME vs. training-set size, mean ± std over seeds),
+and per-landmark error drawn on the mean face.
 
 Curves are drawn from the per-face NME every run stores, so other thresholds need no re-run. Written with
 matplotlib's Agg backend (never a window); the file extension picks the format (.png, .svg, .pdf).
@@ -14,14 +16,27 @@ from fabrec_bench.store import RunRecord
 from fabrec_bench_plugins.metrics.nme import area_under_ced, ced, failure_rate
 
 
-def ced_plot(curves: list[tuple[str, np.ndarray]], path: Path, *, threshold: float = 0.1, auc_rule: str = "trapezoid",
-             title: str = "") -> Path:
-    """Plot one CED curve per (label, per-face NME) pair up to `threshold`; returns the written path."""
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    _pyplot().close(fig)
+    return path
+
+
+def ced_plot(curves: list[tuple[str, np.ndarray]], path: Path, *, threshold: float = 0.1, auc_rule: str = "trapezoid",
+             title: str = "") -> Path:
+    """Plot one CED curve per (label, per-face NME) pair up to `threshold`; returns the written path."""
+    plt = _pyplot()
     x = np.linspace(0, threshold, 401)
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for label, nme in sorted(curves, key=lambda c: -area_under_ced(c[1], threshold, auc_rule)):
@@ -38,11 +53,81 @@ def ced_plot(curves: list[tuple[str, np.ndarray]], path: Path, *, threshold: flo
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
+
+
+def attribute_bars(values: dict[str, dict[str, float]], splits: list[str], path: Path, *, title: str = "",
+                   ylabel: str = "NME (%)") -> Path:
+    """Grouped bars: one group per split (e.g. the WFLW attribute subsets), one bar per model.
+
+    `values` maps model label -> split -> value (already in display units); missing values leave a gap.
+    """
+    plt = _pyplot()
+    labels = list(values)
+    width = 0.8 / max(len(labels), 1)
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(splits) + 2), 4.5))
+    x = np.arange(len(splits))
+    for i, label in enumerate(labels):
+        heights = [values[label].get(s, np.nan) for s in splits]
+        bars = ax.bar(x - 0.4 + width * (i + 0.5), heights, width, label=label)
+        ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=1)
+    ax.set_xticks(x, splits)
+    ax.set_ylabel(ylabel)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def fewshot_plot(series: dict[str, list[tuple[int, float, float]]], path: Path, *, title: str = "",
+                 ylabel: str = "NME (%)") -> Path:
+    """NME against the number of training images on a log x axis: one line per model, (N, mean, std) points,
+    with a ±std band over seeds."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for label, points in series.items():
+        points = sorted(points)
+        n = np.array([p[0] for p in points], dtype=float)
+        mean = np.array([p[1] for p in points])
+        std = np.array([p[2] for p in points])
+        line, = ax.plot(n, mean, marker="o", linewidth=1.8, label=label)
+        ax.fill_between(n, mean - std, mean + std, color=line.get_color(), alpha=0.2, linewidth=0)
+    ax.set_xscale("log")
+    ax.set_xlabel("training images (log scale)")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def landmark_error_plot(errors: np.ndarray, face: np.ndarray, path: Path, *, title: str = "") -> Path:
+    """Per-landmark NME (fractions, shown in percent) drawn on the mean face (box coordinates, y down):
+    each landmark a disc whose colour and size grow with its error."""
+    plt = _pyplot()
+    errors = 100 * np.asarray(errors, dtype=float)
+    face = np.asarray(face, dtype=float)
+    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    finite = np.isfinite(errors)
+    top = float(np.nanmax(errors)) if finite.any() else 1.0
+    sizes = 20 + 180 * np.where(finite, errors, 0) / max(top, 1e-9)
+    points = ax.scatter(face[finite, 0], face[finite, 1], c=errors[finite], s=sizes[finite], cmap="viridis",
+                        edgecolors="k", linewidths=0.4, zorder=2)
+    if (~finite).any():
+        ax.scatter(face[~finite, 0], face[~finite, 1], marker="x", color="red", zorder=2, label="never scored")
+        ax.legend(fontsize=8)
+    fig.colorbar(points, ax=ax, shrink=0.8, label="NME (%)")
+    ax.set_aspect("equal")
+    ax.invert_yaxis()
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title or "per-landmark NME on the mean face")
+    fig.tight_layout()
+    return _save(fig, path)
 
 
 def run_label(run: RunRecord) -> str:

@@ -62,6 +62,14 @@ CREATE TABLE IF NOT EXISTS face_errors (
     nme REAL NOT NULL,
     PRIMARY KEY (run_id, face_id)
 );
+CREATE TABLE IF NOT EXISTS landmark_errors (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    landmark INTEGER NOT NULL,
+    nme REAL,
+    mean_x REAL,
+    mean_y REAL,
+    PRIMARY KEY (run_id, landmark)
+);
 CREATE INDEX IF NOT EXISTS runs_by_cell ON runs(dataset, split, model, status);
 """
 
@@ -174,10 +182,14 @@ class ResultsStore:
         model_info: dict | None = None,
         train_seconds: float | None = None,
         eval_seconds: float | None = None,
+        landmark_errors: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
-        """Store metrics and per-face errors and mark the run finished, all in one transaction."""
+        """Store metrics, per-face errors and (optionally) per-landmark errors with the mean face they are drawn
+        on, `(nme (L,), mean_face (L, 2))`, and mark the run finished, all in one transaction."""
         per_face_nme = np.asarray(per_face_nme, dtype=np.float64)
         with self._transaction() as c:
+            if landmark_errors is not None:
+                self._insert_landmark_errors(c, run_id, *landmark_errors)
             c.executemany(
                 "INSERT INTO metrics (run_id, name, value) VALUES (?, ?, ?)",
                 [(run_id, k, float(v)) for k, v in metrics.items()],
@@ -192,6 +204,16 @@ class ResultsStore:
                 (time.time(), len(face_ids), json.dumps(model_info or {}, sort_keys=True), train_seconds,
                  eval_seconds, run_id),
             )
+
+    @staticmethod
+    def _insert_landmark_errors(c, run_id: int, nme, face) -> None:
+        nme = np.asarray(nme, dtype=np.float64)
+        face = np.asarray(face, dtype=np.float64).reshape(-1, 2)
+        c.executemany(
+            "INSERT INTO landmark_errors (run_id, landmark, nme, mean_x, mean_y) VALUES (?, ?, ?, ?, ?)",
+            [(run_id, i, None if np.isnan(e) else float(e), float(x), float(y))
+             for i, (e, (x, y)) in enumerate(zip(nme, face, strict=True))],
+        )
 
     def fail_run(self, run_id: int, error: str, status: str = "failed") -> None:
         """Mark a run failed or interrupted, keeping the error text."""
@@ -254,6 +276,15 @@ class ResultsStore:
         rows = self._conn.execute("SELECT face_id, nme FROM face_errors WHERE run_id=?", (run_id,))
         return {r["face_id"]: r["nme"] for r in rows}
 
+    def landmark_errors(self, run_id: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per-landmark NME (L,) and the mean face (L, 2) in box coordinates, or None for runs without them."""
+        rows = self._conn.execute("SELECT nme, mean_x, mean_y FROM landmark_errors WHERE run_id=? ORDER BY landmark",
+                                  (run_id,)).fetchall()
+        if not rows:
+            return None
+        nme = np.array([np.nan if r["nme"] is None else r["nme"] for r in rows], dtype=np.float64)
+        return nme, np.array([[r["mean_x"], r["mean_y"]] for r in rows], dtype=np.float64)
+
 
 EXPORT_FORMAT = "fabrec-bench/results/1"
 _EXPORTED_COLUMNS = ("uid", "model", "dataset", "split", "train_split", "train_count", "seed", "config", "protocol",
@@ -271,6 +302,10 @@ def export_runs(store: ResultsStore, out, **filters) -> int:
             record[key] = json.loads(record[key])
         record["metrics"] = run.metrics
         record["face_errors"] = store.face_errors(run.id)
+        landmarks = store.landmark_errors(run.id)
+        if landmarks is not None:
+            record["landmark_errors"] = {"nme": [None if np.isnan(e) else e for e in landmarks[0].tolist()],
+                                         "mean_face": landmarks[1].tolist()}
         out.write(json.dumps(record, sort_keys=True) + "\n")
         count += 1
     return count
@@ -312,6 +347,9 @@ def import_runs(store: ResultsStore, lines, source: str = "") -> tuple[int, int]
                           [(run_id, k, v) for k, v in record["metrics"].items()])
             c.executemany("INSERT INTO face_errors (run_id, face_id, nme) VALUES (?, ?, ?)",
                           [(run_id, k, v) for k, v in record["face_errors"].items()])
+            if record.get("landmark_errors"):
+                nme = [np.nan if e is None else e for e in record["landmark_errors"]["nme"]]
+                store._insert_landmark_errors(c, run_id, nme, record["landmark_errors"]["mean_face"])
             added += 1
     return added, present
 

@@ -1,13 +1,30 @@
-"""`fabrec-bench leaderboard`: the stored results as a table, Markdown or CSV."""
+"""`fabrec-bench leaderboard`: the stored results as a terminal table, Markdown, CSV, JSON, LaTeX or HTML."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 from rich.table import Table
 
+from fabrec_bench import reference
+from fabrec_bench.checkpoints import atomic_write
 from fabrec_bench.leaderboard import FORMATS, build_rows, compact, render, to_table
 from fabrec_bench.store import ResultsStore, store_path
 from fabrec_bench_runners.options import console
+
+REPORTED_HEADERS = ["model", "dataset", "split", "metric", "value", "normaliser", "paper", "where"]
+
+
+def reported_rows(rows, dataset, split, model, extra_files) -> list[reference.ReportedResult]:
+    """Published results for the datasets the measured rows cover (or the --dataset filter)."""
+    results = reference.bundled() + [r for f in extra_files for r in reference.load(Path(f))]
+    datasets = {dataset} if dataset else {r.dataset for r in rows}
+    return [r for r in reference.matching(results, split=split, model=model) if r.dataset in datasets]
+
+
+def _reported_body(reported) -> list[list]:
+    return [[r.model, r.dataset, r.split, r.metric, r.value, r.normaliser or "", r.paper, r.where] for r in reported]
 
 
 @click.command("leaderboard")
@@ -15,10 +32,17 @@ from fabrec_bench_runners.options import console
 @click.option("--split", "-s", default=None, help="Only this split.")
 @click.option("--model", "-m", default=None, help="Only this model.")
 @click.option("--train-count", type=int, default=None, help="Only runs trained on this many faces.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
-              show_default=True, help="latex: a booktabs tabular.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="latex: a booktabs tabular; html: a self-contained page (sortable, CED plots embedded).")
+@click.option("--out", "-o", type=click.Path(dir_okay=False), default=None,
+              help="Write to this file instead of the terminal.")
+@click.option("--reported/--no-reported", default=True, show_default=True,
+              help="Show published results (cited, marked as reported) beside the measured rows "
+                   "(table, markdown and html formats).")
+@click.option("--reference", "reference_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="More reported results, in the bundled reference_results.toml format (repeatable).")
 @click.pass_obj
-def leaderboard_command(obj, dataset, split, model, train_count, fmt):
+def leaderboard_command(obj, dataset, split, model, train_count, fmt, out, reported, reference_files):
     """Show finished runs, one row per model, dataset, split, training size and protocol (seeds averaged)."""
     path = store_path(obj.work_dir)
     if not path.exists():
@@ -26,10 +50,31 @@ def leaderboard_command(obj, dataset, split, model, train_count, fmt):
     with ResultsStore(path) as store:
         store.mark_stale()
         runs = store.runs(status="finished", dataset=dataset, split=split, model=model, train_count=train_count)
-    rows = build_rows(runs)
+        rows = build_rows(runs)
+        published = reported_rows(rows, dataset, split, None, reference_files) if reported else []
+        if fmt == "html":
+            from fabrec_bench.html import ced_figures, leaderboard_page
+
+            text = leaderboard_page(rows, figures=ced_figures(store, rows), reported=published, source=str(path))
+    if fmt == "markdown":
+        text = render(rows, fmt)
+        if published:
+            from tabulate import tabulate
+
+            text += ("\n\nReported in papers (not measured here; never ranked with the rows above):\n\n"
+                     + tabulate(_reported_body(published), headers=REPORTED_HEADERS, tablefmt="github"))
+    elif fmt not in ("table", "html"):
+        text = render(rows, fmt)
     if fmt != "table":
-        click.echo(render(rows, fmt), nl=fmt != "csv")
+        if out:
+            text = text if text.endswith("\n") else text + "\n"
+            atomic_write(Path(out), lambda f: f.write(text), binary=False, durable=False)
+            console.print(f"wrote {out}")
+        else:
+            click.echo(text, nl=not text.endswith("\n"))
         return
+    if out:
+        raise click.UsageError("--out needs a file format (--format markdown, csv, json, latex or html)")
     if not rows:
         console.print("no finished runs match")
         return
@@ -40,6 +85,13 @@ def leaderboard_command(obj, dataset, split, model, train_count, fmt):
     for r in body:
         table.add_row(*("–" if c is None else str(c) for c in r))
     console.print(table)
+    if published:
+        table = Table(title="Reported in papers (not measured here)", title_style="bold yellow")
+        for h in REPORTED_HEADERS:
+            table.add_column(h)
+        for r in _reported_body(published):
+            table.add_row(*(str(c) for c in r))
+        console.print(table)
 
 
 COMMANDS = (leaderboard_command,)

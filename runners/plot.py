@@ -48,3 +48,92 @@ def ced_command(obj, dataset, split, models, threshold, out):
 
 
 COMMANDS = (plot_group,)
+
+
+def _rows(obj, **filters):
+    from fabrec_bench.leaderboard import build_rows
+
+    path = store_path(obj.work_dir)
+    if not path.exists():
+        raise UserError(f"no results yet: {path} does not exist (run `fabrec-bench run` first)")
+    with ResultsStore(path) as store:
+        return build_rows(store.runs(status="finished", **filters))
+
+
+@plot_group.command("attributes")
+@click.option("--dataset", "-d", default="wflw", show_default=True)
+@click.option("--split", "-s", "splits", multiple=True,
+              help="Splits to show, in order (default: the dataset's evaluation splits that have results).")
+@click.option("--train-count", type=int, default=None, help="Only runs trained on this many faces.")
+@click.option("--out", "-o", type=click.Path(dir_okay=False), required=True, help="attributes.png, .svg, ...")
+@click.pass_obj
+def attributes_command(obj, dataset, splits, train_count, out):
+    """NME per split (the WFLW attribute subsets) as grouped bars, one bar per model and training size."""
+    from fabrec_bench.html import row_label
+    from fabrec_bench.plots import attribute_bars
+    from fabrec_bench.plugins import get_registry
+
+    rows = _rows(obj, dataset=dataset, train_count=train_count)
+    if not rows:
+        raise UserError(f"no finished runs on {dataset} in {store_path(obj.work_dir)}")
+    if not splits:
+        try:
+            order = [info.name for info in get_registry().dataset(dataset).splits]
+        except UserError:  # a dataset whose plugin is no longer installed: alphabetical
+            order = []
+        present = {r.split for r in rows}
+        splits = [s for s in order if s in present] + sorted(present - set(order))
+    values: dict[str, dict[str, float]] = {}
+    for row in rows:
+        if row.split in splits and "nme" in row.metrics:
+            values.setdefault(f"{row_label(row)} ({row.protocol.normaliser})", {})[row.split] = 100 * row.metrics["nme"]
+    if not values:
+        raise UserError(f"no NME results on {dataset} for split(s) {', '.join(splits)}")
+    path = attribute_bars(values, list(splits), Path(out), title=f"{dataset}: NME per subset")
+    console.print(f"wrote {path}")
+
+
+@plot_group.command("fewshot")
+@click.option("--dataset", "-d", required=True)
+@click.option("--split", "-s", required=True)
+@click.option("--metric", default="nme", show_default=True)
+@click.option("--out", "-o", type=click.Path(dir_okay=False), required=True, help="fewshot.png, .svg, ...")
+@click.pass_obj
+def fewshot_command(obj, dataset, split, metric, out):
+    """NME against the number of training images (log x), mean ± std over seeds, one line per model."""
+    from fabrec_bench.plots import fewshot_plot
+
+    series: dict[str, list[tuple[int, float, float]]] = {}
+    for row in _rows(obj, dataset=dataset, split=split):
+        if row.train_count is not None and metric in row.metrics:
+            series.setdefault(f"{row.model} ({row.protocol.normaliser})", []).append(
+                (row.train_count, 100 * row.metrics[metric], 100 * row.metrics_std.get(metric, 0.0)))
+    if not series:
+        raise UserError(f"no runs with a training-set size on {dataset}/{split} in {store_path(obj.work_dir)}")
+    path = fewshot_plot(series, Path(out), title=f"{dataset} / {split}: {metric.upper()} vs. training images",
+                        ylabel=f"{metric.upper()} (%)")
+    console.print(f"wrote {path}")
+
+
+@plot_group.command("landmarks")
+@click.option("--dataset", "-d", required=True)
+@click.option("--split", "-s", required=True)
+@click.option("--model", "-m", required=True)
+@click.option("--train-count", type=int, default=None)
+@click.option("--out", "-o", type=click.Path(dir_okay=False), required=True, help="landmarks.png, .svg, ...")
+@click.pass_obj
+def landmarks_command(obj, dataset, split, model, train_count, out):
+    """Per-landmark NME of the latest matching run, drawn on the split's mean face."""
+    from fabrec_bench.plots import landmark_error_plot
+
+    with ResultsStore(store_path(obj.work_dir)) as store:
+        runs = store.runs(dataset=dataset, split=split, model=model, train_count=train_count)
+        stored = [(run, store.landmark_errors(run.id)) for run in runs]
+    stored = [(run, e) for run, e in stored if e is not None]
+    if not stored:
+        raise UserError(f"no finished run of {model} on {dataset}/{split} with per-landmark errors "
+                        f"in {store_path(obj.work_dir)}")
+    run, (errors, face) = stored[-1]
+    path = landmark_error_plot(errors, face, Path(out),
+                               title=f"{run_label(run)} on {dataset} / {split}: per-landmark NME")
+    console.print(f"wrote {path}")

@@ -1,8 +1,10 @@
 """LaTeX leaderboards, CED plots from stored per-face errors, and merging results from several machines."""
 
 import json
+import re
 
 import cv2
+import numpy as np
 
 from fabrec_bench.store import ResultsStore, store_path
 
@@ -52,6 +54,9 @@ def test_results_from_two_machines_merge_without_duplicates(cli, synthetic_wflw,
         run_a = a.runs(split="test")[0]
         run_b = next(r for r in b.runs(split="test") if r.uid == run_a.uid)
         assert a.face_errors(run_a.id) == b.face_errors(run_b.id) and run_a.metrics == run_b.metrics
+        # Per-landmark errors and the mean face travel with the run.
+        for got, want in zip(b.landmark_errors(run_b.id), a.landmark_errors(run_a.id), strict=True):
+            np.testing.assert_allclose(got, want)
 
 
 def test_a_bad_import_changes_nothing(cli, synthetic_wflw, tmp_path):
@@ -64,3 +69,49 @@ def test_a_bad_import_changes_nothing(cli, synthetic_wflw, tmp_path):
     assert result.exit_code == 2 and "bad.jsonl:2: not JSON" in result.output
     with ResultsStore(store_path(tmp_path / "c")) as c:
         assert c.runs(status=None) == []
+
+
+def test_per_landmark_errors_average_the_stored_faces(cli, synthetic_wflw, tmp_path):
+    from fabrec_bench import api
+
+    fill(cli, synthetic_wflw, tmp_path / "a", counts=(5,))
+    with ResultsStore(store_path(tmp_path / "a")) as store:
+        run = store.runs(split="test")[0]
+        errors, face = store.landmark_errors(run.id)
+        per_face = np.array(list(store.face_errors(run.id).values()))
+    assert errors.shape == (98,) and face.shape == (98, 2)
+    # With every point scored, the mean of the per-landmark means is the mean per-face NME.
+    assert np.isclose(errors.mean(), per_face.mean())
+    split = api.load_split("wflw", "test", data_root=synthetic_wflw)
+    assert (face > -0.5).all() and (face < 1.5).all()  # in face-box units
+    assert face[96, 0] < face[97, 0] and face[54, 1] > face[96, 1]  # eyes left-right, nose below the eyes
+    assert len(split) == run.n_faces
+
+
+def test_attribute_fewshot_and_landmark_plots(cli, synthetic_wflw, tmp_path):
+    work = tmp_path / "a"
+    for seed in (0, 1):
+        for n in (5, 20):
+            result = cli("run", "-m", "mean-shape", "-d", "wflw", "-s", "test", "-s", "pose", "-s", "blur",
+                         "--data-root", synthetic_wflw, "--train-count", n, "--seed", seed, work_dir=work)
+            assert result.exit_code == 0, result.output
+    outputs = {
+        "attributes.png": ("attributes",),
+        "attributes.svg": ("attributes", "--train-count", "20"),
+        "fewshot.png": ("fewshot", "-d", "wflw", "-s", "test"),
+        "landmarks.png": ("landmarks", "-d", "wflw", "-s", "test", "-m", "mean-shape", "--train-count", "20"),
+    }
+    for name, args in outputs.items():
+        result = cli("plot", *args, "--out", tmp_path / name, work_dir=work)
+        assert result.exit_code == 0, result.output
+        assert (tmp_path / name).stat().st_size > 1000
+    svg = (tmp_path / "attributes.svg").read_text()
+    # Splits in the dataset's order (test first), one bar series for the filtered training size.
+    texts = re.findall(r"<!-- (.{1,60}?) -->", svg)  # matplotlib keeps each text as a comment
+    assert texts[:3] == ["test", "pose", "blur"]
+    assert "mean-shape, N=20 (inter-ocular)" in texts and not any("N=5 " in t for t in texts)
+    for name in ("attributes.png", "fewshot.png", "landmarks.png"):
+        image = cv2.imread(str(tmp_path / name))
+        assert image is not None and image.std() > 10
+    missing = cli("plot", "fewshot", "-d", "wflw", "-s", "make-up", "--out", tmp_path / "x.png", work_dir=work)
+    assert missing.exit_code == 2 and "no runs with a training-set size on wflw/make-up" in missing.output
