@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fabrec_bench.leaderboard import LeaderboardRow, to_table
 from fabrec_bench.errors import UserError
+from fabrec_bench.leaderboard import LeaderboardRow, to_table
 from fabrec_bench.plugins import Registry, get_registry
 from fabrec_bench.reference import ReportedResult
 from fabrec_bench.store import ResultsStore

@@ -24,6 +24,15 @@ A cell is one (model, dataset, split, training size, seed); cells that share eve
 once and are evaluated on each split. Every stored run carries its cell key, so re-running the same spec skips
 finished cells, and a cell interrupted at any moment (Ctrl-C, SIGKILL) is simply run again: its half-done
 run was never marked finished. A failing cell is recorded with its error and the matrix goes on.
+
+Executors: `local` runs trainings one after another in this process, or in N worker processes that all write
+to the work directory's SQLite store. `ray` sends each training to a Ray cluster (`pip install
+"fabrec-bench[ray]"`) with the CPUs and GPUs per cell asked for; Ray sets CUDA_VISIBLE_DEVICES, so a cell
+sees exactly the GPUs it was given. A Ray task works in a folder local to its node and returns its finished
+runs as export records, which the driver imports into the work directory's store: results land in the same
+SQLite store whichever executor ran them, and no node needs to share the driver's disk (dataset roots must
+be readable on every node). Run folders (checkpoints, predictions) stay on the node that made them, under
+the path and host each run records.
 """
 
 from __future__ import annotations
@@ -41,7 +50,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from fabrec_bench.errors import UserError
-from fabrec_bench.store import ResultsStore, store_path
+from fabrec_bench.store import ResultsStore, export_runs, import_runs, store_path
 
 MATRIX_KEYS = {"seeds", "train_counts", "models", "datasets"}
 MODEL_KEYS = {"name", "label", "config"}
@@ -165,30 +174,106 @@ def run_job(job: Job, work_dir: str, pending: tuple[str, ...]) -> tuple[str, lis
         return job.describe(), list(pending), f"{type(e).__name__}: {e}"
 
 
-def execute(the_plan: Plan, work_dir: Path, workers: int = 0, on_done=None) -> list[tuple[str, list[str], str]]:
-    """Run every job with unfinished cells, sequentially or in `workers` processes; returns the failures."""
+def _todo(the_plan: Plan) -> list[tuple[Job, tuple[str, ...]]]:
     todo = []
     for job in the_plan.jobs:
         pending = tuple(s for s in job.splits if not the_plan.done[job.cell_key(s)])
         if pending:
             todo.append((job, pending))
+    return todo
+
+
+def execute(the_plan: Plan, work_dir: Path, workers: int = 0, on_done=None, *, executor: str = "local",
+            address: str | None = None, cpus_per_cell: float = 1, gpus_per_cell: float = 0
+            ) -> list[tuple[str, list[str], str]]:
+    """Run every job with unfinished cells; returns the failures as (job, splits, error).
+
+    executor "local": sequentially (workers=0) or in `workers` processes; "ray": as Ray tasks on the cluster
+    at `address` (None starts a local Ray instance).
+    """
+    todo = _todo(the_plan)
     failures = []
+
+    def finished(name, splits, error):
+        if error:
+            failures.append((name, splits, error))
+        if on_done:
+            on_done(name, splits, error)
+
+    if executor == "ray":
+        _execute_ray(todo, Path(work_dir), finished, address, cpus_per_cell, gpus_per_cell)
+        return failures
+    if executor != "local":
+        raise UserError(f"unknown executor {executor!r}; use local or ray")
     if workers <= 0:
         for job, pending in todo:
-            name, splits, error = run_job(job, str(work_dir), pending)
-            if error:
-                failures.append((name, splits, error))
-            if on_done:
-                on_done(name, splits, error)
+            finished(*run_job(job, str(work_dir), pending))
         return failures
     import multiprocessing
 
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(run_job, job, str(work_dir), pending) for job, pending in todo]
         for future in as_completed(futures):
-            name, splits, error = future.result()
-            if error:
-                failures.append((name, splits, error))
-            if on_done:
-                on_done(name, splits, error)
+            finished(*future.result())
     return failures
+
+
+def run_job_exported(job: Job, pending: tuple[str, ...], node_dir: str) -> tuple[str, list[str], str | None, str]:
+    """Run one job into a work directory on this node and return its finished runs as export records, one
+    per cell. Cells this node already finished (a driver killed before it imported them) are not run again."""
+    import io
+
+    work = Path(node_dir) / job.cell_key("+".join(pending))
+    keys = {job.cell_key(s): s for s in pending}
+
+    def finished_here() -> dict[str, str]:
+        if not store_path(work).exists():
+            return {}
+        with ResultsStore(store_path(work)) as store:
+            return {r.config["matrix_cell"]: r.uid for r in store.runs(status="finished")
+                    if r.config.get("matrix_cell") in keys}
+
+    todo = tuple(split for key, split in keys.items() if key not in finished_here())
+    error = run_job(job, str(work), todo)[2] if todo else None
+    out = io.StringIO()
+    done = finished_here()
+    if done:
+        with ResultsStore(store_path(work)) as store:
+            export_runs(store, out, uids=set(done.values()))
+    return job.describe(), list(pending), error, out.getvalue()
+
+
+def _execute_ray(todo, work_dir: Path, finished, address, cpus_per_cell, gpus_per_cell) -> None:
+    import os
+    import tempfile
+
+    try:
+        import ray
+    except ImportError:
+        raise UserError('--executor ray needs Ray: pip install "fabrec-bench[ray]"') from None
+    if not todo:
+        return
+    # Plugin selection and dataset roots travel with the tasks.
+    env = {k: v for k, v in os.environ.items() if k.startswith("FABREC_BENCH_")}
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False,
+                 runtime_env={"env_vars": env} if env else None)
+    try:
+        task = ray.remote(num_cpus=cpus_per_cell, num_gpus=gpus_per_cell, max_retries=0)(run_job_exported)
+        node_dir = os.path.join(tempfile.gettempdir(), "fabrec-bench-ray")
+        refs = {task.remote(job, pending, node_dir): (job, pending) for job, pending in todo}
+        while refs:
+            done, _ = ray.wait(list(refs), num_returns=1)
+            job, pending = refs.pop(done[0])
+            try:
+                name, splits, error, records = ray.get(done[0])
+            except Exception as e:  # the task itself died (node lost, out of memory): the cell is retried next time
+                finished(job.describe(), list(pending), f"{type(e).__name__}: {e}")
+                continue
+            with ResultsStore(store_path(work_dir)) as store:
+                import_runs(store, records.splitlines(), source=f"ray task for {name}")
+            finished(name, splits, error)
+    finally:
+        if started_here:
+            ray.shutdown()

@@ -287,17 +287,22 @@ class ResultsStore:
 
 
 EXPORT_FORMAT = "fabrec-bench/results/1"
+# run_dir is where the run's folder lies on the host that made it (absent in older exports).
+_OPTIONAL_COLUMNS = ("run_dir",)
 _EXPORTED_COLUMNS = ("uid", "model", "dataset", "split", "train_split", "train_count", "seed", "config", "protocol",
                      "model_info", "code_version", "versions", "status", "n_faces", "started_at", "finished_at",
                      "train_seconds", "eval_seconds", "host", "kind")
 
 
-def export_runs(store: ResultsStore, out, **filters) -> int:
-    """Write finished runs as JSON lines (run fields, metrics, per-face NME); returns how many."""
+def export_runs(store: ResultsStore, out, *, uids: set[str] | None = None, **filters) -> int:
+    """Write finished runs (those with `uids` if given) as JSON lines (run fields, metrics, per-face and
+    per-landmark NME); returns how many."""
     count = 0
     for run in store.runs(status="finished", **filters):
+        if uids is not None and run.uid not in uids:
+            continue
         row = store._conn.execute("SELECT * FROM runs WHERE id=?", (run.id,)).fetchone()
-        record = {"format": EXPORT_FORMAT, **{k: row[k] for k in _EXPORTED_COLUMNS}}
+        record = {"format": EXPORT_FORMAT, **{k: row[k] for k in (*_EXPORTED_COLUMNS, *_OPTIONAL_COLUMNS)}}
         for key in ("config", "protocol", "model_info", "versions"):
             record[key] = json.loads(record[key])
         record["metrics"] = run.metrics
@@ -338,10 +343,11 @@ def import_runs(store: ResultsStore, lines, source: str = "") -> tuple[int, int]
             if c.execute("SELECT 1 FROM runs WHERE uid=?", (record["uid"],)).fetchone():
                 present += 1
                 continue
+            columns = (*_EXPORTED_COLUMNS, *_OPTIONAL_COLUMNS)
             values = [json.dumps(record[k], sort_keys=True) if k in ("config", "protocol", "model_info", "versions")
-                      else record[k] for k in _EXPORTED_COLUMNS]
-            cur = c.execute(f"INSERT INTO runs ({', '.join(_EXPORTED_COLUMNS)}) VALUES "
-                            f"({', '.join('?' * len(_EXPORTED_COLUMNS))})", values)
+                      else record.get(k) for k in columns]
+            cur = c.execute(f"INSERT INTO runs ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                            values)
             run_id = cur.lastrowid
             c.executemany("INSERT INTO metrics (run_id, name, value) VALUES (?, ?, ?)",
                           [(run_id, k, v) for k, v in record["metrics"].items()])

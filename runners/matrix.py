@@ -16,8 +16,16 @@ from fabrec_bench_runners.options import console
 @click.option("--dry-run", is_flag=True, help="Print the plan (cells, what is done, what each needs) and stop.")
 @click.option("--workers", type=int, default=0, show_default=True,
               help="Run trainings in this many worker processes (0: in this process, one after another).")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: this machine (see --workers); ray: a Ray cluster (pip install \"fabrec-bench[ray]\").")
+@click.option("--address", default=None,
+              help="Ray cluster address (e.g. auto or ray://head:10001); default: start a local Ray instance.")
+@click.option("--cpus-per-cell", type=click.FloatRange(min=0), default=1, show_default=True,
+              help="CPUs Ray reserves for each training.")
+@click.option("--gpus-per-cell", type=click.FloatRange(min=0), default=0, show_default=True,
+              help="GPUs Ray gives each training (it sees only those, via CUDA_VISIBLE_DEVICES).")
 @click.pass_obj
-def matrix_command(obj, spec, dry_run, workers):
+def matrix_command(obj, spec, dry_run, workers, executor, address, cpus_per_cell, gpus_per_cell):
     """Run every cell of SPEC not yet finished in the results store; failed cells are listed at the end."""
     jobs = load_spec(Path(spec))
     the_plan = plan(jobs, obj.work_dir)
@@ -40,7 +48,10 @@ def matrix_command(obj, spec, dry_run, workers):
         status = f"[red]failed[/]: {error}" if error else "[green]done[/]"
         console.print(f"{name} on {', '.join(splits)}: {status}")
 
-    failures = execute(the_plan, obj.work_dir, workers=workers, on_done=report)
+    if executor == "ray" and workers:
+        raise click.UsageError("--workers is for the local executor; Ray runs as many cells as the cluster fits")
+    failures = execute(the_plan, obj.work_dir, workers=workers, on_done=report, executor=executor,
+                       address=address, cpus_per_cell=cpus_per_cell, gpus_per_cell=gpus_per_cell)
     console.print(f"{len(cells) - done} cell(s) ran, {sum(len(f[1]) for f in failures)} failed")
     for name, splits, error in failures:
         console.print(f"  failed: {name} on {', '.join(splits)}: {error}", markup=False)
