@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fabrec_bench.boxes import apply_box_source
 from fabrec_bench.datasets import DatasetAdapter, resolve_options, resolve_root
 from fabrec_bench.errors import UserError
 from fabrec_bench.metrics import FaceErrors, face_errors, mean_face
@@ -88,15 +89,22 @@ def select_training_subset(samples: list[FaceSample], count: int | None, seed: i
 
 
 def evaluate(
-    pred: np.ndarray, split: Split, protocol: EvalProtocol, registry: Registry | None = None
+    pred: np.ndarray, split: Split, protocol: EvalProtocol, registry: Registry | None = None,
+    missed: np.ndarray | None = None,
 ) -> Evaluation:
-    """Score (N, L, 2) predictions in original-image pixels against a split under `protocol`."""
+    """Score (N, L, 2) predictions in original-image pixels against a split under `protocol`. Faces in
+    `missed` (the box detector found none) have no prediction and count as failures."""
     registry = registry or get_registry()
     normaliser = registry.normaliser(protocol.normaliser)
+    gt = split.landmarks()
+    if missed is not None and missed.any():
+        pred = np.where(missed[:, None, None], gt, pred)  # placeholders; their errors are set to inf below
     errors = face_errors(
-        pred, split.landmarks(), split.boxes(), split.scheme, normaliser,
+        pred, gt, split.boxes(), split.scheme, normaliser,
         visible=split.visibility(), mask_invisible=protocol.mask_invisible,
     )
+    if missed is not None:
+        errors.mark_missed(missed)
     metrics = {name: registry.metric(name).compute(errors, protocol) for name in protocol.metrics}
     return Evaluation(metrics=metrics, errors=errors, protocol=protocol, face_ids=split.ids,
                       mean_face=mean_face(split.landmarks(), split.boxes()) if len(split) else None)
@@ -218,17 +226,26 @@ def run_model_on_splits(
                         (run_dir / "train_ids.txt").write_text("\n".join(s.id for s in train_samples) + "\n")
                         run_config = {**run_config, "trained_in_run": uid}
                 t1 = time.perf_counter()
-                pred = np.asarray(lm.predict(eval_split.samples), dtype=np.float64)
-                expected = (len(eval_split), adapter.scheme.num_points, 2)
-                if pred.shape != expected:
-                    raise UserError(f"model '{model}' returned predictions of shape {pred.shape}, expected {expected}")
-                evaluation = evaluate(pred, eval_split, protocol, registry)
+                # The model sees each face's box from the protocol's box source (ground truth by default).
+                inputs, missed = apply_box_source(eval_split.samples, protocol.box_source)
+                found = [s for s, m in zip(inputs, missed, strict=True) if not m]
+                expected = (len(found), adapter.scheme.num_points, 2)
+                pred = np.full((len(eval_split), *expected[1:]), np.nan)
+                if found:
+                    got = np.asarray(lm.predict(found), dtype=np.float64)
+                    if got.shape != expected:
+                        raise UserError(f"model '{model}' returned predictions of shape {got.shape}, "
+                                        f"expected {expected}")
+                    pred[~missed] = got
+                evaluation = evaluate(pred, eval_split, protocol, registry, missed=missed)
                 t2 = time.perf_counter()
                 write_landmarks_csv(run_dir / "predictions.csv", eval_split.ids,
                                     [str(s.image_path) for s in eval_split.samples], pred)
                 store.finish_run(
                     run_id, metrics=evaluation.metrics, face_ids=evaluation.face_ids,
-                    per_face_nme=evaluation.errors.per_face, model_info=lm.describe(),
+                    per_face_nme=evaluation.errors.per_face,
+                    model_info={**lm.describe(), **({"faces_missed": int(missed.sum())}
+                                                    if protocol.box_source.startswith("detector") else {})},
                     train_seconds=train_seconds, eval_seconds=t2 - t1,
                     landmark_errors=evaluation.landmark_errors(),
                 )

@@ -72,7 +72,7 @@ def to_table(rows: list[LeaderboardRow], registry: Registry | None = None) -> tu
         for name in row.protocol.metrics:
             if name not in metric_names:
                 metric_names.append(name)
-    headers = ["model", "dataset", "split", "train N", "faces", "normaliser"]
+    headers = ["model", "dataset", "split", "train N", "faces", "boxes", "normaliser"]
     thresholds = {r.protocol.threshold for r in rows}
     shared = EvalProtocol(threshold=next(iter(thresholds))) if len(thresholds) == 1 else None
     metrics = {name: registry.metrics.get(name) for name in metric_names}
@@ -90,7 +90,7 @@ def to_table(rows: list[LeaderboardRow], registry: Registry | None = None) -> tu
             row.model + (" (scored)" if row.kind == "score" else ""),
             row.dataset, row.split,
             "all" if row.train_count is None else row.train_count,
-            row.n_faces, row.protocol.normaliser,
+            row.n_faces, row.protocol.box_source, row.protocol.normaliser,
         ]
         for name in metric_names:
             value = row.metrics.get(name, math.nan)

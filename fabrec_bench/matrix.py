@@ -20,6 +20,18 @@ A spec (TOML):
     data_root = "data/WFLW"        # optional; else the usual root lookup
     options = {}                   # dataset options, optional
 
+    [[matrix.pretrain]]            # optional: unsupervised pretraining shared by many cells, done once
+    name = "ae"
+    model = "3fabrec"              # the model whose pretraining this is (3FabRec: the stage-1 autoencoder)
+    dataset = "vggface2"           # faces of this dataset's training split; labels, if any, are ignored
+    data_root = "data/VGGFace2"    # optional
+    config = { input_size = 128, epochs = 3 }
+
+A model config value "@ae" stands for the artefact of the pretraining named "ae" (for 3FabRec:
+`autoencoder = "@ae"`). It is trained before the first cell that needs it, in `<work dir>/pretrain/ae/`, and
+marked done there, so every later cell and every resumed matrix reuses the same weights. Its spec is part of
+those cells' keys: change it and the cells count as new.
+
 A cell is one (model, dataset, split, training size, seed); cells that share everything but the split train
 once and are evaluated on each split. Every stored run carries its cell key, so re-running the same spec skips
 finished cells, and a cell interrupted at any moment (Ctrl-C, SIGKILL) is simply run again: its half-done
@@ -52,7 +64,8 @@ else:  # pragma: no cover
 from fabrec_bench.errors import UserError
 from fabrec_bench.store import ResultsStore, export_runs, import_runs, store_path
 
-MATRIX_KEYS = {"seeds", "train_counts", "models", "datasets"}
+MATRIX_KEYS = {"seeds", "train_counts", "models", "datasets", "pretrain"}
+PRETRAIN_KEYS = {"name", "model", "dataset", "split", "data_root", "options", "config"}
 MODEL_KEYS = {"name", "label", "config"}
 DATASET_KEYS = {"name", "splits", "data_root", "options"}
 
@@ -70,10 +83,13 @@ class Job:
     seed: int
     data_root: str | None = None
     options: tuple = ()
+    pretrain: tuple = ()  # (name, spec JSON) of each shared pretraining the config refers to
 
     def cell_key(self, split: str) -> str:
         ident = [self.label, self.model, list(self.config), self.dataset, split, self.train_count, self.seed,
                  list(self.options)]
+        if self.pretrain:
+            ident.append(list(self.pretrain))
         return hashlib.sha1(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
 
     def describe(self) -> str:
@@ -119,6 +135,17 @@ def load_spec(path: Path) -> list[Job]:
     models, datasets = matrix.get("models", []), matrix.get("datasets", [])
     if not models or not datasets:
         raise UserError(f"{path}: needs at least one [[matrix.models]] and one [[matrix.datasets]]")
+    pretrains: dict[str, dict] = {}
+    for i, entry in enumerate(matrix.get("pretrain", [])):
+        _check_keys(f"{path} matrix.pretrain[{i}]", entry, PRETRAIN_KEYS)
+        for key in ("name", "model", "dataset"):
+            if not isinstance(entry.get(key), str):
+                raise UserError(f"{path}: matrix.pretrain[{i}] needs a {key} (a string)")
+        if not isinstance(entry.get("config", {}), dict) or not isinstance(entry.get("options", {}), dict):
+            raise UserError(f"{path}: matrix.pretrain[{i}].config and .options must be tables")
+        if entry["name"] in pretrains:
+            raise UserError(f"{path}: matrix.pretrain[{i}]: the name {entry['name']!r} is used twice")
+        pretrains[entry["name"]] = entry
     jobs = []
     for i, model in enumerate(models):
         _check_keys(f"{path} matrix.models[{i}]", model, MODEL_KEYS)
@@ -127,6 +154,13 @@ def load_spec(path: Path) -> list[Job]:
         config = model.get("config", {})
         if not isinstance(config, dict):
             raise UserError(f"{path}: matrix.models[{i}].config must be a table")
+        refs = []
+        for key, value in config.items():
+            if isinstance(value, str) and value.startswith("@"):
+                if value[1:] not in pretrains:
+                    raise UserError(f"{path}: matrix.models[{i}].config.{key} = {value!r} names no [[matrix.pretrain]]"
+                                    f" (declared: {', '.join(sorted(pretrains)) or 'none'})")
+                refs.append((value[1:], json.dumps(pretrains[value[1:]], sort_keys=True)))
         for j, dataset in enumerate(datasets):
             _check_keys(f"{path} matrix.datasets[{j}]", dataset, DATASET_KEYS)
             splits = dataset.get("splits")
@@ -141,6 +175,7 @@ def load_spec(path: Path) -> list[Job]:
                         train_count=None if count == "all" else count, seed=seed,
                         data_root=dataset.get("data_root"),
                         options=tuple(sorted((k, json.dumps(v)) for k, v in dataset.get("options", {}).items())),
+                        pretrain=tuple(sorted(refs)),
                     ))
     return jobs
 
@@ -156,11 +191,59 @@ def plan(jobs: list[Job], work_dir: Path) -> Plan:
     return result
 
 
-def run_job(job: Job, work_dir: str, pending: tuple[str, ...]) -> tuple[str, list[str], str | None]:
+def pretrain_dir(work_dir: Path, name: str) -> Path:
+    return Path(work_dir) / "pretrain" / name
+
+
+def run_pretraining(name: str, spec_json: str, work_dir: Path, device: str = "auto") -> Path:
+    """Train a shared pretraining once (resuming a partial one); returns its artefact. A `done.json` beside
+    it marks it complete, so it is never trained further once a cell has used it."""
+    from fabrec_bench import api
+    from fabrec_bench.plugins import get_registry
+
+    spec = json.loads(spec_json)
+    folder = pretrain_dir(work_dir, name)
+    marker = folder / "done.json"
+    if marker.is_file():
+        done = json.loads(marker.read_text())
+        if done.get("spec") == spec and Path(done["artefact"]).is_file():
+            return Path(done["artefact"])
+        raise UserError(f"{folder}: holds pretraining {name!r} of another spec; rename it in the matrix or remove "
+                        f"the folder to train it again")
+    model = get_registry().model(spec["model"])
+    if model.pretrain is None:
+        raise UserError(f"model '{spec['model']}' has no shared pretraining (matrix.pretrain {name!r})")
+    adapter = api.get_adapter(spec["dataset"], spec.get("options"))
+    split = spec.get("split") or adapter.train_split
+    if split is None:
+        raise UserError(f"matrix.pretrain {name!r}: dataset '{spec['dataset']}' has no training split; set split")
+    data = api.load_split(spec["dataset"], split, data_root=spec.get("data_root"), options=spec.get("options"))
+    folder.mkdir(parents=True, exist_ok=True)
+    artefact = model.pretrain(data.samples, adapter.scheme, folder, dict(spec.get("config", {})), device,
+                              crop_extension=adapter.crop_box_extension)
+    from fabrec_bench.checkpoints import atomic_write
+
+    record = json.dumps({"spec": spec, "artefact": str(artefact), "faces": len(data.samples)}, indent=2)
+    atomic_write(marker, lambda f: f.write(record), binary=False)
+    return Path(artefact)
+
+
+def resolve_config(job: Job, artefacts: dict[str, str]) -> dict:
+    """The job's model config with "@name" references replaced by the pretrained artefacts' paths."""
+    config = {k: json.loads(v) for k, v in job.config}
+    return {k: artefacts[v[1:]] if isinstance(v, str) and v.startswith("@") else v for k, v in config.items()}
+
+
+def run_job(job: Job, work_dir: str, pending: tuple[str, ...], artefacts: dict[str, str] | None = None
+            ) -> tuple[str, list[str], str | None]:
     """Run one training and its pending splits (in this or a worker process); returns (job, splits, error)."""
     from fabrec_bench import api
 
-    config = {k: json.loads(v) for k, v in job.config}
+    try:
+        config = resolve_config(job, artefacts if artefacts is not None else
+                                {name: str(run_pretraining(name, spec, Path(work_dir))) for name, spec in job.pretrain})
+    except Exception as e:  # a failed pretraining fails the cells that need it
+        return job.describe(), list(pending), f"pretraining: {type(e).__name__}: {e}"
     options = {k: json.loads(v) for k, v in job.options}
     try:
         # One training, evaluated on every pending split; each split's run records its own cell key.
@@ -191,6 +274,8 @@ def execute(the_plan: Plan, work_dir: Path, workers: int = 0, on_done=None, *, e
     executor "local": sequentially (workers=0) or in `workers` processes; "ray": as Ray tasks on the cluster
     at `address` (None starts a local Ray instance).
     """
+    if executor not in ("local", "ray"):
+        raise UserError(f"unknown executor {executor!r}; use local or ray")
     todo = _todo(the_plan)
     failures = []
 
@@ -200,29 +285,55 @@ def execute(the_plan: Plan, work_dir: Path, workers: int = 0, on_done=None, *, e
         if on_done:
             on_done(name, splits, error)
 
+    # Shared pretrainings first, here, once each; the cells of a failed one fail with its error.
+    artefacts, broken = {}, {}
+    for name, spec in dict(p for job, _ in todo for p in job.pretrain).items():
+        try:
+            artefacts[name] = str(run_pretraining(name, spec, Path(work_dir)))
+        except Exception as e:
+            broken[name] = f"pretraining {name!r}: {type(e).__name__}: {e}"
+    runnable = []
+    for job, pending in todo:
+        errors = [broken[name] for name, _ in job.pretrain if name in broken]
+        if errors:
+            finished(job.describe(), list(pending), errors[0])
+        else:
+            runnable.append((job, pending))
+    todo = runnable
+
     if executor == "ray":
-        _execute_ray(todo, Path(work_dir), finished, address, cpus_per_cell, gpus_per_cell)
+        _execute_ray(todo, Path(work_dir), finished, address, cpus_per_cell, gpus_per_cell, artefacts)
         return failures
-    if executor != "local":
-        raise UserError(f"unknown executor {executor!r}; use local or ray")
     if workers <= 0:
         for job, pending in todo:
-            finished(*run_job(job, str(work_dir), pending))
+            finished(*run_job(job, str(work_dir), pending, artefacts))
         return failures
     import multiprocessing
 
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(run_job, job, str(work_dir), pending) for job, pending in todo]
+        futures = [pool.submit(run_job, job, str(work_dir), pending, artefacts) for job, pending in todo]
         for future in as_completed(futures):
             finished(*future.result())
     return failures
 
 
-def run_job_exported(job: Job, pending: tuple[str, ...], node_dir: str) -> tuple[str, list[str], str | None, str]:
+def run_job_exported(job: Job, pending: tuple[str, ...], node_dir: str, blobs: dict[str, tuple[str, bytes]]
+                     ) -> tuple[str, list[str], str | None, str]:
     """Run one job into a work directory on this node and return its finished runs as export records, one
-    per cell. Cells this node already finished (a driver killed before it imported them) are not run again."""
+    per cell. Cells this node already finished (a driver killed before it imported them) are not run again.
+    `blobs` are the pretrained artefacts the driver made (name -> (file name, bytes)), written here once."""
     import io
 
+    from fabrec_bench.checkpoints import atomic_write
+
+    artefacts = {}
+    for name, (filename, data) in blobs.items():
+        if not any(name == n for n, _ in job.pretrain):
+            continue
+        path = Path(node_dir) / "pretrain" / hashlib.sha1(data).hexdigest()[:16] / filename
+        if not path.is_file() or path.stat().st_size != len(data):
+            atomic_write(path, lambda f, data=data: f.write(data))
+        artefacts[name] = str(path)
     work = Path(node_dir) / job.cell_key("+".join(pending))
     keys = {job.cell_key(s): s for s in pending}
 
@@ -234,7 +345,7 @@ def run_job_exported(job: Job, pending: tuple[str, ...], node_dir: str) -> tuple
                     if r.config.get("matrix_cell") in keys}
 
     todo = tuple(split for key, split in keys.items() if key not in finished_here())
-    error = run_job(job, str(work), todo)[2] if todo else None
+    error = run_job(job, str(work), todo, artefacts)[2] if todo else None
     out = io.StringIO()
     done = finished_here()
     if done:
@@ -243,7 +354,7 @@ def run_job_exported(job: Job, pending: tuple[str, ...], node_dir: str) -> tuple
     return job.describe(), list(pending), error, out.getvalue()
 
 
-def _execute_ray(todo, work_dir: Path, finished, address, cpus_per_cell, gpus_per_cell) -> None:
+def _execute_ray(todo, work_dir: Path, finished, address, cpus_per_cell, gpus_per_cell, artefacts) -> None:
     import os
     import tempfile
 
@@ -262,7 +373,9 @@ def _execute_ray(todo, work_dir: Path, finished, address, cpus_per_cell, gpus_pe
     try:
         task = ray.remote(num_cpus=cpus_per_cell, num_gpus=gpus_per_cell, max_retries=0)(run_job_exported)
         node_dir = os.path.join(tempfile.gettempdir(), "fabrec-bench-ray")
-        refs = {task.remote(job, pending, node_dir): (job, pending) for job, pending in todo}
+        # Pretrained artefacts go through Ray's object store, so nodes need not share the driver's disk.
+        blobs = ray.put({name: (Path(path).name, Path(path).read_bytes()) for name, path in artefacts.items()})
+        refs = {task.remote(job, pending, node_dir, blobs): (job, pending) for job, pending in todo}
         while refs:
             done, _ = ray.wait(list(refs), num_returns=1)
             job, pending = refs.pop(done[0])

@@ -33,6 +33,15 @@ class FaceErrors:
     per_face: np.ndarray
     scheme: LandmarkScheme
     mask: np.ndarray  # (N, L) bool: which points count
+    missed: np.ndarray | None = None  # (N,) bool: faces the box detector missed (per-face NME = inf)
+
+    def mark_missed(self, missed: np.ndarray) -> None:
+        """Faces the detector missed count as failures: infinite per-face NME, no per-point errors."""
+        missed = np.asarray(missed, dtype=bool)
+        self.missed = missed
+        self.per_face = np.where(missed, np.inf, self.per_face)
+        self.per_point = np.where(missed[:, None], np.nan, self.per_point)
+        self.mask = self.mask & ~missed[:, None]
 
     def per_landmark(self) -> np.ndarray:
         """Mean normalised error of each landmark over the faces where it counts (NaN where it never does)."""

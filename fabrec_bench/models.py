@@ -58,6 +58,10 @@ class ModelSpec:
     needs_training: bool = True
     default_config: dict = field(default_factory=dict)
     checkpoint_suffix: str = ".npz"
+    # Optional unsupervised pretraining shared by many runs (3FabRec's stage-1 autoencoder):
+    # pretrain(samples, scheme, out_dir, config, device, crop_extension) -> path of the artefact a run's
+    # config points at.
+    pretrain: Callable[..., Path] | None = None
 
     def create(self, scheme: LandmarkScheme, config: dict | None = None, device: str = "auto") -> LandmarkModel:
         """Create the model with its default config updated by `config`; unknown keys are an error."""

@@ -31,6 +31,7 @@ DEFAULT_PLUGINS = (
     "fabrec_bench_plugins.datasets.vggface2",
     "fabrec_bench_plugins.datasets.affectnet",
     "fabrec_bench_plugins.models.mean_shape",
+    "fabrec_bench_plugins.models.dlib_ert",
     "fabrec_bench_plugins.models.fabrec.plugin",
     "fabrec_bench_plugins.metrics.nme",
 )

@@ -22,12 +22,19 @@ class EvalProtocol:
     auc_rule: str = "trapezoid"
     metrics: tuple[str, ...] = ("nme", "fr", "auc")
     mask_invisible: bool = False
+    # Which face box the model is given (fabrec_bench.boxes): numbers are comparable only within one source.
+    box_source: str = "ground-truth"
 
     def __post_init__(self) -> None:
         if not 0 < self.threshold <= 1:
             raise UserError(f"threshold {self.threshold!r} must lie in (0, 1]; it is a fraction, e.g. 0.1 for 10%")
         if self.auc_rule not in AUC_RULES:
             raise UserError(f"unknown AUC rule {self.auc_rule!r}; choose one of {', '.join(AUC_RULES)}")
+        from fabrec_bench.boxes import canonical
+
+        object.__setattr__(self, "box_source", canonical(self.box_source))
+        if self.box_source.startswith("detector") and "missed" not in self.metrics:
+            object.__setattr__(self, "metrics", (*self.metrics, "missed"))
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -1,65 +1,154 @@
-"""`fabrec-bench demo`: synthetic WFLW -> models -> leaderboard, end to end, in one command."""
+"""`fabrec-bench demo`: synthetic WFLW -> a small train/eval matrix -> leaderboards and plots, in one command.
+
+The matrix: mean-shape; 3FabRec on a stage-1 autoencoder trained once on the synthetic training faces (labels
+ignored), few-shot at two training sizes; and the same 3FabRec network trained from scratch on the same faces.
+Every cell is evaluated on the WFLW test split and its six attribute subsets. Re-running resumes: finished
+cells are skipped.
+"""
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 import click
+import numpy as np
 from rich.table import Table
 
-from fabrec_bench import api
+from fabrec_bench.html import ced_figures, leaderboard_page
 from fabrec_bench.leaderboard import build_rows, compact, render, to_table
+from fabrec_bench.matrix import execute, load_spec, plan
 from fabrec_bench.plugins import get_registry
 from fabrec_bench.store import ResultsStore, store_path
 from fabrec_bench_runners.options import console
 from fabrec_bench_runners.synth import synth_wflw
 
 DEMO_SPLITS = ("test", "pose", "expression", "illumination", "make-up", "occlusion", "blur")
-DEMO_MODELS = ("mean-shape",)
+
+
+def demo_spec(data_root: Path, counts: tuple[int, int], ae_seconds: float, iterations: int, seed: int) -> str:
+    """The demo's matrix spec (TOML), written beside its results so it can be re-run or edited."""
+    root = json.dumps(str(data_root.resolve()))
+    stage2 = f"input_size = 128, iterations = {iterations}, batch_size = 16, daug = 1"
+    return f"""# The fabrec-bench demo matrix; run it again with: fabrec-bench --work-dir RESULTS matrix THIS_FILE
+[matrix]
+seeds = [{seed}]
+train_counts = [{counts[0]}, {counts[1]}]
+
+[[matrix.pretrain]]
+name = "synthetic-ae"
+model = "3fabrec"
+dataset = "wflw"
+data_root = {root}
+config = {{ input_size = 128, epochs = 100, batch_size = 16, lr = 2e-4, daug = 1, max_seconds = {ae_seconds:g}, seed = {seed} }}
+
+[[matrix.models]]
+name = "mean-shape"
+
+[[matrix.models]]
+name = "3fabrec"
+config = {{ autoencoder = "@synthetic-ae", {stage2} }}
+
+[[matrix.models]]
+name = "3fabrec"
+label = "3fabrec-scratch"
+config = {{ init = "scratch", {stage2} }}
+
+[[matrix.datasets]]
+name = "wflw"
+splits = {json.dumps(list(DEMO_SPLITS))}
+data_root = {root}
+"""
 
 
 @click.command("demo")
 @click.option("--out", "-o", type=click.Path(file_okay=False), default="demo-out", show_default=True,
               help="Folder for the synthetic data, results and pictures.")
-@click.option("--train", type=click.IntRange(min=1), default=300, show_default=True, help="Synthetic training faces.")
+@click.option("--train", type=click.IntRange(min=2), default=300, show_default=True, help="Synthetic training faces.")
 @click.option("--test", type=click.IntRange(min=6), default=150, show_default=True, help="Synthetic test faces.")
+@click.option("--sizes", type=(int, int), default=(20, 100), show_default=True,
+              help="The two few-shot training-set sizes.")
+@click.option("--ae-seconds", type=click.FloatRange(min=0), default=150, show_default=True,
+              help="Time budget of the stage-1 autoencoder (it stops after the epoch that passes it).")
+@click.option("--iterations", type=click.IntRange(min=1), default=60, show_default=True,
+              help="Stage-2 training batches per 3FabRec cell (the same for every training size).")
 @click.option("--seed", type=int, default=0, show_default=True)
-def demo_command(out, train, test, seed):
-    """Generate synthetic WFLW, run the built-in models on every WFLW test split, print the leaderboard."""
+def demo_command(out, train, test, sizes, ae_seconds, iterations, seed):
+    """Generate synthetic WFLW, run the demo matrix on every WFLW test split, write leaderboards and plots."""
+    started = time.perf_counter()
     out = Path(out)
     data_root = out / "WFLW"
     work_dir = out / "results"
+    if max(sizes) > train or min(sizes) < 1:
+        raise click.BadParameter(f"training sizes {sizes} must lie in 1..{train} (--train)", param_hint="--sizes")
     marker = data_root / f".synth-{train}-{test}-{seed}"
     if not marker.exists():
         console.rule("1. synthetic WFLW")
         counts = synth_wflw(data_root, train, test, seed)
         marker.touch()
         console.print(f"{counts['train']} train / {counts['test']} test faces in {data_root}")
-    registry = get_registry()
-    models = [m for m in DEMO_MODELS if m in registry.models]
-    console.rule("2. runs")
-    for model in models:
-        for split in DEMO_SPLITS:
-            outcome = api.run_model(model, "wflw", split, work_dir=work_dir, data_root=data_root, seed=seed)
-            nme = outcome.evaluation.metrics["nme"] * 100
-            console.print(f"fabrec-bench run --model {model} --dataset wflw --split {split}: NME {nme:.2f} %")
+    console.rule("2. matrix")
+    spec_path = out / "demo-matrix.toml"
+    spec_path.write_text(demo_spec(data_root, tuple(sorted(sizes)), ae_seconds, iterations, seed))
+    the_plan = plan(load_spec(spec_path), work_dir)
+    cells = the_plan.cells()
+    console.print(f"{len(cells)} cells ({sum(the_plan.done.values())} already done), spec {spec_path}; "
+                  f"the stage-1 autoencoder trains first (about {ae_seconds:g} s)")
+
+    def report(name, splits, error):
+        state = f"[red]failed[/]: {error}" if error else "[green]done[/]"
+        console.print(f"  {name} on {len(splits)} split(s): {state}  ({time.perf_counter() - started:.0f} s)")
+
+    failures = execute(the_plan, work_dir, on_done=report)
     console.rule("3. leaderboard")
+    registry = get_registry()
     with ResultsStore(store_path(work_dir)) as store:
         rows = build_rows(store.runs(status="finished", dataset="wflw"))
-    headers, body, caption = compact(*to_table(rows, registry))
-    table = Table(title="WFLW (synthetic) leaderboard", caption=caption)
+    headers, body, caption = compact(*to_table([r for r in rows if r.split == "test"], registry))
+    table = Table(title="WFLW (synthetic) test split; every subset is in the HTML page", caption=caption)
     for h in headers:
         table.add_column(h)
     for r in body:
         table.add_row(*("–" if c is None else str(c) for c in r))
     console.print(table)
+    written = _write_outputs(out, work_dir, rows, registry)
+    console.print(f"demo finished in {time.perf_counter() - started:.0f} s"
+                  + (f"; {len(failures)} training(s) failed" if failures else ""))
+    console.print("wrote:")
+    for label, path in written:
+        console.print(f"  {label:<15}{path}", markup=False)
+    if failures:
+        raise SystemExit(1)
+
+
+def _write_outputs(out: Path, work_dir: Path, rows, registry) -> list[tuple[str, Path]]:
+    from fabrec_bench.html import row_label
+    from fabrec_bench.plots import attribute_bars, ced_plot, fewshot_plot
+
+    with ResultsStore(store_path(work_dir)) as store:
+        page = leaderboard_page(rows, title="fabrec-bench demo: synthetic WFLW", figures=ced_figures(store, rows),
+                                source=str(store_path(work_dir)), registry=registry)
+        test_rows = [r for r in rows if r.split == "test" and r.runs]
+        curves = [(row_label(r), np.concatenate([list(store.face_errors(run.id).values()) for run in r.runs]))
+                  for r in test_rows]
+    html_path = out / "leaderboard.html"
+    html_path.write_text(page, encoding="utf-8")
     markdown = out / "leaderboard.md"
     markdown.write_text(render(rows, "markdown", registry) + "\n")
-    console.print("wrote:")
-    console.print(f"  data           {data_root}")
-    console.print(f"  contact sheet  {data_root / 'contact_sheet.png'}")
-    console.print(f"  results        {store_path(work_dir)}")
-    console.print(f"  leaderboard    {markdown}")
+    ced_path = ced_plot(curves, out / "ced.png", title="synthetic WFLW test (inter-ocular NME)")
+    values: dict[str, dict[str, float]] = {}
+    series: dict[str, list[tuple[int, float, float]]] = {}
+    for row in rows:
+        values.setdefault(row_label(row), {})[row.split] = 100 * row.metrics.get("nme", float("nan"))
+        if row.split == "test" and row.train_count is not None:
+            series.setdefault(row.model, []).append((row.train_count, 100 * row.metrics["nme"],
+                                                     100 * row.metrics_std.get("nme", 0.0)))
+    attributes = attribute_bars(values, list(DEMO_SPLITS), out / "attributes.png", title="synthetic WFLW: NME per subset")
+    fewshot = fewshot_plot(series, out / "fewshot.png", title="synthetic WFLW test: NME vs. training images")
+    return [("data", out / "WFLW"), ("contact sheet", out / "WFLW" / "contact_sheet.png"),
+            ("results", store_path(work_dir)), ("leaderboard", markdown), ("html page", html_path),
+            ("CED plot", ced_path), ("subsets plot", attributes), ("few-shot plot", fewshot)]
 
 
 COMMANDS = (demo_command,)

@@ -80,16 +80,24 @@ def leaderboard_command(obj, dataset, split, model, train_count, fmt, out, repor
         return
     headers, body, caption = compact(*to_table(rows))
     table = Table(title=f"Leaderboard ({path})", caption=caption)
-    for h in headers:
-        table.add_column(h, justify="right" if h not in ("model", "dataset", "split", "normaliser", "AUC rule") else "left")
+    for i, h in enumerate(headers):
+        text = h in ("model", "dataset", "split", "boxes", "normaliser", "AUC rule")
+        # Names are never cut: two box sources or models must stay distinguishable on a narrow terminal.
+        table.add_column(h, justify="left" if text else "right", no_wrap=text,
+                         min_width=max(len(str(r[i])) for r in body) if text else None)
     for r in body:
         table.add_row(*("–" if c is None else str(c) for c in r))
     console.print(table)
     if published:
-        table = Table(title="Reported in papers (not measured here)", title_style="bold yellow")
-        for h in REPORTED_HEADERS:
-            table.add_column(h)
-        for r in _reported_body(published):
+        table = Table(title="Reported in papers (not measured here)", title_style="bold yellow",
+                      caption="full citations: --format markdown or html")
+        body = [r[:-1] for r in _reported_body(published)]  # 'where' only in the file formats
+        for i, h in enumerate(REPORTED_HEADERS[:-1]):
+            if h == "paper":
+                table.add_column(h, no_wrap=True, overflow="ellipsis", max_width=36)
+            else:
+                table.add_column(h, no_wrap=True, min_width=max(len(h), *(len(str(r[i])) for r in body)))
+        for r in body:
             table.add_row(*(str(c) for c in r))
         console.print(table)
 

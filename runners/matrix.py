@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 from rich.table import Table
 
-from fabrec_bench.matrix import execute, load_spec, plan
+from fabrec_bench.matrix import execute, load_spec, plan, pretrain_dir
 from fabrec_bench_runners.options import console
 
 
@@ -39,6 +40,10 @@ def matrix_command(obj, spec, dry_run, workers, executor, address, cpus_per_cell
         table.add_row(job.label, job.dataset, split, "all" if job.train_count is None else str(job.train_count),
                       str(job.seed), state)
     console.print(table)
+    for name, spec in sorted({p for job in jobs for p in job.pretrain}):
+        marker = pretrain_dir(obj.work_dir, name) / "done.json"
+        state = "done" if marker.is_file() else "to train first"
+        console.print(f"pretraining {name} ({json.loads(spec)['model']} on {json.loads(spec)['dataset']}): {state}")
     if dry_run:
         trainings = sum(1 for job in jobs if any(not the_plan.done[job.cell_key(s)] for s in job.splits))
         console.print(f"{trainings} training(s) would run, each evaluated on its unfinished splits")

@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from fabrec_bench.boxes import BOX_SOURCES
 from fabrec_bench.errors import UserError
 from fabrec_bench.protocol import AUC_RULES
 
@@ -17,15 +18,19 @@ err_console = Console(stderr=True)
 
 
 def protocol_options(f):
-    """--normaliser, --threshold, --auc-rule, --metric: override the split's standard protocol."""
+    """--normaliser, --threshold, --auc-rule, --metric, --box-source: override the split's standard protocol."""
+    @click.option("--box-source", type=click.Choice(BOX_SOURCES), default=None,
+                  help="Face box given to the model: the dataset's (ground-truth, default), the landmarks' extent, "
+                       "or a detector's (detector = detector-hog, dlib; detector-haar, OpenCV). Missed faces count "
+                       "as failures.")
     @click.option("--normaliser", default=None, help="NME normaliser (inter-ocular, inter-pupil, box, ...).")
     @click.option("--threshold", type=float, default=None, help="FR/AUC threshold as a fraction, e.g. 0.08.")
     @click.option("--auc-rule", type=click.Choice(AUC_RULES), default=None, help="AUC integration rule.")
     @click.option("--metric", "metrics", multiple=True, help="Metrics to compute (repeatable; default nme fr auc).")
     @functools.wraps(f)
-    def wrapper(*args, normaliser, threshold, auc_rule, metrics, **kwargs):
+    def wrapper(*args, normaliser, threshold, auc_rule, metrics, box_source, **kwargs):
         overrides = {"normaliser": normaliser, "threshold": threshold, "auc_rule": auc_rule,
-                     "metrics": list(metrics) if metrics else None}
+                     "metrics": list(metrics) if metrics else None, "box_source": box_source}
         return f(*args, protocol_overrides=overrides, **kwargs)
 
     return wrapper

@@ -1,11 +1,13 @@
 """Train/eval matrices: plan, resume after SIGKILL with exactly one result per cell, failures recorded."""
 
+import json
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from fabrec_bench.store import ResultsStore, store_path
 
@@ -147,3 +149,58 @@ def test_ray_executor_fills_the_same_store(synthetic_wflw, tmp_path):
     again = subprocess.run(cmd + ["--dry-run"], capture_output=True, text=True, timeout=120, env=env)
     assert "8 cells, 8 done, 0 to run" in again.stdout
     shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+PRETRAINED = """
+[[matrix.pretrain]]
+name = "ae"
+model = "3fabrec"
+dataset = "wflw"
+data_root = "{root}"
+config = {{ input_size = 128, epochs = 1, batch_size = 8, precision = "fp32" }}
+
+[[matrix.models]]
+name = "3fabrec"
+config = {{ autoencoder = "@ae", input_size = 128, iterations = 2, batch_size = 4, eval_batch_size = 8, precision = "fp32" }}
+
+[[matrix.models]]
+name = "3fabrec"
+label = "scratch"
+config = {{ init = "scratch", input_size = 128, iterations = 2, batch_size = 4, eval_batch_size = 8, precision = "fp32" }}
+"""
+
+
+def test_a_shared_pretraining_is_trained_once_and_reused(cli, synthetic_wflw, tmp_path):
+    spec = write_spec(tmp_path / "spec.toml", synthetic_wflw, PRETRAINED.format(root=synthetic_wflw),
+                      seeds=(0,), counts=(3, 5), splits=("test",))
+    work = tmp_path / "work"
+    dry = cli("matrix", spec, "--dry-run", work_dir=work)
+    assert "4 cells, 0 done" in dry.output and "pretraining ae (3fabrec on wflw): to train first" in dry.output
+    result = cli("matrix", spec, work_dir=work)
+    assert result.exit_code == 0, result.output
+    marker = work / "pretrain" / "ae" / "done.json"
+    done = json.loads(marker.read_text())
+    assert done["faces"] == 24 and Path(done["artefact"]).is_file()
+    with ResultsStore(store_path(work)) as store:
+        runs = store.runs()
+    assert len(runs) == 4
+    pretrained = [r for r in runs if r.config.get("init") != "scratch"]
+    assert len(pretrained) == 2 and all(r.model_info["autoencoder"] == done["artefact"] for r in pretrained)
+    assert all(r.model_info["train_faces"] in (3, 5) for r in runs)
+    stamp = marker.stat().st_mtime_ns
+    again = cli("matrix", spec, work_dir=work)
+    assert "0 cell(s) ran" in again.output and marker.stat().st_mtime_ns == stamp
+    assert "pretraining ae (3fabrec on wflw): done" in again.output
+    # Another pretraining spec under the same name is refused rather than silently mixed.
+    changed = write_spec(tmp_path / "spec2.toml", synthetic_wflw,
+                         PRETRAINED.format(root=synthetic_wflw).replace("epochs = 1", "epochs = 2"),
+                         seeds=(0,), counts=(3,), splits=("test",))
+    result = cli("matrix", changed, work_dir=work)
+    assert result.exit_code == 1 and "holds pretraining 'ae' of another spec" in result.output
+
+
+def test_a_reference_to_an_undeclared_pretraining_is_a_spec_error(cli, synthetic_wflw, tmp_path):
+    models = '[[matrix.models]]\nname = "3fabrec"\nconfig = { autoencoder = "@nope" }\n'
+    result = cli("matrix", write_spec(tmp_path / "spec.toml", synthetic_wflw, models))
+    assert result.exit_code == 2
+    assert "matrix.models[0].config.autoencoder = '@nope' names no [[matrix.pretrain]] (declared: none)" in result.output

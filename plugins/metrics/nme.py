@@ -96,6 +96,11 @@ def area_under_ced(nme: np.ndarray, threshold: float, rule: str = "trapezoid") -
     return float(np.sum((y[1:] + y[:-1]) * np.diff(x)) / 2 / threshold)  # trapezoid rule
 
 
+def _mean_nme(errors: FaceErrors, protocol) -> float:
+    found = errors.per_face[np.isfinite(errors.per_face)]
+    return float(found.mean()) if found.size else float("nan")
+
+
 def _group_nme(errors: FaceErrors, group: str) -> float:
     indices = errors.scheme.groups.get(group)
     if not indices:
@@ -119,8 +124,11 @@ def fabrec_bench_register_metrics(register):
     register(Normaliser("box-max", box_size_max, "max(w, h) of the ground-truth box (3FabRec's crop side)"))
     register(Normaliser("fabrec-pupil", fabrec_pupil_proxy, "3FabRec's pupil proxy (68 points)"))
     register(
-        Metric("nme", lambda e, p: float(np.mean(e.per_face)) if e.per_face.size else float("nan"),
-               "mean per-face NME", label=lambda p: "NME")
+        Metric("nme", _mean_nme, "mean per-face NME (over the faces a box detector found)", label=lambda p: "NME")
+    )
+    register(
+        Metric("missed", lambda e, p: float(e.missed.mean()) if e.missed is not None and e.missed.size else 0.0,
+               "faces the box detector missed (counted as failures in FR and AUC)", label=lambda p: "missed")
     )
     register(
         Metric("fr", lambda e, p: failure_rate(e.per_face, p.threshold),

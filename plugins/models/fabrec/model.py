@@ -36,6 +36,7 @@ DEFAULT_CONFIG = {
     "autoencoder": "",
     "init": "autoencoder",  # or "scratch"
     "epochs": 30,
+    "iterations": 0,  # > 0: train exactly this many batches (epochs as needed), so training sizes get equal compute
     "batch_size": 40,
     "eval_batch_size": 50,
     "lr_heatmaps": 1e-3,
@@ -206,14 +207,19 @@ class FabrecModel(LandmarkModel):
         from rich.progress import Progress
 
         work_dir = Path(work_dir)
-        epochs = int(cfg["epochs"])
+        iterations = int(cfg["iterations"])
+        if iterations < 0:
+            raise UserError(f"3fabrec: iterations must be 0 (train by epochs) or positive, got {iterations}")
+        epochs = -(-iterations // len(loader)) if iterations else int(cfg["epochs"])
         grid_every = int(cfg["grid_every"]) or max(1, epochs // 10)
         grid_faces = list(samples[: int(cfg["images_per_epoch_grid"])])
         with Progress(transient=True) as progress:
-            task = progress.add_task("3fabrec stage 2", total=epochs * len(loader))
+            task = progress.add_task("3fabrec stage 2", total=iterations or epochs * len(loader))
             for epoch in range(epochs):
                 crops.set_epoch(epoch)
                 for batch in loader:
+                    if iterations and trainer.iteration >= iterations:
+                        break
                     losses = trainer.step(self._images(batch), batch["landmarks"].to(self.device_name))
                     rate = speed.add(len(batch["index"]))
                     curve.add(iteration=trainer.iteration, epoch=epoch, **losses)
@@ -223,7 +229,7 @@ class FabrecModel(LandmarkModel):
                     self._landmark_grid(grid_faces, work_dir / f"stage2_landmarks_epoch_{epoch + 1:04d}.png")
         csv_path, png_path = curve.write(work_dir, "stage2_loss")
         self.trained = True
-        self.history = {"iterations": trainer.iteration, "epochs": int(cfg["epochs"]),
+        self.history = {"iterations": trainer.iteration, "epochs": epochs,
                         "final_loss": curve.rows[-1]["heatmap_mse_x300"] if curve.rows else None,
                         "images_per_second": round(speed.add(0), 1), "train_faces": len(samples),
                         "loss_csv": str(csv_path), "loss_png": str(png_path), "init": cfg["init"]}

@@ -21,7 +21,27 @@ def fabrec_bench_register_models(register):
         needs_training=True,
         default_config=dict(DEFAULT_CONFIG),
         checkpoint_suffix=".pt",
+        pretrain=pretrain_autoencoder,
     ))
+
+
+PRETRAIN_KEYS = {"input_size", "epochs", "batch_size", "preset", "lr", "daug", "precision", "workers", "seed",
+                 "max_seconds"}
+
+
+def pretrain_autoencoder(samples, scheme, out: Path, config: dict, device: str = "auto",
+                         crop_extension=(0.0, 0.0)) -> Path:
+    """Stage 1 for a matrix: train (or resume) the autoencoder in `out`; returns its latest.pt."""
+    from fabrec_bench.errors import UserError
+    from fabrec_bench_plugins.models.fabrec.autoencoder import train_autoencoder
+
+    unknown = set(config) - PRETRAIN_KEYS
+    if unknown:
+        raise UserError(f"3fabrec autoencoder: unknown option(s) {', '.join(sorted(unknown))}; "
+                        f"known: {', '.join(sorted(PRETRAIN_KEYS))}")
+    summary = train_autoencoder(samples, scheme, Path(out), device=device, cache_dir=Path(out) / "crop-cache",
+                                crop_extension=tuple(crop_extension), **config)
+    return Path(summary["checkpoint"])
 
 
 @hookimpl
