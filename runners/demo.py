@@ -8,6 +8,7 @@ cells are skipped.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import time
 from pathlib import Path
@@ -25,6 +26,28 @@ from fabrec_bench_runners.options import console
 from fabrec_bench_runners.synth import synth_wflw
 
 DEMO_SPLITS = ("test", "pose", "expression", "illumination", "make-up", "occlusion", "blur")
+
+
+def dlib_spec(data_root: Path, count: int, seed: int) -> str:
+    """Side by side on the 68 iBUG points (WFLW through the 98->68 mapping): dlib's pretrained ERT predictor
+    and mean-shape, when the [dlib] extra is installed."""
+    root = json.dumps(str(data_root.resolve()))
+    return f"""# The demo's 68-point matrix: dlib-ert (pretrained) and mean-shape on WFLW mapped to 68 points
+[matrix]
+seeds = [{seed}]
+train_counts = [{count}]
+
+[[matrix.models]]
+name = "mean-shape"
+
+[[matrix.models]]
+name = "dlib-ert"
+
+[[matrix.datasets]]
+name = "wflw68"
+splits = {json.dumps(list(DEMO_SPLITS))}
+data_root = {root}
+"""
 
 
 def demo_spec(data_root: Path, counts: tuple[int, int], ae_seconds: float, iterations: int, seed: int) -> str:
@@ -91,21 +114,29 @@ def demo_command(out, train, test, sizes, ae_seconds, iterations, seed):
     console.rule("2. matrix")
     spec_path = out / "demo-matrix.toml"
     spec_path.write_text(demo_spec(data_root, tuple(sorted(sizes)), ae_seconds, iterations, seed))
-    the_plan = plan(load_spec(spec_path), work_dir)
-    cells = the_plan.cells()
-    console.print(f"{len(cells)} cells ({sum(the_plan.done.values())} already done), spec {spec_path}; "
-                  f"the stage-1 autoencoder trains first (about {ae_seconds:g} s)")
+    specs = [spec_path]
+    if importlib.util.find_spec("dlib") and importlib.util.find_spec("face_recognition_models"):
+        specs.append(out / "demo-matrix-68.toml")
+        specs[-1].write_text(dlib_spec(data_root, max(sizes), seed))
+    else:
+        console.print('dlib-ert is left out: pip install "fabrec-bench[dlib]" to add dlib\'s 68-point baseline')
 
     def report(name, splits, error):
         state = f"[red]failed[/]: {error}" if error else "[green]done[/]"
         console.print(f"  {name} on {len(splits)} split(s): {state}  ({time.perf_counter() - started:.0f} s)")
 
-    failures = execute(the_plan, work_dir, on_done=report)
+    failures = []
+    for path in specs:
+        the_plan = plan(load_spec(path), work_dir)
+        cells = the_plan.cells()
+        console.print(f"{path.name}: {len(cells)} cells ({sum(the_plan.done.values())} already done)"
+                      + (f"; the stage-1 autoencoder trains first (about {ae_seconds:g} s)" if path == spec_path else ""))
+        failures += execute(the_plan, work_dir, on_done=report)
     console.rule("3. leaderboard")
     registry = get_registry()
     with ResultsStore(store_path(work_dir)) as store:
-        rows = build_rows(store.runs(status="finished", dataset="wflw"))
-    headers, body, caption = compact(*to_table([r for r in rows if r.split == "test"], registry))
+        rows = build_rows([r for r in store.runs(status="finished") if r.dataset in ("wflw", "wflw68")])
+    headers, body, caption = compact(*to_table([r for r in rows if r.split == "test"], registry), keep=("model", "dataset", "split"))
     table = Table(title="WFLW (synthetic) test split; every subset is in the HTML page", caption=caption)
     for h in headers:
         table.add_column(h)
@@ -129,7 +160,7 @@ def _write_outputs(out: Path, work_dir: Path, rows, registry) -> list[tuple[str,
     with ResultsStore(store_path(work_dir)) as store:
         page = leaderboard_page(rows, title="fabrec-bench demo: synthetic WFLW", figures=ced_figures(store, rows),
                                 source=str(store_path(work_dir)), registry=registry)
-        test_rows = [r for r in rows if r.split == "test" and r.runs]
+        test_rows = [r for r in rows if r.split == "test" and r.dataset == "wflw" and r.runs]
         curves = [(row_label(r), np.concatenate([list(store.face_errors(run.id).values()) for run in r.runs]))
                   for r in test_rows]
     html_path = out / "leaderboard.html"
@@ -139,7 +170,7 @@ def _write_outputs(out: Path, work_dir: Path, rows, registry) -> list[tuple[str,
     ced_path = ced_plot(curves, out / "ced.png", title="synthetic WFLW test (inter-ocular NME)")
     values: dict[str, dict[str, float]] = {}
     series: dict[str, list[tuple[int, float, float]]] = {}
-    for row in rows:
+    for row in (r for r in rows if r.dataset == "wflw"):
         values.setdefault(row_label(row), {})[row.split] = 100 * row.metrics.get("nme", float("nan"))
         if row.split == "test" and row.train_count is not None:
             series.setdefault(row.model, []).append((row.train_count, 100 * row.metrics["nme"],

@@ -1,0 +1,38 @@
+"""The README's main command, at toy size: synthetic data, the demo matrix (mean-shape, 3FabRec on a shared
+autoencoder at two sizes, 3FabRec from scratch; dlib-ert on 68 points when installed), pages and plots."""
+
+import importlib.util
+import re
+
+from fabrec_bench.store import ResultsStore, store_path
+
+
+def test_demo_runs_its_matrix_and_ends_with_the_paths_it_wrote(cli, tmp_path):
+    out = tmp_path / "demo"
+    result = cli("demo", "--out", out, "--train", "12", "--test", "14", "--sizes", "3", "6", "--ae-seconds", "0",
+                 "--iterations", "2")
+    assert result.exit_code == 0, result.output
+    tail = result.output.strip().splitlines()[-9:]
+    assert tail[0] == "wrote:"
+    written = {line.split()[0]: line.split()[-1] for line in tail[1:]}
+    for name in ("leaderboard.md", "leaderboard.html", "ced.png", "attributes.png", "fewshot.png"):
+        path = out / name
+        assert path.stat().st_size > 500 and str(path) in tail[-1] + "".join(written.values())
+    with ResultsStore(store_path(out / "results")) as store:
+        runs = store.runs()
+    labels = {(r.model, r.model_info.get("variant"), r.train_count, r.dataset) for r in runs if r.split == "test"}
+    assert {("mean-shape", None, 3, "wflw"), ("mean-shape", None, 6, "wflw"), ("3fabrec", "pretrained AE", 3, "wflw"),
+            ("3fabrec", "pretrained AE", 6, "wflw"), ("3fabrec", "scratch", 3, "wflw"),
+            ("3fabrec", "scratch", 6, "wflw")} <= labels
+    assert len([r for r in runs if r.dataset == "wflw"]) == 6 * 7  # six trainings x seven WFLW splits
+    pretrained = {r.model_info["autoencoder"] for r in runs if r.model_info.get("variant") == "pretrained AE"}
+    assert len(pretrained) == 1  # one shared autoencoder, trained once
+    if importlib.util.find_spec("dlib"):
+        assert ("dlib-ert", None, None, "wflw68") in labels
+    page = (out / "leaderboard.html").read_text()
+    assert len(re.findall(r'<tbody class="group">', page)) == len({(r.model, r.model_info.get("variant"),
+                                                                   r.train_count, r.dataset, r.split) for r in runs})
+    # Re-running resumes: nothing is trained again.
+    again = cli("demo", "--out", out, "--train", "12", "--test", "14", "--sizes", "3", "6", "--ae-seconds", "0",
+                "--iterations", "2")
+    assert again.exit_code == 0 and "(42 already done)" in again.output
