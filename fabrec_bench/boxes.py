@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import replace
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from fabrec_bench.errors import UserError
+from fabrec_bench.facedata import load_image
 from fabrec_bench.types import FaceSample
 
 BOX_SOURCES = ("ground-truth", "landmarks", "detector", "detector-hog", "detector-haar")
@@ -122,9 +124,7 @@ def apply_box_source(samples: list[FaceSample], source: str) -> tuple[list[FaceS
         by_image[str(s.image_path)].append(i)
     out = list(samples)
     for path, indices in by_image.items():
-        image = cv2.imread(path, cv2.IMREAD_COLOR)
-        if image is None:
-            raise UserError(f"{path}: cannot read the image to detect faces in")
+        image = load_image(Path(path))
         found = detector(image)
         truth = np.array([np.asarray(samples[i].box_px, dtype=np.float64) for i in indices])
         for i, d in zip(indices, match(truth, found), strict=True):

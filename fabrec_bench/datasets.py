@@ -135,6 +135,20 @@ def path_inside(base: Path, relative: str) -> Path | None:
     return target
 
 
+def read_text_lines(path: Path) -> list[str]:
+    """A UTF-8 annotation file as lines; bytes that are not UTF-8 are reported with their line number."""
+    from fabrec_bench.errors import AnnotationError
+
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise AnnotationError(path, line, f"not UTF-8 text (byte 0x{data[e.start]:02x} at column {column}); "
+                                          "save the file as UTF-8") from None
+
+
 def is_number(text: str) -> bool:
     """Whether `float(text)` succeeds (to name the offending token in parse errors)."""
     try:

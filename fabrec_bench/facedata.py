@@ -44,10 +44,25 @@ CACHE_FORMATS = ("npy", "png", "jpeg")
 
 
 def load_image(path: Path) -> np.ndarray:
-    """An image as BGR uint8 (grey and 16-bit images are converted); an unreadable file names itself."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    """An image as BGR uint8 (grey, 16-bit and CMYK images are converted); an unreadable file names itself.
+
+    EXIF orientation is ignored: landmark annotations refer to the pixel grid as stored, and every reader in
+    fabrec-bench (crops, detectors, dlib) sees the same pixels.
+    """
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if image is None:
         raise DatasetError(f"{path}: cannot read the image (missing, empty or corrupt)")
+    return image
+
+
+def face_image(sample: FaceSample) -> np.ndarray:
+    """The image of one face, refusing a box that does not overlap it (a crop of pure padding)."""
+    image = load_image(sample.image_path)
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = sample.box_px
+    if x1 <= 0 or y1 <= 0 or x0 >= w or y0 >= h:
+        raise DatasetError(f"{sample.image_path}: face {sample.id} has its box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) "
+                           f"outside the image ({w}x{h})")
     return image
 
 
@@ -88,7 +103,7 @@ class CropCache:
         cached = self._read(path)
         if cached is not None and cached.shape == (self.settings.output_size, self.settings.output_size, 3):
             return cached, matrix
-        image, matrix = crop_face(load_image(sample.image_path), sample.box_px, self.settings)
+        image, matrix = crop_face(face_image(sample), sample.box_px, self.settings)
         self._write(path, image)
         return image, matrix
 
@@ -113,7 +128,7 @@ class CropCache:
 
 
 def uncached_crop(sample: FaceSample, settings: CropSettings) -> tuple[np.ndarray, np.ndarray]:
-    return crop_face(load_image(sample.image_path), sample.box_px, settings)
+    return crop_face(face_image(sample), sample.box_px, settings)
 
 
 class FaceCrops:

@@ -126,7 +126,7 @@ def test_failed_runs_never_reach_the_leaderboard(cli, synthetic_wflw, tmp_path, 
     assert statuses == [("test", "finished"), ("blur", "failed")]
     board = cli("leaderboard", "--format", "csv")
     lines = board.output.strip().splitlines()
-    assert len(lines) == 2 and lines[1].startswith("mean-shape,wflw,test,24,14,inter-ocular,")
+    assert len(lines) == 2 and lines[1].startswith("mean-shape,wflw,test,24,14,ground-truth,inter-ocular,")
 
 
 def test_a_killed_run_is_marked_interrupted(tmp_path):
@@ -156,7 +156,7 @@ def test_plugins_json_lists_wflw_mean_shape_and_metrics(cli):
     wflw = next(d for d in data["datasets"] if d["name"] == "wflw")
     assert wflw["landmarks"] == 98
     assert len([s for s in wflw["splits"] if s["role"] == "test"]) == 7
-    assert [m["name"] for m in data["models"]] == ["mean-shape", "3fabrec"]
+    assert [m["name"] for m in data["models"]] == ["mean-shape", "dlib-ert", "3fabrec"]
     assert {"nme", "fr", "auc"} <= {m["name"] for m in data["metrics"]}
 
 

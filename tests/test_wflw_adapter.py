@@ -59,8 +59,7 @@ def test_malformed_line_names_file_and_line(tmp_path, reason):
 
 
 def test_skip_bad_skips_and_counts_but_keeps_ids_stable(tmp_path, capsys):
-    good = line(landmarks(1))
-    write_release(tmp_path, test_lines=[good, bad_lines()["token 5 is nan"], good])
+    write_release(tmp_path, test_lines=[line(landmarks(1)), bad_lines()["token 5 is nan"], line(landmarks(2))])
     split = ADAPTER.load_split(tmp_path, "test", skip_bad=True)
     assert split.ids == ["test/00000", "test/00002"]
     assert split.skipped == 1

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fabrec_bench.datasets import DatasetAdapter, SplitInfo
+from fabrec_bench.datasets import DatasetAdapter, SplitInfo, read_text_lines
 from fabrec_bench.errors import AnnotationError, DatasetError
 from fabrec_bench.hookspecs import hookimpl
 from fabrec_bench.problems import bad_line
@@ -51,10 +51,7 @@ BOX_SOURCES = {"ground-truth": "bb_ground_truth", "detector": "bb_detector", "la
 
 def read_pts(path: Path, expected_points: int = 68) -> np.ndarray:
     """Parse an iBUG .pts file (version line, n_points, braces, one 'x y' per line) as written, 1-based."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as e:
-        raise AnnotationError(path, None, f"not UTF-8 text ({e})") from None
+    lines = read_text_lines(path)
     rows = [(i, line.strip()) for i, line in enumerate(lines, start=1) if line.strip()]
     if len(rows) < 3 or not rows[0][1].startswith("version"):
         raise AnnotationError(path, 1, "expected a 'version: 1' header")

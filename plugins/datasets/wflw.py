@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fabrec_bench.datasets import DatasetAdapter, SplitInfo, is_number, path_inside
+from fabrec_bench.datasets import DatasetAdapter, SplitInfo, is_number, path_inside, read_text_lines
 from fabrec_bench.errors import AnnotationError, DatasetError
 from fabrec_bench.hookspecs import hookimpl
 from fabrec_bench.problems import bad_line
@@ -98,18 +98,20 @@ class WFLWDataset(DatasetAdapter):
         if not path.is_file():
             raise DatasetError(f"dataset 'wflw': annotation file {path} not found; {self.layout_hint}")
         samples, skipped = [], 0
-        with open(path, encoding="utf-8", errors="strict", newline="") as f:
-            try:
-                lines = f.read().splitlines()
-            except UnicodeDecodeError as e:
-                raise DatasetError(f"{path}: not UTF-8 text ({e})") from None
+        lines = read_text_lines(path)
         face_index = 0
+        seen: dict[tuple, int] = {}  # (image, landmarks) -> first line: the same face twice is an error
         for line_no, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
                 landmarks, box, flags, rel = parse_line(line, path, line_no)
                 image = resolve_image(root, rel, path, line_no)
+                key = (rel, landmarks.tobytes())
+                if key in seen:
+                    raise AnnotationError(path, line_no, f"the same face as line {seen[key]} ({rel}); "
+                                                         "remove one of the two lines")
+                seen[key] = line_no
             except AnnotationError as e:
                 bad_line(e, skip_bad)
                 skipped += 1

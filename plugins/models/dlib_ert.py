@@ -21,11 +21,11 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from fabrec_bench.checkpoints import atomic_write
 from fabrec_bench.errors import UserError
+from fabrec_bench.facedata import face_image
 from fabrec_bench.hookspecs import hookimpl
 from fabrec_bench.models import LandmarkModel, ModelSpec
 from fabrec_bench.schemes import IBUG68, LandmarkScheme
@@ -79,9 +79,7 @@ class DlibErtModel(LandmarkModel):
         cached_path, rgb = None, None
         for i, sample in enumerate(samples):
             if str(sample.image_path) != cached_path:  # multi-face images are read once
-                image = cv2.imread(str(sample.image_path), cv2.IMREAD_COLOR)
-                if image is None:
-                    raise UserError(f"{sample.image_path}: cannot read the image")
+                image = face_image(sample)
                 rgb = np.ascontiguousarray(image[..., ::-1])
                 cached_path = str(sample.image_path)
             x0, y0, x1, y1 = (int(round(v)) for v in sample.box_px)

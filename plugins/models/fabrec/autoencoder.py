@@ -92,7 +92,11 @@ def train_autoencoder(samples: Sequence[FaceSample], scheme: LandmarkScheme, out
     speed = Throughput()
     summary = {}
     for epoch in range(start_epoch, epochs):
+        # Everything random in an epoch (order, augmentation, the latent prior, dropout) is seeded by (seed,
+        # epoch), so a run resumed from an epoch snapshot continues exactly as the uninterrupted run would.
         crops.set_epoch(epoch)
+        loader.generator.manual_seed(seed * 100_003 + epoch)
+        torch.manual_seed(seed * 100_019 + epoch)
         for batch in loader:
             losses = trainer.step(normalise(batch["image"], device).contiguous(memory_format=torch.channels_last))
             rate = speed.add(len(batch["index"]))

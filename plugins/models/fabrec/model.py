@@ -183,6 +183,8 @@ class FabrecModel(LandmarkModel):
     def train(self, samples: Sequence[FaceSample], *, seed: int, work_dir: Path) -> dict:
         torch.manual_seed(seed)
         cfg = self.config
+        # Initial weights come from the seed too (not from whatever ran before in this process).
+        self.net = Fabrec(self.scheme.num_points, self.net.input_size)
         scratch = cfg["init"] == "scratch"
         if not scratch:
             if not cfg["autoencoder"]:
