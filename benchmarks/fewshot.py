@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("--train-encoder", action="store_true", help="also fine-tune Q in stage 2")
     parser.add_argument("--splits", default=",".join(SPLITS))
     parser.add_argument("--stage2-epochs", type=int, default=100)
+    parser.add_argument("--iterations", type=int, default=0, help="stage-2 batches (overrides --stage2-epochs)")
     parser.add_argument("--train-count", type=int, default=50)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=0)
@@ -53,7 +54,7 @@ def main() -> None:
     print(f"stage 1: {len(train)} faces, {summary['epoch']} epochs, reconstruction L1 {summary['recon_l1']:.2f}, "
           f"{summary['images_per_second']} img/s, {time.perf_counter() - start:.0f} s")
     common = {"input_size": args.input_size, "epochs": args.stage2_epochs, "batch_size": 16,
-              "workers": args.workers, "daug": args.daug}
+              "workers": args.workers, "daug": args.daug, "iterations": args.iterations}
     splits = args.splits.split(",")
     configs = {
         "3fabrec": {**common, "autoencoder": str(args.work_dir / "ae" / "latest.pt"),

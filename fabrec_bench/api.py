@@ -6,6 +6,7 @@ The CLI commands in `fabrec_bench_runners` are thin wrappers over these function
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -211,6 +212,8 @@ def run_model_on_splits(
         store.mark_stale()
         for eval_split in eval_splits:
             cell = {"matrix_cell": cell_keys[eval_split.name]} if cell_keys else {}
+            if cell_keys and os.environ.get("CUDA_VISIBLE_DEVICES") is not None:
+                cell["visible_gpus"] = os.environ["CUDA_VISIBLE_DEVICES"]  # what the executor gave this cell
             run_id, uid, run_dir = store.start_run(
                 model=model, dataset=dataset, split=eval_split.name, train_split=train_split,
                 train_count=len(train_samples) if training else None, seed=seed, config={**run_config, **cell},

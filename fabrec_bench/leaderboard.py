@@ -89,7 +89,7 @@ def to_table(rows: list[LeaderboardRow], registry: Registry | None = None) -> tu
         cells = [
             row.model + (" (scored)" if row.kind == "score" else ""),
             row.dataset, row.split,
-            "all" if row.train_count is None else row.train_count,
+            row.train_count if row.train_count is not None else ("all" if _trained(row) else None),
             row.n_faces, row.protocol.box_source, row.protocol.normaliser,
         ]
         for name in metric_names:
@@ -100,6 +100,11 @@ def to_table(rows: list[LeaderboardRow], registry: Registry | None = None) -> tu
         cells += [row.protocol.threshold, row.protocol.auc_rule, len(row.seeds)]
         body.append(cells)
     return headers, body
+
+
+def _trained(row: LeaderboardRow) -> bool:
+    """Whether the row's model was trained here (pretrained models and scored files show no training size)."""
+    return any(r.train_split for r in row.runs) if row.runs else True
 
 
 def compact(headers: list[str], body: list[list], keep: tuple[str, ...] = ("model", "split")) -> tuple[list[str], list[list], str]:

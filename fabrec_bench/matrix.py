@@ -266,13 +266,32 @@ def _todo(the_plan: Plan) -> list[tuple[Job, tuple[str, ...]]]:
     return todo
 
 
+def _take_gpus(queue) -> None:
+    """Worker-process initialiser: claim one GPU group for the life of this worker, before torch sees CUDA."""
+    import os
+
+    os.environ["CUDA_VISIBLE_DEVICES"] = queue.get()
+
+
+def gpu_groups(gpus: list[str], workers: int) -> list[str]:
+    """Split GPU ids over workers: each worker gets its own GPUs (several when there are more GPUs than
+    workers); with fewer GPUs than workers, workers share them round robin."""
+    if not gpus:
+        return []
+    if len(gpus) >= workers:
+        per = len(gpus) // workers
+        return [",".join(gpus[i * per:(i + 1) * per]) for i in range(workers)]
+    return [gpus[i % len(gpus)] for i in range(workers)]
+
+
 def execute(the_plan: Plan, work_dir: Path, workers: int = 0, on_done=None, *, executor: str = "local",
-            address: str | None = None, cpus_per_cell: float = 1, gpus_per_cell: float = 0
-            ) -> list[tuple[str, list[str], str]]:
+            address: str | None = None, cpus_per_cell: float = 1, gpus_per_cell: float = 0,
+            gpus: list[str] | None = None) -> list[tuple[str, list[str], str]]:
     """Run every job with unfinished cells; returns the failures as (job, splits, error).
 
-    executor "local": sequentially (workers=0) or in `workers` processes; "ray": as Ray tasks on the cluster
-    at `address` (None starts a local Ray instance).
+    executor "local": sequentially (workers=0) or in `workers` processes, each given its own share of `gpus`
+    (CUDA_VISIBLE_DEVICES, recorded with every run it makes); "ray": as Ray tasks on the cluster at
+    `address` (None starts a local Ray instance).
     """
     if executor not in ("local", "ray"):
         raise UserError(f"unknown executor {executor!r}; use local or ray")
@@ -310,7 +329,15 @@ def execute(the_plan: Plan, work_dir: Path, workers: int = 0, on_done=None, *, e
         return failures
     import multiprocessing
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    context = multiprocessing.get_context("spawn")
+    initializer, initargs = None, ()
+    if gpus:
+        queue = context.Manager().Queue()
+        for group in gpu_groups(list(gpus), workers):
+            queue.put(group)
+        initializer, initargs = _take_gpus, (queue,)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=initializer,
+                             initargs=initargs) as pool:
         futures = [pool.submit(run_job, job, str(work_dir), pending, artefacts) for job, pending in todo]
         for future in as_completed(futures):
             finished(*future.result())

@@ -70,11 +70,13 @@ def attribute_bars(values: dict[str, dict[str, float]], splits: list[str], path:
     for i, label in enumerate(labels):
         heights = [values[label].get(s, np.nan) for s in splits]
         bars = ax.bar(x - 0.4 + width * (i + 0.5), heights, width, label=label)
-        ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=1)
+        crowded = len(labels) > 3  # upright labels would overlap their neighbours
+        ax.bar_label(bars, fmt="%.1f", fontsize=6 if crowded else 7, padding=1, rotation=90 if crowded else 0)
     ax.set_xticks(x, splits)
     ax.set_ylabel(ylabel)
+    ax.margins(y=0.12)  # room for the value labels
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, ncol=2 if len(labels) > 3 else 1)
     if title:
         ax.set_title(title)
     fig.tight_layout()

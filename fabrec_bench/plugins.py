@@ -88,7 +88,11 @@ class Registry:
         table = getattr(self, kind)
         if name not in table:
             known = ", ".join(sorted(table)) or "none"
-            hint = " (run `fabrec-bench plugins` to see load errors)" if self.errors() else ""
+            import difflib
+
+            close = difflib.get_close_matches(name, list(table), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            hint += " (run `fabrec-bench plugins` to see load errors)" if self.errors() else ""
             raise PluginError(f"unknown {kind[:-1]} '{name}'; installed: {known}{hint}")
         return table[name]
 

@@ -15,14 +15,13 @@ from pathlib import Path
 
 import click
 import numpy as np
-from rich.table import Table
 
 from fabrec_bench.html import ced_figures, leaderboard_page
 from fabrec_bench.leaderboard import build_rows, compact, render, to_table
 from fabrec_bench.matrix import execute, load_spec, plan
 from fabrec_bench.plugins import get_registry
 from fabrec_bench.store import ResultsStore, store_path
-from fabrec_bench_runners.options import console
+from fabrec_bench_runners.options import console, results_table
 from fabrec_bench_runners.synth import synth_wflw
 
 DEMO_SPLITS = ("test", "pose", "expression", "illumination", "make-up", "occlusion", "blur")
@@ -50,7 +49,7 @@ data_root = {root}
 """
 
 
-def demo_spec(data_root: Path, counts: tuple[int, int], ae_seconds: float, iterations: int, seed: int) -> str:
+def demo_spec(data_root: Path, counts: tuple[int, int], ae_epochs: int, iterations: int, seed: int) -> str:
     """The demo's matrix spec (TOML), written beside its results so it can be re-run or edited."""
     root = json.dumps(str(data_root.resolve()))
     stage2 = f"input_size = 128, iterations = {iterations}, batch_size = 16, daug = 1"
@@ -64,7 +63,7 @@ name = "synthetic-ae"
 model = "3fabrec"
 dataset = "wflw"
 data_root = {root}
-config = {{ input_size = 128, epochs = 100, batch_size = 16, lr = 2e-4, daug = 1, max_seconds = {ae_seconds:g}, seed = {seed} }}
+config = {{ input_size = 128, epochs = {ae_epochs}, batch_size = 16, lr = 2e-4, daug = 1, seed = {seed} }}
 
 [[matrix.models]]
 name = "mean-shape"
@@ -92,12 +91,12 @@ data_root = {root}
 @click.option("--test", type=click.IntRange(min=6), default=150, show_default=True, help="Synthetic test faces.")
 @click.option("--sizes", type=(int, int), default=(20, 100), show_default=True,
               help="The two few-shot training-set sizes.")
-@click.option("--ae-seconds", type=click.FloatRange(min=0), default=150, show_default=True,
-              help="Time budget of the stage-1 autoencoder (it stops after the epoch that passes it).")
+@click.option("--ae-epochs", type=click.IntRange(min=1), default=12, show_default=True,
+              help="Stage-1 autoencoder epochs over the training faces (about 11 s each on 2 CPU cores).")
 @click.option("--iterations", type=click.IntRange(min=1), default=60, show_default=True,
               help="Stage-2 training batches per 3FabRec cell (the same for every training size).")
 @click.option("--seed", type=int, default=0, show_default=True)
-def demo_command(out, train, test, sizes, ae_seconds, iterations, seed):
+def demo_command(out, train, test, sizes, ae_epochs, iterations, seed):
     """Generate synthetic WFLW, run the demo matrix on every WFLW test split, write leaderboards and plots."""
     started = time.perf_counter()
     out = Path(out)
@@ -113,7 +112,7 @@ def demo_command(out, train, test, sizes, ae_seconds, iterations, seed):
         console.print(f"{counts['train']} train / {counts['test']} test faces in {data_root}")
     console.rule("2. matrix")
     spec_path = out / "demo-matrix.toml"
-    spec_path.write_text(demo_spec(data_root, tuple(sorted(sizes)), ae_seconds, iterations, seed))
+    spec_path.write_text(demo_spec(data_root, tuple(sorted(sizes)), ae_epochs, iterations, seed))
     specs = [spec_path]
     if importlib.util.find_spec("dlib") and importlib.util.find_spec("face_recognition_models"):
         specs.append(out / "demo-matrix-68.toml")
@@ -130,18 +129,14 @@ def demo_command(out, train, test, sizes, ae_seconds, iterations, seed):
         the_plan = plan(load_spec(path), work_dir)
         cells = the_plan.cells()
         console.print(f"{path.name}: {len(cells)} cells ({sum(the_plan.done.values())} already done)"
-                      + (f"; the stage-1 autoencoder trains first (about {ae_seconds:g} s)" if path == spec_path else ""))
+                      + (f"; the stage-1 autoencoder trains first ({ae_epochs} epochs)" if path == spec_path else ""))
         failures += execute(the_plan, work_dir, on_done=report)
     console.rule("3. leaderboard")
     registry = get_registry()
     with ResultsStore(store_path(work_dir)) as store:
         rows = build_rows([r for r in store.runs(status="finished") if r.dataset in ("wflw", "wflw68")])
     headers, body, caption = compact(*to_table([r for r in rows if r.split == "test"], registry), keep=("model", "dataset", "split"))
-    table = Table(title="WFLW (synthetic) test split; every subset is in the HTML page", caption=caption)
-    for h in headers:
-        table.add_column(h)
-    for r in body:
-        table.add_row(*("–" if c is None else str(c) for c in r))
+    table = results_table(headers, body, "WFLW (synthetic) test split; every subset is in the HTML page", caption)
     console.print(table)
     written = _write_outputs(out, work_dir, rows, registry)
     console.print(f"demo finished in {time.perf_counter() - started:.0f} s"

@@ -11,7 +11,7 @@ from fabrec_bench import reference
 from fabrec_bench.checkpoints import atomic_write
 from fabrec_bench.leaderboard import FORMATS, build_rows, compact, render, to_table
 from fabrec_bench.store import ResultsStore, store_path
-from fabrec_bench_runners.options import console
+from fabrec_bench_runners.options import console, results_table
 
 REPORTED_HEADERS = ["model", "dataset", "split", "metric", "value", "normaliser", "paper", "where"]
 
@@ -79,14 +79,7 @@ def leaderboard_command(obj, dataset, split, model, train_count, fmt, out, repor
         console.print("no finished runs match")
         return
     headers, body, caption = compact(*to_table(rows))
-    table = Table(title=f"Leaderboard ({path})", caption=caption)
-    for i, h in enumerate(headers):
-        text = h in ("model", "dataset", "split", "boxes", "normaliser", "AUC rule")
-        # Names are never cut: two box sources or models must stay distinguishable on a narrow terminal.
-        table.add_column(h, justify="left" if text else "right", no_wrap=text,
-                         min_width=max(len(str(r[i])) for r in body) if text else None)
-    for r in body:
-        table.add_row(*("–" if c is None else str(c) for c in r))
+    table = results_table(headers, body, f"Leaderboard ({path})", caption)
     console.print(table)
     if published:
         table = Table(title="Reported in papers (not measured here)", title_style="bold yellow",

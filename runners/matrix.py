@@ -17,6 +17,9 @@ from fabrec_bench_runners.options import console
 @click.option("--dry-run", is_flag=True, help="Print the plan (cells, what is done, what each needs) and stop.")
 @click.option("--workers", type=int, default=0, show_default=True,
               help="Run trainings in this many worker processes (0: in this process, one after another).")
+@click.option("--gpus", default=None,
+              help="GPU ids for the local worker processes, e.g. 0,1,2,3: each worker gets its own share "
+                   "(CUDA_VISIBLE_DEVICES), recorded with every run.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local: this machine (see --workers); ray: a Ray cluster (pip install \"fabrec-bench[ray]\").")
 @click.option("--address", default=None,
@@ -26,7 +29,7 @@ from fabrec_bench_runners.options import console
 @click.option("--gpus-per-cell", type=click.FloatRange(min=0), default=0, show_default=True,
               help="GPUs Ray gives each training (it sees only those, via CUDA_VISIBLE_DEVICES).")
 @click.pass_obj
-def matrix_command(obj, spec, dry_run, workers, executor, address, cpus_per_cell, gpus_per_cell):
+def matrix_command(obj, spec, dry_run, workers, gpus, executor, address, cpus_per_cell, gpus_per_cell):
     """Run every cell of SPEC not yet finished in the results store; failed cells are listed at the end."""
     jobs = load_spec(Path(spec))
     the_plan = plan(jobs, obj.work_dir)
@@ -53,10 +56,13 @@ def matrix_command(obj, spec, dry_run, workers, executor, address, cpus_per_cell
         status = f"[red]failed[/]: {error}" if error else "[green]done[/]"
         console.print(f"{name} on {', '.join(splits)}: {status}")
 
-    if executor == "ray" and workers:
-        raise click.UsageError("--workers is for the local executor; Ray runs as many cells as the cluster fits")
+    if executor == "ray" and (workers or gpus):
+        raise click.UsageError("--workers and --gpus are for the local executor; with Ray use --gpus-per-cell")
+    gpu_ids = [g.strip() for g in gpus.split(",") if g.strip()] if gpus else []
+    if gpu_ids and workers < 1:
+        raise click.UsageError("--gpus needs --workers N (one process per GPU share)")
     failures = execute(the_plan, obj.work_dir, workers=workers, on_done=report, executor=executor,
-                       address=address, cpus_per_cell=cpus_per_cell, gpus_per_cell=gpus_per_cell)
+                       address=address, cpus_per_cell=cpus_per_cell, gpus_per_cell=gpus_per_cell, gpus=gpu_ids)
     console.print(f"{len(cells) - done} cell(s) ran, {sum(len(f[1]) for f in failures)} failed")
     for name, splits, error in failures:
         console.print(f"  failed: {name} on {', '.join(splits)}: {error}", markup=False)

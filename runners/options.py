@@ -71,3 +71,19 @@ def parse_options(pairs: tuple[str, ...]) -> dict:
         except json.JSONDecodeError:
             options[key.strip()] = value
     return options
+
+
+TEXT_COLUMNS = ("model", "dataset", "split", "boxes", "normaliser", "AUC rule")
+
+
+def results_table(headers: list[str], body: list[list], title: str, caption: str = "") -> Table:
+    """A leaderboard as a rich table; names are never cut, so two models or box sources stay distinguishable
+    on a narrow terminal."""
+    table = Table(title=title, caption=caption)
+    for i, h in enumerate(headers):
+        text = h in TEXT_COLUMNS
+        table.add_column(h, justify="left" if text else "right", no_wrap=text,
+                         min_width=max([len(str(r[i])) for r in body] + [len(h)]) if text else None)
+    for r in body:
+        table.add_row(*("–" if c is None else str(c) for c in r))
+    return table

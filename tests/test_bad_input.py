@@ -226,7 +226,8 @@ CASES = [
     Case("checkpoint for another landmark scheme", lambda r: checkpoint(r, mean_shape_68), "68 landmarks"),
     Case("truncated checkpoint", lambda r: checkpoint(r, truncated_npz), "ms68.npz"),
     Case("checkpoint with pickled objects", lambda r: checkpoint(r, pickled_npz), "evil.npz"),
-    Case("malicious pickle in a .pt checkpoint", lambda r: checkpoint(r, malicious_pt, model="3fabrec"), "evil.pt"),
+    Case("malicious pickle in a .pt checkpoint", lambda r: checkpoint(r, malicious_pt, model="3fabrec"),
+         "evil.pt: refused: it holds Python objects"),
     Case("3FabRec checkpoint for another scheme", lambda r: checkpoint(r, fabrec_68, model="3fabrec"), "lm68.pt"),
     Case("autoencoder for another input size",
          lambda r: ["run", "-m", "3fabrec", *run_wflw(r)[3:], "--config", f"autoencoder={fabrec_256(r)}",
@@ -238,7 +239,7 @@ CASES = [
     Case("unknown split", lambda r: ["run", "-m", "mean-shape", "-d", "wflw", "-s", "tset", "--data-root", r / "WFLW"],
          "has no split 'tset'"),
     Case("unknown model", lambda r: ["run", "-m", "3fabric", "-d", "wflw", "-s", "test", "--data-root", r / "WFLW"],
-         "3fabric"),
+         "did you mean '3fabrec'"),
     Case("dataset root that does not exist", lambda r: ["run", "-m", "mean-shape", "-d", "wflw", "-s", "test",
                                                         "--data-root", r / "nowhere"], "nowhere"),
 ]

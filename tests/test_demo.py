@@ -9,7 +9,7 @@ from fabrec_bench.store import ResultsStore, store_path
 
 def test_demo_runs_its_matrix_and_ends_with_the_paths_it_wrote(cli, tmp_path):
     out = tmp_path / "demo"
-    result = cli("demo", "--out", out, "--train", "12", "--test", "14", "--sizes", "3", "6", "--ae-seconds", "0",
+    result = cli("demo", "--out", out, "--train", "12", "--test", "14", "--sizes", "3", "6", "--ae-epochs", "1",
                  "--iterations", "2")
     assert result.exit_code == 0, result.output
     tail = result.output.strip().splitlines()[-9:]
@@ -33,6 +33,6 @@ def test_demo_runs_its_matrix_and_ends_with_the_paths_it_wrote(cli, tmp_path):
     assert len(re.findall(r'<tbody class="group">', page)) == len({(r.model, r.model_info.get("variant"),
                                                                    r.train_count, r.dataset, r.split) for r in runs})
     # Re-running resumes: nothing is trained again.
-    again = cli("demo", "--out", out, "--train", "12", "--test", "14", "--sizes", "3", "6", "--ae-seconds", "0",
+    again = cli("demo", "--out", out, "--train", "12", "--test", "14", "--sizes", "3", "6", "--ae-epochs", "1",
                 "--iterations", "2")
     assert again.exit_code == 0 and "(42 already done)" in again.output

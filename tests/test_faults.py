@@ -142,3 +142,31 @@ def test_a_fixed_seed_gives_the_same_metrics_twice_and_records_versions(cli, syn
             assert any(k.startswith("opencv") for k in run.versions)
     assert results[0][0] == results[1][0]
     np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+def test_nothing_is_written_outside_the_work_directory(synthetic_wflw, tmp_path):
+    """A run (training, crop cache, checkpoints, pictures, results) writes only under --work-dir: not into
+    the dataset, the current folder or the home folder."""
+    home, cwd, work = tmp_path / "home", tmp_path / "cwd", tmp_path / "work"
+    home.mkdir()
+    cwd.mkdir()
+    data = tmp_path / "data"
+    import shutil
+
+    shutil.copytree(synthetic_wflw, data)
+    before = {p: p.stat().st_mtime_ns for p in data.rglob("*")}
+    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
+           "XDG_CACHE_HOME": str(home / ".cache"), "MPLCONFIGDIR": str(work / ".matplotlib")}
+    config = ["--config", "init=scratch", "--config", "input_size=128", "--config", "iterations=2",
+              "--config", "batch_size=4", "--config", "precision=fp32"]
+    for cmd in (["run", "-m", "3fabrec", "-d", "wflw", "-s", "test", "--data-root", str(data), "--train-count", "4",
+                 *config],
+                ["leaderboard", "--format", "html", "--out", str(work / "board.html")],
+                ["plot", "ced", "-d", "wflw", "-s", "test", "--out", str(work / "ced.png")]):
+        result = subprocess.run([sys.executable, "-m", "fabrec_bench_runners", "--work-dir", str(work), *cmd],
+                                cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr[-2000:]
+    assert list(cwd.iterdir()) == []
+    assert {p: p.stat().st_mtime_ns for p in data.rglob("*")} == before
+    assert [p for p in home.rglob("*") if p.is_file()] == []
+    assert (work / "results.sqlite").exists() and (work / "crop-cache").is_dir()

@@ -110,10 +110,21 @@ def test_worker_processes_fill_the_same_store(synthetic_wflw, tmp_path):
     spec = write_spec(tmp_path / "spec.toml", synthetic_wflw, '[[matrix.models]]\nname = "mean-shape"')
     work = tmp_path / "work"
     result = subprocess.run([sys.executable, "-m", "fabrec_bench_runners", "--work-dir", str(work), "matrix", str(spec),
-                             "--workers", "2"], capture_output=True, text=True, timeout=300)
+                             "--workers", "2", "--gpus", "0,1"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     cells, statuses = finished_cells(work)
     assert len(cells) == 8 and len(set(cells)) == 8 and set(statuses) == {"finished"}
+    with ResultsStore(store_path(work)) as store:  # each worker process saw only its own GPU
+        assert {r.config["visible_gpus"] for r in store.runs()} <= {"0", "1"}
+
+
+def test_gpus_are_shared_out_between_workers():
+    from fabrec_bench.matrix import gpu_groups
+
+    assert gpu_groups(["0", "1", "2", "3"], 2) == ["0,1", "2,3"]
+    assert gpu_groups(["0", "1", "2", "3"], 4) == ["0", "1", "2", "3"]
+    assert gpu_groups(["0", "1"], 3) == ["0", "1", "0"]
+    assert gpu_groups([], 2) == []
 
 
 def test_ray_executor_fills_the_same_store(synthetic_wflw, tmp_path):

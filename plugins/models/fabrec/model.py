@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import pickle
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -101,8 +102,12 @@ def read_checkpoint(path: Path) -> tuple[dict, dict]:
         return read_reference_snapshot(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # unpickling refused, truncated file, not a torch file...
-        raise UserError(f"{path}: not a readable fabrec-bench checkpoint ({type(e).__name__}: {e})") from None
+    except pickle.UnpicklingError:  # objects beyond tensors and plain data: never unpickled
+        raise UserError(f"{path}: refused: it holds Python objects besides weights (an unsafe pickle); "
+                        "fabrec-bench loads checkpoints with weights_only=True") from None
+    except Exception as e:  # truncated file, not a torch file...
+        first = str(e).splitlines()[0] if str(e) else ""
+        raise UserError(f"{path}: not a readable fabrec-bench checkpoint ({type(e).__name__}: {first})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise UserError(f"{path}: not a 3fabrec checkpoint written by fabrec-bench")
     return payload["state_dict"], json.loads(payload["meta"])
