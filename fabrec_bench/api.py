@@ -200,6 +200,14 @@ def run_model_on_splits(
         train_samples = select_training_subset(train_data.samples, train_count, seed)
 
     work_dir = Path(work_dir)
+    if training and int(os.environ.get("WORLD_SIZE", "1")) > 1 and int(os.environ.get("RANK", "0")) != 0:
+        # A helper process under torchrun: it trains its share alongside rank 0, which stores the results.
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="fabrec-bench-rank") as tmp:
+            lm = spec.create(adapter.scheme, _model_config(spec, adapter, config, work_dir), device)
+            lm.train(train_samples, seed=seed, work_dir=Path(tmp))
+        return []
     run_config = dict(config or {})
     if checkpoint is not None:
         run_config["checkpoint"] = str(checkpoint)
@@ -277,18 +285,22 @@ def _prepare_model(
                 f"'{adapter.name}' has {adapter.scheme.num_points}"
             )
         return lm
-    config = dict(config or {})
-    # Models that crop faces get the dataset's crop-box extension and a crop cache in the work directory.
-    if "crop_extension" in spec.default_config:
-        config.setdefault("crop_extension", list(adapter.crop_box_extension))
-    if "cache_dir" in spec.default_config:
-        config.setdefault("cache_dir", str(run_dir.parent.parent / "crop-cache"))
-    lm = spec.create(adapter.scheme, config, device)
+    lm = spec.create(adapter.scheme, _model_config(spec, adapter, config, run_dir.parent.parent), device)
     if spec.needs_training:
         info = lm.train(train_samples, seed=seed, work_dir=run_dir)
         (run_dir / "train_info.json").write_text(json.dumps(info, indent=2, default=str))
         lm.save(run_dir / f"checkpoint{spec.checkpoint_suffix}")
     return lm
+
+
+def _model_config(spec: ModelSpec, adapter: DatasetAdapter, config: dict | None, work_dir: Path) -> dict:
+    """Models that crop faces get the dataset's crop-box extension and a crop cache in the work directory."""
+    config = dict(config or {})
+    if "crop_extension" in spec.default_config:
+        config.setdefault("crop_extension", list(adapter.crop_box_extension))
+    if "cache_dir" in spec.default_config:
+        config.setdefault("cache_dir", str(Path(work_dir) / "crop-cache"))
+    return config
 
 
 def score_predictions(

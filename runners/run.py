@@ -39,6 +39,8 @@ def _common(f):
 
 def _show(ctx_obj, outcomes, model, dataset, splits, as_json):
     registry = get_registry()
+    if not outcomes:  # a helper process under torchrun: rank 0 evaluates and stores
+        return
     if as_json:
         docs = [json.loads(evaluation_json(o.evaluation, run_id=o.run_id, run=o.uid, model=model, dataset=dataset,
                                            split=split, run_dir=str(o.run_dir)))

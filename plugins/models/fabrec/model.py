@@ -21,6 +21,7 @@ import torch
 from fabrec_bench.augment import PRESETS
 from fabrec_bench.checkpoints import atomic_write
 from fabrec_bench.crops import to_image
+from fabrec_bench.distributed import broadcast_state, max_replica_difference, setup, shard
 from fabrec_bench.errors import UserError
 from fabrec_bench.facedata import FaceCrops
 from fabrec_bench.models import LandmarkModel, resolve_device
@@ -190,6 +191,15 @@ class FabrecModel(LandmarkModel):
         cfg = self.config
         # Initial weights come from the seed too (not from whatever ran before in this process).
         self.net = Fabrec(self.scheme.num_points, self.net.input_size)
+        # Under torchrun each process trains on its share of the faces; gradients are averaged before every
+        # step (fabrec_bench.distributed), so the replicas stay identical.
+        world, device = setup(self.device_name)
+        self.device_name = device
+        if world.distributed:
+            count = len(samples)
+            samples = shard(list(samples), world)
+            if not samples:
+                raise UserError(f"{count} training face(s) cannot be shared by {world.size} processes")
         scratch = cfg["init"] == "scratch"
         if not scratch:
             if not cfg["autoencoder"]:
@@ -201,10 +211,11 @@ class FabrecModel(LandmarkModel):
                                 f"the model uses {self.net.input_size} (set --config input_size=...)")
             load_weights(self.net, state, Path(cfg["autoencoder"]), head=False)
         self._prepare()
+        broadcast_state(self.net, world)
         autocast = autocast_for(self.device_name, cfg["precision"])
         trainer = LandmarkTrainer(self.net, lr_heatmaps=cfg["lr_heatmaps"], lr_encoder=cfg["lr_encoder"],
                                   train_encoder=cfg["train_encoder"], scratch=scratch, sigma=cfg["sigma"],
-                                  autocast=autocast)
+                                  autocast=autocast, world=world)
         crops = self._crops(samples, augment=PRESETS[int(cfg["daug"])], seed=seed)
         # Never drop data: with fewer faces than the batch size, the batch is all of them.
         loader = face_loader(crops, int(cfg["batch_size"]), shuffle=True, workers=int(cfg["workers"]),
@@ -232,14 +243,17 @@ class FabrecModel(LandmarkModel):
                     curve.add(iteration=trainer.iteration, epoch=epoch, **losses)
                     progress.update(task, advance=1, description=f"3fabrec stage 2 epoch {epoch + 1} "
                                     f"loss {losses['heatmap_mse_x300']:.4f} {rate:.0f} img/s")
-                if (epoch + 1) % grid_every == 0 or epoch + 1 == epochs:
+                if world.is_main and ((epoch + 1) % grid_every == 0 or epoch + 1 == epochs):
                     self._landmark_grid(grid_faces, work_dir / f"stage2_landmarks_epoch_{epoch + 1:04d}.png")
+        broadcast_state(self.net, world)  # BatchNorm statistics (from scratch) are per process; rank 0's win
         csv_path, png_path = curve.write(work_dir, "stage2_loss")
         self.trained = True
         self.history = {"iterations": trainer.iteration, "epochs": epochs,
                         "final_loss": curve.rows[-1]["heatmap_mse_x300"] if curve.rows else None,
-                        "images_per_second": round(speed.add(0), 1), "train_faces": len(samples),
-                        "loss_csv": str(csv_path), "loss_png": str(png_path), "init": cfg["init"]}
+                        "images_per_second": round(speed.add(0), 1), "train_faces": len(samples) * world.size,
+                        "faces_per_process": len(samples),
+                        "loss_csv": str(csv_path), "loss_png": str(png_path), "init": cfg["init"],
+                        "processes": world.size, "replica_max_difference": max_replica_difference(self.net, world)}
         return self.history
 
     @torch.no_grad()
