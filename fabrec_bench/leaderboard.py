@@ -37,14 +37,28 @@ class LeaderboardRow:
     runs: list[RunRecord] = field(default_factory=list, repr=False)  # the runs averaged into this row
 
 
-def build_rows(runs: list[RunRecord]) -> list[LeaderboardRow]:
+def _non_default_options(run: RunRecord, registry: Registry | None) -> dict:
+    """The dataset options a run used that differ from the adapter's defaults (all of them if the dataset's
+    plugin is not installed here)."""
+    options = run.config.get("dataset_options") or {}
+    try:
+        defaults = (registry or get_registry()).dataset(run.dataset).option_defaults
+    except Exception:  # a dataset whose plugin is gone: show everything it recorded
+        return dict(options)
+    return {k: v for k, v in options.items() if defaults.get(k, object()) != v}
+
+
+def build_rows(runs: list[RunRecord], registry: Registry | None = None) -> list[LeaderboardRow]:
     """Group finished runs; rows are sorted by dataset, split, then NME (best first)."""
     groups: dict[tuple, list[RunRecord]] = defaultdict(list)
     for run in runs:
         # A model's own description of what sets this run apart (e.g. 3FabRec from scratch) joins its name.
         variant = run.model_info.get("variant")
         name = f"{run.model} ({variant})" if variant else run.model
-        key = (name, run.dataset, run.split, run.train_count, json.dumps(run.protocol, sort_keys=True), run.kind)
+        # Dataset options change the data (e.g. 300-W's box_source), so they split rows and are shown.
+        options = _non_default_options(run, registry)
+        dataset = run.dataset + (f" [{', '.join(f'{k}={v}' for k, v in sorted(options.items()))}]" if options else "")
+        key = (name, dataset, run.split, run.train_count, json.dumps(run.protocol, sort_keys=True), run.kind)
         groups[key].append(run)
     rows = []
     for (model, dataset, split, train_count, protocol_json, kind), members in groups.items():
@@ -115,7 +129,7 @@ def compact(headers: list[str], body: list[list], keep: tuple[str, ...] = ("mode
         keep_idx = [i for i, h in enumerate(headers) if h in keep or len({str(r[i]) for r in body}) > 1
                     or "(" in h or "@" in h]
     dropped = [i for i in range(len(headers)) if i not in keep_idx]
-    caption = ", ".join(f"{headers[i]}: {body[0][i]}" for i in dropped) if body else ""
+    caption = ", ".join(f"{headers[i]}: {'–' if body[0][i] is None else body[0][i]}" for i in dropped) if body else ""
     return [headers[i] for i in keep_idx], [[r[i] for i in keep_idx] for r in body], caption
 
 

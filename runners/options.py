@@ -79,11 +79,14 @@ TEXT_COLUMNS = ("model", "dataset", "split", "boxes", "normaliser", "AUC rule")
 def results_table(headers: list[str], body: list[list], title: str, caption: str = "") -> Table:
     """A leaderboard as a rich table; names are never cut, so two models or box sources stay distinguishable
     on a narrow terminal."""
-    table = Table(title=title, caption=caption)
+    from rich.markup import escape
+
+    table = Table(title=escape(title), caption=escape(caption))
     for i, h in enumerate(headers):
         text = h in TEXT_COLUMNS
-        table.add_column(h, justify="left" if text else "right", no_wrap=text,
-                         min_width=max([len(str(r[i])) for r in body] + [len(h)]) if text else None)
-    for r in body:
-        table.add_row(*("–" if c is None else str(c) for c in r))
+        widest = max([len(str(r[i])) for r in body] + [1])
+        table.add_column(escape(h), justify="left" if text else "right", no_wrap=text,
+                         min_width=max(widest, len(h)) if text else widest)
+    for r in body:  # user strings (model names, dataset options) may hold [brackets]: never markup
+        table.add_row(*("–" if c is None else escape(str(c)) for c in r))
     return table
