@@ -245,6 +245,13 @@ def run_job(job: Job, work_dir: str, pending: tuple[str, ...], artefacts: dict[s
     except Exception as e:  # a failed pretraining fails the cells that need it
         return job.describe(), list(pending), f"pretraining: {type(e).__name__}: {e}"
     options = {k: json.loads(v) for k, v in job.options}
+    try:  # models that can resume a training get a folder per job, so a killed cell continues where it was
+        from fabrec_bench.plugins import get_registry
+
+        if "resume_dir" in get_registry().model(job.model).default_config:
+            config.setdefault("resume_dir", str(Path(work_dir) / "resume" / job.cell_key("+".join(job.splits))))
+    except UserError as e:
+        return job.describe(), list(pending), f"{type(e).__name__}: {e}"
     try:
         # One training, evaluated on every pending split; each split's run records its own cell key.
         api.run_model_on_splits(

@@ -215,3 +215,42 @@ def test_a_reference_to_an_undeclared_pretraining_is_a_spec_error(cli, synthetic
     result = cli("matrix", write_spec(tmp_path / "spec.toml", synthetic_wflw, models))
     assert result.exit_code == 2
     assert "matrix.models[0].config.autoencoder = '@nope' names no [[matrix.pretrain]] (declared: none)" in result.output
+
+
+RESUMABLE_3FABREC = """
+[[matrix.models]]
+name = "3fabrec"
+config = { init = "scratch", input_size = 128, epochs = 8, batch_size = 4, eval_batch_size = 8, precision = "fp32", daug = 4, resume_every_seconds = 0 }
+"""
+
+
+def test_a_killed_3fabrec_cell_resumes_from_its_last_epoch_and_matches_an_uninterrupted_run(synthetic_wflw, tmp_path):
+    spec = write_spec(tmp_path / "spec.toml", synthetic_wflw, RESUMABLE_3FABREC, seeds=(3,), counts=(8,),
+                      splits=("test",))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    def cmd(work):
+        return [sys.executable, "-m", "fabrec_bench_runners", "--work-dir", str(work), "matrix", str(spec)]
+
+    straight = subprocess.run(cmd(tmp_path / "straight"), capture_output=True, text=True, timeout=600, env=env)
+    assert straight.returncode == 0, straight.stdout[-2000:] + straight.stderr[-2000:]
+
+    work = tmp_path / "killed"
+    proc = subprocess.Popen(cmd(work), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None and not list(work.glob("resume/*/stage2_state.pt")):
+        time.sleep(0.05)
+    time.sleep(1.0)  # a few more epochs in
+    assert proc.poll() is None, "the cell finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    resumed = subprocess.run(cmd(work), capture_output=True, text=True, timeout=600, env=env)
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+
+    with ResultsStore(store_path(tmp_path / "straight")) as a, ResultsStore(store_path(work)) as b:
+        run_a, run_b = a.runs()[0], b.runs()[0]
+        assert len(b.runs()) == 1 and run_a.metrics == run_b.metrics  # the same result, bit for bit
+        assert a.face_errors(run_a.id) == b.face_errors(run_b.id)
+    info = json.loads((Path(run_b.run_dir) / "train_info.json").read_text())
+    assert info["resumed_from_epoch"] >= 1 and info["iterations"] == 16
+    assert not list(work.glob("resume/*/stage2_state.pt"))  # removed once the training completed

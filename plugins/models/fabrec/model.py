@@ -39,6 +39,8 @@ DEFAULT_CONFIG = {
     "init": "autoencoder",  # or "scratch"
     "epochs": 30,
     "iterations": 0,  # > 0: train exactly this many batches (epochs as needed), so training sizes get equal compute
+    "resume_dir": "",  # a folder for stage-2 training state: an interrupted training continues from its last save
+    "resume_every_seconds": 30.0,  # how often that state is saved (at the end of an epoch)
     "batch_size": 40,
     "eval_batch_size": 50,
     "lr_heatmaps": 1e-3,
@@ -151,6 +153,62 @@ def load_weights(net: Fabrec, state: dict, source: Path, *, head: bool) -> None:
     net.load_state_dict({k: v for k, v in wanted.items() if k in own}, strict=False)
 
 
+# -- resumable stage 2 -------------------------------------------------------------------------------
+
+
+class _Stage2State:
+    """Stage-2 training state in `resume_dir` (weights, optimiser states, iteration, loss curve), saved at
+    epoch ends (atomically, at most every `resume_every_seconds`) and removed when training completes. It
+    is used only by a training with the same config, faces and seed (a fingerprint is stored with it)."""
+
+    FORMAT = "fabrec-bench/3fabrec-stage2-state/1"
+
+    def __init__(self, cfg: dict, samples, seed: int, world):
+        import hashlib
+        import time
+
+        self.path = Path(cfg["resume_dir"]) / "stage2_state.pt"
+        self.every = float(cfg["resume_every_seconds"])
+        self.world = world
+        ident = {k: v for k, v in cfg.items() if k not in ("resume_dir", "resume_every_seconds", "workers")}
+        ident.update(seed=seed, faces=[s.id for s in samples], processes=world.size)
+        self.fingerprint = hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()
+        self.last_save = time.monotonic()
+
+    def restore(self, net, trainer, curve) -> int:
+        """Load a matching saved state into the network and trainer; returns the epoch to start from."""
+        if not self.path.is_file():
+            return 0
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception:  # unreadable (should not happen: writes are atomic): start over
+            return 0
+        if state.get("format") != self.FORMAT or state.get("fingerprint") != self.fingerprint:
+            return 0
+        net.load_state_dict(state["model"])
+        for name, opt in trainer.optimizers().items():
+            opt.load_state_dict(state["optim"][name])
+        trainer.iteration = int(state["iteration"])
+        curve.rows = list(state["curve"])
+        return int(state["epoch"])
+
+    def save(self, net, trainer, curve, epoch: int) -> None:
+        import time
+
+        if not self.world.is_main or time.monotonic() - self.last_save < self.every:
+            return
+        state = {"format": self.FORMAT, "fingerprint": self.fingerprint, "epoch": epoch,
+                 "iteration": trainer.iteration, "curve": curve.rows,
+                 "model": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+                 "optim": {name: opt.state_dict() for name, opt in trainer.optimizers().items()}}
+        atomic_write(self.path, lambda f: torch.save(state, f))
+        self.last_save = time.monotonic()
+
+    def finished(self) -> None:
+        if self.world.is_main:
+            self.path.unlink(missing_ok=True)
+
+
 # -- the model ---------------------------------------------------------------------------------------
 
 
@@ -231,10 +289,17 @@ class FabrecModel(LandmarkModel):
         epochs = -(-iterations // len(loader)) if iterations else int(cfg["epochs"])
         grid_every = int(cfg["grid_every"]) or max(1, epochs // 10)
         grid_faces = list(samples[: int(cfg["images_per_epoch_grid"])])
+        resume = _Stage2State(cfg, samples, seed, world) if cfg["resume_dir"] else None
+        start_epoch = resume.restore(self.net, trainer, curve) if resume else 0
         with Progress(transient=True) as progress:
             task = progress.add_task("3fabrec stage 2", total=iterations or epochs * len(loader))
-            for epoch in range(epochs):
+            progress.update(task, completed=trainer.iteration)
+            for epoch in range(start_epoch, epochs):
+                # An epoch's randomness (order, augmentation) depends only on (seed, epoch), so a resumed
+                # training continues exactly as the uninterrupted one would have.
                 crops.set_epoch(epoch)
+                loader.generator.manual_seed(seed * 100_003 + epoch)
+                torch.manual_seed(seed * 100_019 + epoch)
                 for batch in loader:
                     if iterations and trainer.iteration >= iterations:
                         break
@@ -245,6 +310,10 @@ class FabrecModel(LandmarkModel):
                                     f"loss {losses['heatmap_mse_x300']:.4f} {rate:.0f} img/s")
                 if world.is_main and ((epoch + 1) % grid_every == 0 or epoch + 1 == epochs):
                     self._landmark_grid(grid_faces, work_dir / f"stage2_landmarks_epoch_{epoch + 1:04d}.png")
+                if resume and epoch + 1 < epochs:
+                    resume.save(self.net, trainer, curve, epoch + 1)
+        if resume:
+            resume.finished()
         broadcast_state(self.net, world)  # BatchNorm statistics (from scratch) are per process; rank 0's win
         csv_path, png_path = curve.write(work_dir, "stage2_loss")
         self.trained = True
@@ -253,7 +322,8 @@ class FabrecModel(LandmarkModel):
                         "images_per_second": round(speed.add(0), 1), "train_faces": len(samples) * world.size,
                         "faces_per_process": len(samples),
                         "loss_csv": str(csv_path), "loss_png": str(png_path), "init": cfg["init"],
-                        "processes": world.size, "replica_max_difference": max_replica_difference(self.net, world)}
+                        "processes": world.size, "replica_max_difference": max_replica_difference(self.net, world),
+                        "resumed_from_epoch": start_epoch}
         return self.history
 
     @torch.no_grad()
