@@ -135,6 +135,21 @@ def path_inside(base: Path, relative: str) -> Path | None:
     return target
 
 
+def printable_path(path) -> str:
+    """A path as text even when its name is not valid UTF-8 (undecodable bytes shown as \\xNN)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def check_utf8_name(path: Path) -> None:
+    """Refuse a file whose name is not valid UTF-8: face ids, the results store and CSV files are text."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        from fabrec_bench.errors import AnnotationError
+
+        raise AnnotationError(printable_path(path), None, "file name is not valid UTF-8; rename it") from None
+
+
 def read_text_lines(path: Path) -> list[str]:
     """A UTF-8 annotation file as lines; bytes that are not UTF-8 are reported with their line number."""
     from fabrec_bench.errors import AnnotationError

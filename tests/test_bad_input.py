@@ -105,6 +105,16 @@ def pts(root: Path, points: int, closing: bool = True) -> list:
     return ["run", "-m", "mean-shape", "-d", "300w", "-s", "common", "--data-root", root / "300W"]
 
 
+def non_utf8_name(root: Path) -> list:
+    import os
+
+    folder = root / "300W" / "helen" / "testset"
+    stem = sorted(folder.glob("*.pts"))[0].stem
+    for path in folder.glob(f"{stem}.*"):
+        os.rename(bytes(path), bytes(folder) + b"/\xff" + path.name.encode())
+    return ["run", "-m", "mean-shape", "-d", "300w", "-s", "common", "--data-root", root / "300W"]
+
+
 def checkpoint(root: Path, make: Callable[[Path], Path], model="mean-shape", dataset="wflw") -> list:
     path = make(root)
     return ["eval", "-m", model, "-d", dataset, "-s", "test", "--data-root", root / "WFLW", "--checkpoint", path]
@@ -199,6 +209,7 @@ CASES = [
     # -- 300-W .pts files --
     Case(".pts with 67 points", lambda r: pts(r, 67), ".pts"),
     Case(".pts without its closing brace", lambda r: pts(r, 68, closing=False), ".pts"),
+    Case("file name that is not UTF-8", non_utf8_name, "\\xff"),
     # -- predictions files (score) --
     Case("predictions for an unknown face", lambda r: score(r, lambda ls: ls + ["nobody," + ls[1].split(",", 1)[1]]),
          "nobody"),

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fabrec_bench.datasets import DatasetAdapter, SplitInfo, read_text_lines
+from fabrec_bench.datasets import DatasetAdapter, SplitInfo, check_utf8_name, read_text_lines
 from fabrec_bench.errors import AnnotationError, DatasetError
 from fabrec_bench.hookspecs import hookimpl
 from fabrec_bench.problems import bad_line
@@ -147,10 +147,12 @@ class W300Dataset(DatasetAdapter):
             boxes = self._boxes(root, prefix) if BOX_SOURCES[box_source] else {}
             for pts in sorted(folder.glob("*.pts")):
                 try:
+                    check_utf8_name(pts)
                     landmarks = read_pts(pts) - offset
                     image = find_image(pts)
                     if image is None:
                         raise AnnotationError(pts, None, "no image with the same name (.jpg or .png) beside it")
+                    check_utf8_name(image)
                 except AnnotationError as e:
                     bad_line(e, skip_bad)
                     skipped += 1
