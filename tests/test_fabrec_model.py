@@ -75,6 +75,27 @@ def test_decoding_is_batched_and_inverts_the_targets():
     assert torch.equal(decoded, landmarks)  # even pixels survive the half-resolution round trip exactly
 
 
+def test_decoding_matches_the_reference_cv2_blur_and_argmax_per_map():
+    import cv2
+
+    from fabrec_bench_plugins.models.fabrec.heatmaps import smooth
+
+    rng = np.random.default_rng(2)
+    # More maps than one CPU block (so block edges are crossed), smooth peaks on noise, as a head outputs.
+    landmarks = torch.tensor(rng.uniform(-10, 266, (3, 98, 2)), dtype=torch.float32)
+    maps = render_targets(landmarks, 256) + 0.05 * torch.tensor(rng.standard_normal((3, 98, 128, 128)),
+                                                                  dtype=torch.float32)
+    maps = maps.contiguous(memory_format=torch.channels_last)  # what the network returns
+    blurred = smooth(maps).numpy()
+    decoded = decode(maps, 256).numpy()
+    for i in range(3):
+        for j in range(98):
+            ref = cv2.blur(maps[i, j].numpy(), (9, 9), borderType=cv2.BORDER_CONSTANT)
+            assert np.abs(blurred[i, j] - ref).max() < 1e-5
+            y, x = np.unravel_index(ref.argmax(), ref.shape)
+            assert tuple(decoded[i, j]) == (2 * x, 2 * y)
+
+
 def test_quarter_pixel_refinement_reduces_the_rounding_error():
     rng = np.random.default_rng(1)
     landmarks = torch.tensor(rng.uniform(30, 220, (8, 98, 2)), dtype=torch.float32)
