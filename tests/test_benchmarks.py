@@ -22,3 +22,21 @@ def test_fabrec_speed_prints_every_phase_with_peak_share_and_speed_up():
         rate, gflop, _, share = row.split()[-4:]
         assert float(rate) > 0 and float(gflop) > 0 and share.endswith("%")
     assert re.search(r"speed-up over the baseline \(bf16\): [\d.]+x", out)
+
+
+def test_latent_probe_reads_landmarks_out_of_codes(synthetic_wflw, tmp_path):
+    from fabrec_bench_plugins.models.fabrec.model import save_checkpoint
+    from fabrec_bench_plugins.models.fabrec.networks import Fabrec
+
+    checkpoint = tmp_path / "ae.pt"
+    save_checkpoint(checkpoint, Fabrec(98, 128), {"stage": "autoencoder", "input_size": 128})
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "latent_probe.py"), str(checkpoint), "random",
+         "--data-root", str(synthetic_wflw), "--counts", "5,24", "--cache", str(tmp_path / "cache")],
+        capture_output=True, text=True, timeout=600, check=True)
+    rows = result.stdout.splitlines()
+    assert "N=5" in rows[1] and "N=24" in rows[1] and "mean-shape" in rows[1]
+    for row in rows[2:4]:
+        values = [float(v) for v in row.split()[-3:]]
+        assert all(v > 0 for v in values)
+    assert rows[3].startswith("random")
