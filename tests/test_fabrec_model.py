@@ -191,3 +191,28 @@ def test_autoencoder_snapshots_resume_and_grids(synthetic_wflw, tmp_path):
 def test_3fabrec_is_registered_with_its_config():
     spec = get_registry().model("3fabrec")
     assert spec.default_config["decoding"] == "argmax" and spec.default_config["input_size"] == 256
+
+
+def test_contrast_structure_loss_is_the_windowed_ssim_cs_term():
+    import torch.nn.functional as F
+
+    from fabrec_bench_plugins.models.fabrec.training import contrast_structure_loss
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, 48, 48, generator=gen) * 1.2 - 0.6  # reaches below -0.5: the reference guesses L = 2
+    y = (x + 0.1 * torch.randn(2, 3, 48, 48, generator=gen)).clamp(-0.6, 0.6)
+    # Direct definition: full 31 x 31 Gaussian window (sigma 1.5), valid convolution, C2 = (0.03 * 2)^2.
+    g = torch.exp(-(torch.arange(31.0) - 15) ** 2 / (2 * 1.5 ** 2))
+    w = (torch.outer(g, g) / g.sum() ** 2).expand(3, 1, 31, 31)
+
+    def filt(t):
+        return F.conv2d(t, w, groups=3)
+
+    mx, my = filt(x), filt(y)
+    sxx, syy, sxy = filt(x * x) - mx ** 2, filt(y * y) - my ** 2, filt(x * y) - mx * my
+    c2 = (0.03 * 2) ** 2
+    expected = 1 - ((2 * sxy + c2) / (sxx + syy + c2)).mean()
+    assert contrast_structure_loss(x, y).item() == pytest.approx(expected.item(), abs=1e-5)
+    assert contrast_structure_loss(x, x).item() == pytest.approx(0.0, abs=1e-5)
+    # No luminance term: a brightness shift of the reconstruction changes nothing.
+    assert contrast_structure_loss(x, y + 0.05).item() == pytest.approx(contrast_structure_loss(x, y).item(), abs=1e-5)

@@ -82,13 +82,15 @@ def contrast_structure_loss(x: torch.Tensor, y: torch.Tensor, window: int = 31, 
     coords = torch.arange(window, dtype=x.dtype, device=x.device) - window // 2
     g = torch.exp(-(coords ** 2) / (2 * sigma ** 2))
     g = (g / g.sum())
-    kernel = (g[:, None] * g[None, :]).expand(x.shape[1], 1, window, window).contiguous()
+    channels = x.shape[1]
+    # The 2-D Gaussian is separable: a 31 x 1 then a 1 x 31 pass, 62 taps per pixel instead of 961.
+    column = g.view(1, 1, window, 1).expand(channels, 1, window, 1).contiguous()
+    row = g.view(1, 1, 1, window).expand(channels, 1, 1, window).contiguous()
     value_range = 2.0 if x.min() < -0.5 else 1.0
     c2 = (0.03 * value_range) ** 2
-    channels = x.shape[1]
 
     def filt(t):
-        return F.conv2d(t, kernel, groups=channels)
+        return F.conv2d(F.conv2d(t, column, groups=channels), row, groups=channels)
 
     mu_x, mu_y = filt(x), filt(y)
     sxx = filt(x * x) - mu_x ** 2
