@@ -216,3 +216,9 @@ def test_contrast_structure_loss_is_the_windowed_ssim_cs_term():
     assert contrast_structure_loss(x, x).item() == pytest.approx(0.0, abs=1e-5)
     # No luminance term: a brightness shift of the reconstruction changes nothing.
     assert contrast_structure_loss(x, y + 0.05).item() == pytest.approx(contrast_structure_loss(x, y).item(), abs=1e-5)
+    # Under bf16 autocast with channels-last images (as stage 1 runs on CPUs) it is still the float32 value.
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = contrast_structure_loss(x.contiguous(memory_format=torch.channels_last),
+                                        y.contiguous(memory_format=torch.channels_last))
+    assert mixed.dtype == torch.float32
+    assert mixed.item() == pytest.approx(contrast_structure_loss(x, y).item(), abs=1e-6)

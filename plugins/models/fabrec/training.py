@@ -78,7 +78,15 @@ def contrast_structure_loss(x: torch.Tensor, y: torch.Tensor, window: int = 31, 
     """1 - mean contrast*structure SSIM term per image (no luminance term), Gaussian window, valid convolution.
 
     C2 = (0.03 L)^2 with L = 2 for inputs reaching below -0.5 (the reference's guess for normalised images).
+    Always float32 and NCHW, outside autocast: the variances are differences of means (bf16 would cancel
+    them away), and depthwise convolutions over channels-last 3-channel maps take a path thousands of times
+    slower on CPUs.
     """
+    with torch.autocast(x.device.type, enabled=False):
+        return _contrast_structure_loss(x.float().contiguous(), y.float().contiguous(), window, sigma)
+
+
+def _contrast_structure_loss(x: torch.Tensor, y: torch.Tensor, window: int, sigma: float) -> torch.Tensor:
     coords = torch.arange(window, dtype=x.dtype, device=x.device) - window // 2
     g = torch.exp(-(coords ** 2) / (2 * sigma ** 2))
     g = (g / g.sum())
