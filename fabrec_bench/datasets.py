@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fabrec_bench.config import config_files, read_config
-from fabrec_bench.errors import DatasetError, UserError
+from fabrec_bench.errors import AnnotationError, DatasetError, UserError
 from fabrec_bench.protocol import EvalProtocol
 from fabrec_bench.schemes import LandmarkScheme
 from fabrec_bench.types import Split
@@ -145,15 +145,11 @@ def check_utf8_name(path: Path) -> None:
     try:
         str(path).encode("utf-8")
     except UnicodeEncodeError:
-        from fabrec_bench.errors import AnnotationError
-
         raise AnnotationError(printable_path(path), None, "file name is not valid UTF-8; rename it") from None
 
 
 def read_text_lines(path: Path) -> list[str]:
     """A UTF-8 annotation file as lines; bytes that are not UTF-8 are reported with their line number."""
-    from fabrec_bench.errors import AnnotationError
-
     data = Path(path).read_bytes()
     try:
         return data.decode("utf-8").splitlines()

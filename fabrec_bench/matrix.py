@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -275,8 +276,6 @@ def _todo(the_plan: Plan) -> list[tuple[Job, tuple[str, ...]]]:
 
 def _take_gpus(queue) -> None:
     """Worker-process initialiser: claim one GPU group for the life of this worker, before torch sees CUDA."""
-    import os
-
     os.environ["CUDA_VISIBLE_DEVICES"] = queue.get()
 
 
@@ -389,7 +388,6 @@ def run_job_exported(job: Job, pending: tuple[str, ...], node_dir: str, blobs: d
 
 
 def _execute_ray(todo, work_dir: Path, finished, address, cpus_per_cell, gpus_per_cell, artefacts) -> None:
-    import os
     import tempfile
 
     try:

@@ -8,6 +8,7 @@ error and the rest carry on: `fabrec-bench plugins` shows both.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import traceback
@@ -88,8 +89,6 @@ class Registry:
         table = getattr(self, kind)
         if name not in table:
             known = ", ".join(sorted(table)) or "none"
-            import difflib
-
             close = difflib.get_close_matches(name, list(table), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             hint += " (run `fabrec-bench plugins` to see load errors)" if self.errors() else ""

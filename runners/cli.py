@@ -8,6 +8,7 @@ import traceback
 import click
 
 from fabrec_bench.config import resolve_work_dir
+from fabrec_bench.datasets import printable_path
 from fabrec_bench.errors import UserError
 
 
@@ -32,7 +33,7 @@ class FabrecGroup(click.Group):
         except UserError as e:
             if _debug_requested(ctx):
                 traceback.print_exc()
-            click.echo(f"Error: {_printable(e)}", err=True)
+            click.echo(f"Error: {printable_path(str(e))}", err=True)
             sys.exit(e.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
@@ -42,13 +43,8 @@ class FabrecGroup(click.Group):
         except Exception as e:
             if _debug_requested(ctx):
                 raise
-            click.echo(f"Error: {type(e).__name__}: {_printable(e)} (run with --debug for the traceback)", err=True)
+            click.echo(f"Error: {type(e).__name__}: {printable_path(str(e))} (run with --debug for the traceback)", err=True)
             sys.exit(1)
-
-
-def _printable(e: BaseException) -> str:
-    """The message as printable text: file names that are not UTF-8 show their odd bytes as \\xNN."""
-    return str(e).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _debug_requested(ctx) -> bool:

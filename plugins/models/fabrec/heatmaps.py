@@ -59,11 +59,7 @@ def _blocks(heatmaps: torch.Tensor):
 
 def smooth(heatmaps: torch.Tensor) -> torch.Tensor:
     """The reference's 9 x 9 box blur with a constant zero border (cv2.blur with BORDER_CONSTANT), float32."""
-    out = torch.empty(heatmaps.shape, dtype=torch.float32, device=heatmaps.device)
-    flat = out.view(-1, *heatmaps.shape[-2:])
-    for start, block in _blocks(heatmaps):
-        flat[start:start + len(block)] = _box_blur(block)
-    return out
+    return _box_blur(heatmaps.reshape(-1, *heatmaps.shape[-2:])).view(heatmaps.shape)
 
 
 def decode(heatmaps: torch.Tensor, input_size: int, method: str = "argmax") -> torch.Tensor:

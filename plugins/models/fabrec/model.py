@@ -10,8 +10,10 @@ result.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import pickle
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -164,9 +166,6 @@ class _Stage2State:
     FORMAT = "fabrec-bench/3fabrec-stage2-state/1"
 
     def __init__(self, cfg: dict, samples, seed: int, world):
-        import hashlib
-        import time
-
         self.path = Path(cfg["resume_dir"]) / "stage2_state.pt"
         self.every = float(cfg["resume_every_seconds"])
         self.world = world
@@ -193,8 +192,6 @@ class _Stage2State:
         return int(state["epoch"])
 
     def save(self, net, trainer, curve, epoch: int) -> None:
-        import time
-
         if not self.world.is_main or time.monotonic() - self.last_save < self.every:
             return
         state = {"format": self.FORMAT, "fingerprint": self.fingerprint, "epoch": epoch,
