@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 import numpy as np
+from rich.markup import escape
 
 from fabrec_bench.html import ced_figures, leaderboard_page
 from fabrec_bench.leaderboard import build_rows, compact, render, to_table
@@ -109,7 +110,7 @@ def demo_command(out, train, test, sizes, ae_epochs, iterations, seed):
         console.rule("1. synthetic WFLW")
         counts = synth_wflw(data_root, train, test, seed)
         marker.touch()
-        console.print(f"{counts['train']} train / {counts['test']} test faces in {data_root}")
+        console.print(f"{counts['train']} train / {counts['test']} test faces in {data_root}", markup=False)
     console.rule("2. matrix")
     spec_path = out / "demo-matrix.toml"
     spec_path.write_text(demo_spec(data_root, tuple(sorted(sizes)), ae_epochs, iterations, seed))
@@ -118,17 +119,18 @@ def demo_command(out, train, test, sizes, ae_epochs, iterations, seed):
         specs.append(out / "demo-matrix-68.toml")
         specs[-1].write_text(dlib_spec(data_root, max(sizes), seed))
     else:
-        console.print('dlib-ert is left out: pip install "fabrec-bench[dlib]" to add dlib\'s 68-point baseline')
+        console.print('dlib-ert is left out: pip install "fabrec-bench[dlib]" to add dlib\'s 68-point baseline',
+                      markup=False)
 
     def report(name, splits, error):
-        state = f"[red]failed[/]: {error}" if error else "[green]done[/]"
-        console.print(f"  {name} on {len(splits)} split(s): {state}  ({time.perf_counter() - started:.0f} s)")
+        state = f"[red]failed[/]: {escape(error)}" if error else "[green]done[/]"
+        console.print(f"  {escape(name)} on {len(splits)} split(s): {state}  ({time.perf_counter() - started:.0f} s)")
 
     failures = []
     for path in specs:
         the_plan = plan(load_spec(path), work_dir)
         cells = the_plan.cells()
-        console.print(f"{path.name}: {len(cells)} cells ({sum(the_plan.done.values())} already done)"
+        console.print(f"{escape(path.name)}: {len(cells)} cells ({sum(the_plan.done.values())} already done)"
                       + (f"; the stage-1 autoencoder trains first ({ae_epochs} epochs)" if path == spec_path else ""))
         failures += execute(the_plan, work_dir, on_done=report)
     console.rule("3. leaderboard")

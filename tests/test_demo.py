@@ -29,6 +29,8 @@ def test_demo_runs_its_matrix_and_ends_with_the_paths_it_wrote(cli, tmp_path):
     assert len(pretrained) == 1  # one shared autoencoder, trained once
     if importlib.util.find_spec("dlib"):
         assert ("dlib-ert", None, None, "wflw68") in labels
+    else:  # the install hint is printed as written (rich would otherwise eat "[dlib]" as markup)
+        assert 'pip install "fabrec-bench[dlib]"' in result.output
     page = (out / "leaderboard.html").read_text()
     assert len(re.findall(r'<tbody class="group">', page)) == len({(r.model, r.model_info.get("variant"),
                                                                    r.train_count, r.dataset, r.split) for r in runs})
