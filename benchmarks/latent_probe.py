@@ -8,11 +8,19 @@ landmarks (crop pixels) on the first N training faces, and prints the NME of tha
 faces beside mean-shape's. A code that only beats the random network's read-out with many labeled faces has
 learned little geometry; the few-shot claim needs one whose read-out beats mean-shape from few faces. Cheap
 (one encoder pass per face), so it can follow stage 1 while it trains.
+
+`--supervised SECONDS` adds the bound from the other side: the same encoder trained from random weights with
+labels, Q plus a linear layer regressing the landmarks from the 99-d code (L1 loss, Adam lr 1e-3, batches of
+16, bf16 on CPU), on the first N faces for SECONDS each. If that beats mean-shape from few faces in minutes
+while the autoencoder's read-out does not, the geometry is learnable and the unsupervised stage is what lags.
+
+    python benchmarks/latent_probe.py --data-root DIR/WFLW random --supervised 180 --counts 50
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 import numpy as np
@@ -26,16 +34,21 @@ from fabrec_bench_plugins.models.fabrec.model import load_weights, read_checkpoi
 from fabrec_bench_plugins.models.fabrec.networks import Fabrec
 
 
+def crops_and_landmarks(samples, input_size: int, cache: Path) -> tuple[torch.Tensor, np.ndarray]:
+    """Uint8 crops (N, S, S, 3) and crop-pixel landmarks (N, 98, 2), no augmentation."""
+    crops = FaceCrops(samples, WFLW98, input_size=input_size, extension=tuple(WFLWDataset.crop_box_extension),
+                      cache_root=cache, dataset_name="wflw")
+    batches = list(face_loader(crops, 64))
+    return (torch.cat([b["image"] for b in batches]),
+            np.concatenate([b["landmarks"].numpy() for b in batches]).astype(np.float64))
+
+
 def encode(net: Fabrec, samples, cache: Path) -> tuple[np.ndarray, np.ndarray]:
     """Codes (N, 99) and crop-pixel landmarks (N, 98, 2)."""
-    crops = FaceCrops(samples, WFLW98, input_size=net.input_size, extension=tuple(WFLWDataset.crop_box_extension),
-                      cache_root=cache, dataset_name="wflw")
-    codes, landmarks = [], []
+    images, landmarks = crops_and_landmarks(samples, net.input_size, cache)
     with torch.inference_mode():
-        for batch in face_loader(crops, 64):
-            codes.append(net.Q(normalise(batch["image"], "cpu")).float().numpy())
-            landmarks.append(batch["landmarks"].numpy())
-    return np.concatenate(codes).astype(np.float64), np.concatenate(landmarks).astype(np.float64)
+        codes = [net.Q(normalise(images[i:i + 64], "cpu")).float().numpy() for i in range(0, len(images), 64)]
+    return np.concatenate(codes).astype(np.float64), landmarks
 
 
 def nme(predicted: np.ndarray, truth: np.ndarray) -> float:
@@ -52,6 +65,35 @@ def ridge(codes: np.ndarray, targets: np.ndarray, strength: float) -> np.ndarray
     return np.linalg.solve(design.T @ design + penalty, design.T @ targets)
 
 
+def supervised_bound(train, test, count: int, seconds: float, input_size: int, cache: Path) -> tuple[float, int]:
+    """Test NME of Q + linear read-out trained on `count` labeled faces for `seconds`; and the batches run."""
+    torch.manual_seed(0)
+    images, landmarks = crops_and_landmarks(train[:count], input_size, cache)
+    test_images, test_landmarks = crops_and_landmarks(test, input_size, cache)
+    encoder = Fabrec(98, input_size).Q.to(memory_format=torch.channels_last)
+    readout = torch.nn.Linear(encoder.fc.out_features, 98 * 2)
+    params = list(encoder.parameters()) + list(readout.parameters())
+    optimiser = torch.optim.Adam(params, lr=1e-3)
+    targets = torch.from_numpy(landmarks).float() / input_size - 0.5
+    generator = torch.Generator().manual_seed(0)
+    started, batches = time.perf_counter(), 0
+    while time.perf_counter() - started < seconds:
+        pick = torch.randint(len(images), (16,), generator=generator)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = readout(encoder(normalise(images[pick], "cpu").contiguous(memory_format=torch.channels_last)))
+        loss = (out.float().view(-1, 98, 2) - targets[pick]).abs().mean()
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        batches += 1
+    encoder.eval()
+    with torch.inference_mode():
+        predicted = torch.cat([readout(encoder(normalise(test_images[i:i + 64], "cpu")))
+                               for i in range(0, len(test_images), 64)])
+    predicted = (predicted.float().view(-1, 98, 2).numpy() + 0.5) * input_size
+    return nme(predicted, test_landmarks), batches
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("autoencoders", nargs="+", help="stage-1 checkpoints, or `random`")
@@ -61,6 +103,8 @@ def main() -> None:
     parser.add_argument("--ridge", type=float, default=1.0, help="ridge strength (codes are N(0, I)-like)")
     parser.add_argument("--test-faces", type=int, default=0, help="0: the whole test split")
     parser.add_argument("--cache", type=Path, default=Path("crop-cache"))
+    parser.add_argument("--supervised", type=float, default=0, metavar="SECONDS",
+                        help="also train Q + a linear read-out with labels for this long per count")
     args = parser.parse_args()
 
     train = WFLWDataset().load_split(args.data_root, "train").samples
@@ -87,7 +131,12 @@ def main() -> None:
             cells.append(nme(predicted, l_test))
         mean_shape = nme(np.broadcast_to(l_train[: counts[0]].mean(axis=0), l_test.shape), l_test)
         print(f"{source[-40:]:<40}" + "".join(f"{c:>10.2f}" for c in cells) + f"{mean_shape:>12.2f}")
+    if args.supervised:
+        bounds = [supervised_bound(train, test, n, args.supervised, args.input_size, args.cache) for n in counts]
+        label = f"supervised Q, {args.supervised:.0f} s ({'/'.join(str(b) for _, b in bounds)} batches)"
+        print(f"{label[-40:]:<40}" + "".join(f"{c:>10.2f}" for c, _ in bounds) + f"{mean_shape:>12.2f}")
 
 
 if __name__ == "__main__":
     main()
+

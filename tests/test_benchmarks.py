@@ -32,11 +32,33 @@ def test_latent_probe_reads_landmarks_out_of_codes(synthetic_wflw, tmp_path):
     save_checkpoint(checkpoint, Fabrec(98, 128), {"stage": "autoencoder", "input_size": 128})
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "latent_probe.py"), str(checkpoint), "random",
-         "--data-root", str(synthetic_wflw), "--counts", "5,24", "--cache", str(tmp_path / "cache")],
+         "--data-root", str(synthetic_wflw), "--counts", "5,24", "--cache", str(tmp_path / "cache"),
+         "--supervised", "1"],
         capture_output=True, text=True, timeout=600, check=True)
     rows = result.stdout.splitlines()
     assert "N=5" in rows[1] and "N=24" in rows[1] and "mean-shape" in rows[1]
-    for row in rows[2:4]:
+    for row in rows[2:5]:
         values = [float(v) for v in row.split()[-3:]]
         assert all(v > 0 for v in values)
     assert rows[3].startswith("random")
+    # The labeled bound: Q + linear read-out trained on 5 and on 24 faces, each for at least one batch.
+    assert re.match(r"supervised Q, 1 s \([1-9]\d*/[1-9]\d* batches\)", rows[4])
+
+
+def test_gpu_fewshot_spec_names_only_known_options():
+    """benchmarks/fewshot-gpu.toml is run where a GPU is lent; a typo in it must fail here, not there."""
+    import json
+
+    from fabrec_bench.matrix import load_spec
+    from fabrec_bench.plugins import get_registry
+    from fabrec_bench_plugins.models.fabrec.plugin import PRETRAIN_KEYS
+
+    jobs = load_spec(ROOT / "benchmarks" / "fewshot-gpu.toml")
+    registry = get_registry()
+    assert {job.label for job in jobs} == {"mean-shape", "3fabrec", "3fabrec-scratch"}
+    for job in jobs:
+        config = {key: json.loads(value) for key, value in job.config}
+        assert set(config) <= set(registry.models[job.model].default_config), job.label
+        for _, spec in job.pretrain:
+            assert set(json.loads(spec)["config"]) <= PRETRAIN_KEYS
+    assert all(job.train_count == 50 and len(job.splits) == 7 for job in jobs)
