@@ -43,12 +43,11 @@ def crops_and_landmarks(samples, input_size: int, cache: Path) -> tuple[torch.Te
             np.concatenate([b["landmarks"].numpy() for b in batches]).astype(np.float64))
 
 
-def encode(net: Fabrec, samples, cache: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Codes (N, 99) and crop-pixel landmarks (N, 98, 2)."""
-    images, landmarks = crops_and_landmarks(samples, net.input_size, cache)
+def encode(net: Fabrec, images: torch.Tensor) -> np.ndarray:
+    """Codes (N, 99) of uint8 crops."""
     with torch.inference_mode():
         codes = [net.Q(normalise(images[i:i + 64], "cpu")).float().numpy() for i in range(0, len(images), 64)]
-    return np.concatenate(codes).astype(np.float64), landmarks
+    return np.concatenate(codes).astype(np.float64)
 
 
 def nme(predicted: np.ndarray, truth: np.ndarray) -> float:
@@ -65,11 +64,11 @@ def ridge(codes: np.ndarray, targets: np.ndarray, strength: float) -> np.ndarray
     return np.linalg.solve(design.T @ design + penalty, design.T @ targets)
 
 
-def supervised_bound(train, test, count: int, seconds: float, input_size: int, cache: Path) -> tuple[float, int]:
-    """Test NME of Q + linear read-out trained on `count` labeled faces for `seconds`; and the batches run."""
+def supervised_bound(images: torch.Tensor, landmarks: np.ndarray, test_images: torch.Tensor,
+                     test_landmarks: np.ndarray, seconds: float) -> tuple[float, int]:
+    """Test NME of Q + linear read-out trained on the given labeled crops for `seconds`; and the batches run."""
     torch.manual_seed(0)
-    images, landmarks = crops_and_landmarks(train[:count], input_size, cache)
-    test_images, test_landmarks = crops_and_landmarks(test, input_size, cache)
+    input_size = images.shape[1]
     encoder = Fabrec(98, input_size).Q.to(memory_format=torch.channels_last)
     readout = torch.nn.Linear(encoder.fc.out_features, 98 * 2)
     params = list(encoder.parameters()) + list(readout.parameters())
@@ -113,6 +112,9 @@ def main() -> None:
     counts = [min(int(c), len(train)) for c in args.counts.split(",")]
     train = train[: max(counts)]
     print(f"{len(train)} training faces, {len(test)} test faces, {args.input_size} px, ridge {args.ridge}")
+    train_images, l_train = crops_and_landmarks(train, args.input_size, args.cache)
+    test_images, l_test = crops_and_landmarks(test, args.input_size, args.cache)
+    mean_shape = nme(np.broadcast_to(l_train[: counts[0]].mean(axis=0), l_test.shape), l_test)
     header = f"{'autoencoder':<40}" + "".join(f"{f'N={n}':>10}" for n in counts) + f"{'mean-shape':>12}"
     print(header)
     for source in args.autoencoders:
@@ -122,21 +124,18 @@ def main() -> None:
             state, _ = read_checkpoint(Path(source))
             load_weights(net, state, Path(source), head=False)
         net.eval()
-        z_train, l_train = encode(net, train, args.cache)
-        z_test, l_test = encode(net, test, args.cache)
+        z_train, z_test = encode(net, train_images), encode(net, test_images)
         cells = []
         for n in counts:
             weights = ridge(z_train[:n], l_train[:n].reshape(n, -1), args.ridge)
             predicted = (np.c_[z_test, np.ones(len(z_test))] @ weights).reshape(l_test.shape)
             cells.append(nme(predicted, l_test))
-        mean_shape = nme(np.broadcast_to(l_train[: counts[0]].mean(axis=0), l_test.shape), l_test)
         print(f"{source[-40:]:<40}" + "".join(f"{c:>10.2f}" for c in cells) + f"{mean_shape:>12.2f}")
     if args.supervised:
-        bounds = [supervised_bound(train, test, n, args.supervised, args.input_size, args.cache) for n in counts]
+        bounds = [supervised_bound(train_images[:n], l_train[:n], test_images, l_test, args.supervised) for n in counts]
         label = f"supervised Q, {args.supervised:.0f} s ({'/'.join(str(b) for _, b in bounds)} batches)"
         print(f"{label[-40:]:<40}" + "".join(f"{c:>10.2f}" for c, _ in bounds) + f"{mean_shape:>12.2f}")
 
 
 if __name__ == "__main__":
     main()
-

@@ -58,7 +58,7 @@ def test_gpu_fewshot_spec_names_only_known_options():
     assert {job.label for job in jobs} == {"mean-shape", "3fabrec", "3fabrec-scratch"}
     for job in jobs:
         config = {key: json.loads(value) for key, value in job.config}
-        assert set(config) <= set(registry.models[job.model].default_config), job.label
+        assert set(config) <= set(registry.model(job.model).default_config), job.label
         for _, spec in job.pretrain:
             assert set(json.loads(spec)["config"]) <= PRETRAIN_KEYS
     assert all(job.train_count == 50 and len(job.splits) == 7 for job in jobs)

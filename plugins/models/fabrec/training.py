@@ -167,7 +167,7 @@ class AutoencoderTrainer:
             losses["recon_l1"] = l_rec.item()
             rec_term = self.w_rec * l_rec
             if self.with_ssim:
-                l_cs = contrast_structure_loss(images.float(), recon.float())
+                l_cs = contrast_structure_loss(images, recon)
                 losses["cs"] = l_cs.item()
                 rec_term = 0.5 * rec_term + 0.5 * self.w_ssim * l_cs
             loss = loss + rec_term
