@@ -136,18 +136,21 @@ class FaceCrops:
 
     Item i is (image BGR uint8 S x S x 3, landmarks (L, 2) in crop pixels, image-to-crop matrix 2 x 3).
     With `augment`, the enlarged ROI is cropped (and cached), then flipped/warped/jittered and centre-cropped
-    in one warp; a flip also permutes the landmark indices with the scheme's permutation.
+    in one warp; a flip also permutes the landmark indices with the scheme's permutation. Under the `3fabrec`
+    crop rule the landmarks are clamped at 0 afterwards, as the original's centre crop does to every sample
+    (its training targets included).
     """
 
     def __init__(self, samples: Sequence[FaceSample], scheme: LandmarkScheme, *, input_size: int = 256,
                  extension: tuple[float, float] = (0.0, 0.0), augment: AugmentSettings | None = None,
                  cache_root: Path | None = None, dataset_name: str = "faces", seed: int = 0,
-                 cache_format: str = "npy"):
+                 cache_format: str = "npy", rule: str = "affine", frame_offset: float = 0.0):
         self.samples = list(samples)
         self.scheme = scheme
         self.input_size = input_size
         self.augment = augment
-        self.settings = CropSettings(input_size=input_size, extension=tuple(extension), roi=augment is not None)
+        self.settings = CropSettings(input_size=input_size, extension=tuple(extension), roi=augment is not None,
+                                     rule=rule, frame_offset=frame_offset)
         self.cache = CropCache(cache_root, dataset_name, self.settings, cache_format) if cache_root else None
         self.seed = seed
         self.epoch = 0
@@ -163,15 +166,18 @@ class FaceCrops:
         sample = self.samples[index]
         image, matrix = self.cache.crop(sample) if self.cache else uncached_crop(sample, self.settings)
         if self.augment is None:
-            return image, to_crop(sample.landmarks_px, matrix), matrix
+            return image, self._clamped(to_crop(sample.landmarks_px, matrix)), matrix
         rng = np.random.default_rng([self.seed, self.epoch, index])
         roi = roi_size_for(self.input_size)
         aug, flipped = augment_matrix(rng, self.augment, roi)
-        final = compose(aug, centre_crop_matrix(roi, self.input_size))
+        final = compose(aug, centre_crop_matrix(self.settings))
         out = apply_warp(image, final, self.input_size)
         out = colour_jitter(rng, out, self.augment.colour)
         total = compose(matrix, final)
         landmarks = to_crop(sample.landmarks_px, total)
         if flipped:
             landmarks = landmarks[list(self.scheme.flip_permutation)]
-        return out, landmarks, total
+        return out, self._clamped(landmarks), total
+
+    def _clamped(self, landmarks: np.ndarray) -> np.ndarray:
+        return np.maximum(landmarks, 0.0) if self.settings.rule == "3fabrec" else landmarks
