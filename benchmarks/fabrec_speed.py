@@ -1,10 +1,13 @@
 """3FabRec speed: landmark inference and both training stages, against a straightforward baseline.
 
     python benchmarks/fabrec_speed.py [--device cpu|cuda] [--input-size 256] [--batch-size N] [--compile]
+                                      [--precisions bf16,fp32]
 
-For each phase it prints images/s, batch size, precision, device, FLOPs per image (counted by
-torch.utils.flop_counter on one batch) and the fraction of the machine's peak, measured in the same run as a
-large matrix product in the same precision. The baseline does what the reference code does: fp32, NCHW, the
+It prints the processor (and whether it has native bf16), what `precision=auto` picks here and why, then for
+each phase and each precision (side by side: bf16 and fp32 by default) images/s, batch size, FLOPs per image
+(counted by torch.utils.flop_counter on one batch) and the fraction of the machine's peak, measured in the same
+run as a large matrix product in the same precision. fp32 inference runs as the model's exact default does
+(NCHW, TF32 off); mixed precision channels-last. The baseline does what the reference code does: fp32, NCHW, the
 full autoencoder (reconstruction included) plus the head, and a Python loop over images and landmarks for
 the 9x9 blur and argmax. Inputs are random tensors already on the device, so this measures the model, not
 image loading (see benchmarks/crop_throughput.py for that).
@@ -21,8 +24,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from fabrec_bench_plugins.models.fabrec.heatmaps import decode
-from fabrec_bench_plugins.models.fabrec.model import autocast_for, precision_name
 from fabrec_bench_plugins.models.fabrec.networks import Fabrec
+from fabrec_bench_plugins.models.fabrec.precision import autocast_for, choose, native_cpu_bf16
 from fabrec_bench_plugins.models.fabrec.training import AutoencoderTrainer, LandmarkTrainer
 
 
@@ -60,6 +63,25 @@ def flops(fn) -> int:
     return counter.get_total_flops()
 
 
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def processor() -> str:
+    """The CPU's model name and its bf16 flags, as the kernel reports them (the figures depend on both)."""
+    name, flags = "unknown CPU", set()
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and name == "unknown CPU":
+                name = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = set(value.split())
+    except OSError:
+        pass
+    found = [f for f in ("avx512_bf16", "amx_bf16", "avx512f", "avx2") if f in flags]
+    return f"{name} (flags: {', '.join(found) or 'none of avx512_bf16, amx_bf16, avx512f, avx2'})"
+
+
 def baseline_decode(heatmaps: torch.Tensor, input_size: int) -> np.ndarray:
     """The reference's decoding: per image, per landmark, cv2.blur then argmax, in Python."""
     maps = heatmaps.float().cpu().numpy()
@@ -82,6 +104,8 @@ def main() -> None:
     parser.add_argument("--landmarks", type=int, default=98)
     parser.add_argument("--iters", type=int, default=None)
     parser.add_argument("--compile", action="store_true", help="also time the inference path under torch.compile")
+    parser.add_argument("--precisions", default="bf16,fp32",
+                        help="comma-separated precisions to time side by side (fp32, bf16, fp16)")
     args = parser.parse_args()
     device = args.device
     cuda = device.startswith("cuda")
@@ -93,38 +117,45 @@ def main() -> None:
         torch.backends.cudnn.benchmark = True
     torch.manual_seed(0)
     size = args.input_size
-    prec = precision_name(device, "auto")
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[prec]
-    autocast = autocast_for(device, "auto")
+    precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
+    unknown = [p for p in precisions if p not in DTYPES]
+    if unknown:
+        parser.error(f"unknown precision(s) {', '.join(unknown)}; choose from {', '.join(DTYPES)}")
     name = torch.cuda.get_device_name(device) if cuda else "CPU"
     print(f"device {device} ({name}), torch {torch.__version__}, input {size}, {args.landmarks} landmarks, "
           f"threads {torch.get_num_threads()}")
-    peak_low = matmul_peak(device, dtype)
-    peak_fp32 = matmul_peak(device, torch.float32)
-    print(f"measured matmul peak: {prec} {peak_low / 1e12:.2f} TFLOP/s, fp32 {peak_fp32 / 1e12:.2f} TFLOP/s")
+    print(f"processor: {processor()}; torch sees native bf16: {native_cpu_bf16()[0]}")
+    auto, reason = choose(device, "auto")
+    print(f"precision=auto for training here: {auto} ({reason}); inference defaults to fp32")
+    peaks = {p: matmul_peak(device, DTYPES[p]) for p in dict.fromkeys([*precisions, "fp32"])}
+    print("measured matmul peak: " + ", ".join(f"{p} {peaks[p] / 1e12:.2f} TFLOP/s" for p in peaks))
 
     rows = []
     x = torch.randn(batch, 3, size, size, device=device)
 
-    # Ours: landmarks only, mixed precision, channels-last, batched decoding on the device; eager, and with
-    # torch.compile when asked (both rows, so the two are compared in the same run).
-    net = Fabrec(args.landmarks, size).to(device).eval().to(memory_format=torch.channels_last)
-    x_cl = x.contiguous(memory_format=torch.channels_last)
-    with torch.inference_mode(), autocast():
-        f_ours = flops(lambda: net.heatmaps(x_cl)) / batch
+    # Ours: landmarks only, batched decoding on the device, in each precision (mixed precision channels-last,
+    # fp32 NCHW as the exact default runs); eager, and with torch.compile when asked.
+    net = Fabrec(args.landmarks, size).to(device).eval()
     ours_times = {}
-    for compiled in (False, True) if args.compile else (False,):
-        heatmaps_fn = torch.compile(net.heatmaps) if compiled else net.heatmaps
+    for prec in precisions:
+        autocast = autocast_for(device, prec)
+        layout = torch.contiguous_format if prec == "fp32" else torch.channels_last
+        net = net.to(memory_format=layout)
+        x_in = x.contiguous(memory_format=layout)
+        with torch.inference_mode(), autocast():
+            f_ours = flops(lambda x_in=x_in: net.heatmaps(x_in)) / batch  # noqa: B023 (called at once)
+        for compiled in (False, True) if args.compile else (False,):
+            heatmaps_fn = torch.compile(net.heatmaps) if compiled else net.heatmaps
 
-        @torch.inference_mode()
-        def ours(heatmaps_fn=heatmaps_fn):
-            with autocast():
-                return decode(heatmaps_fn(x_cl), size)
+            @torch.inference_mode()
+            def ours(heatmaps_fn=heatmaps_fn, autocast=autocast, x_in=x_in):
+                with autocast():
+                    return decode(heatmaps_fn(x_in), size)
 
-        label = prec + (" +compile" if compiled else "")
-        ours_times[label] = timed(ours, device, warmup + (2 if compiled else 0), iters)
-        rows.append((f"inference (ours{', compiled' if compiled else ''})", label, batch,
-                     batch / ours_times[label], f_ours, peak_low))
+            label = prec + (" +compile" if compiled else "")
+            ours_times[label] = timed(ours, device, warmup + (2 if compiled else 0), iters)
+            rows.append((f"inference (ours{', compiled' if compiled else ''})", label, batch,
+                         batch / ours_times[label], f_ours, peaks[prec]))
 
     # Baseline: fp32 NCHW, full reconstruction + head, Python decoding.
     base = Fabrec(args.landmarks, size).to(device).eval()
@@ -139,21 +170,23 @@ def main() -> None:
     t_base = timed(baseline, device, 1, max(3, iters // 4))
     with torch.inference_mode():
         f_base = flops(lambda: (base.P(base.Q(x)), base.LMH(base.P.stage1(base.Q(x)), base.P))) / batch
-    rows.append(("inference (baseline)", "fp32", batch, batch / t_base, f_base, peak_fp32))
+    rows.append(("inference (baseline)", "fp32", batch, batch / t_base, f_base, peaks["fp32"]))
 
-    # Stage 1 and stage 2 training steps.
+    # Stage 1 and stage 2 training steps, channels-last, in each precision.
     xt = torch.randn(train_batch, 3, size, size, device=device).contiguous(memory_format=torch.channels_last)
     lms = torch.rand(train_batch, args.landmarks, 2, device=device) * (size - 1)
-    ae_net = Fabrec(args.landmarks, size).to(device).to(memory_format=torch.channels_last)
-    ae = AutoencoderTrainer(ae_net, autocast=autocast)
-    t_ae = timed(lambda: ae.step(xt), device, warmup, iters)
-    f_ae = flops(lambda: ae.step(xt)) / train_batch
-    rows.append(("stage 1 training step", prec, train_batch, train_batch / t_ae, f_ae, peak_low))
-    lm_net = Fabrec(args.landmarks, size).to(device).to(memory_format=torch.channels_last)
-    lm = LandmarkTrainer(lm_net, autocast=autocast)
-    t_lm = timed(lambda: lm.step(xt, lms), device, warmup, iters)
-    f_lm = flops(lambda: lm.step(xt, lms)) / train_batch
-    rows.append(("stage 2 training step", prec, train_batch, train_batch / t_lm, f_lm, peak_low))
+    for prec in precisions:
+        autocast = autocast_for(device, prec)
+        ae_net = Fabrec(args.landmarks, size).to(device).to(memory_format=torch.channels_last)
+        ae = AutoencoderTrainer(ae_net, autocast=autocast)
+        t_ae = timed(lambda ae=ae: ae.step(xt), device, warmup, iters)
+        f_ae = flops(lambda ae=ae: ae.step(xt)) / train_batch
+        rows.append(("stage 1 training step", prec, train_batch, train_batch / t_ae, f_ae, peaks[prec]))
+        lm_net = Fabrec(args.landmarks, size).to(device).to(memory_format=torch.channels_last)
+        lm = LandmarkTrainer(lm_net, autocast=autocast)
+        t_lm = timed(lambda lm=lm: lm.step(xt, lms), device, warmup, iters)
+        f_lm = flops(lambda lm=lm: lm.step(xt, lms)) / train_batch
+        rows.append(("stage 2 training step", prec, train_batch, train_batch / t_lm, f_lm, peaks[prec]))
 
     print(f"{'phase':<28}{'precision':<16}{'batch':>6}{'images/s':>11}{'GFLOP/img':>11}{'TFLOP/s':>9}{'of peak':>9}")
     for phase, precision, b, rate, f, peak in rows:

@@ -17,13 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from fabrec_bench.boxes import apply_box_source
+from fabrec_bench.crops import CropSettings, crop_matrix, to_crop
 from fabrec_bench.datasets import DatasetAdapter, resolve_options, resolve_root
 from fabrec_bench.errors import UserError
 from fabrec_bench.metrics import FaceErrors, face_errors, mean_face
 from fabrec_bench.models import LandmarkModel, ModelSpec
 from fabrec_bench.plugins import Registry, get_registry
 from fabrec_bench.predictions import write_landmarks_csv
-from fabrec_bench.protocol import EvalProtocol
+from fabrec_bench.protocol import PAPER_CROP_SIZE, PAPER_NORMALISERS, EvalProtocol, protocol_with_overrides
 from fabrec_bench.store import ResultsStore, store_path
 from fabrec_bench.types import FaceSample, Split
 
@@ -77,31 +78,70 @@ def load_split(
     return result
 
 
-def select_training_subset(samples: list[FaceSample], count: int | None, seed: int) -> list[FaceSample]:
-    """`count` faces drawn at random with `seed` (all of them when count is None), in split order."""
+TRAIN_SELECTIONS = ("random", "first")
+
+
+def select_training_subset(samples: list[FaceSample], count: int | None, seed: int,
+                           selection: str = "random") -> list[FaceSample]:
+    """`count` faces (all of them when count is None), in split order: drawn at random with `seed`, or the
+    first `count` in annotation order (`first`, what the original 3FabRec's --train-count keeps)."""
+    if selection not in TRAIN_SELECTIONS:
+        raise UserError(f"training selection {selection!r} must be one of {', '.join(TRAIN_SELECTIONS)}")
     if count is None:
         return list(samples)
     if count < 1:
         raise UserError(f"--train-count must be at least 1, got {count}")
     if count > len(samples):
         raise UserError(f"--train-count {count} is larger than the training split ({len(samples)} faces)")
+    if selection == "first":
+        return list(samples[:count])
     chosen = np.random.default_rng(seed).choice(len(samples), size=count, replace=False)
     return [samples[i] for i in sorted(chosen)]
 
 
+def check_protocol(protocol: EvalProtocol, adapter: DatasetAdapter) -> None:
+    """Refuse a protocol that cannot score this dataset (before anything is trained)."""
+    if protocol.frame == "3fabrec-crop":
+        if adapter.name not in PAPER_NORMALISERS:
+            raise UserError(f"the {protocol.name} protocol scores in 3FabRec's crops of "
+                            f"{', '.join(PAPER_NORMALISERS)}, not of '{adapter.name}'")
+        if protocol.box_source != "ground-truth":
+            raise UserError(f"the {protocol.name} protocol scores in the crop of the annotation box; "
+                            f"--box-source {protocol.box_source} is not part of it")
+
+
+def to_paper_frame(pred: np.ndarray, gt: np.ndarray, boxes: np.ndarray, adapter: DatasetAdapter
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Predictions, ground truth and boxes in the 256-px crop of 3FabRec's crop rule, as the original scored:
+    the frame of the annotation files as written, ground truth clamped at 0, each face's box the crop."""
+    settings = CropSettings(PAPER_CROP_SIZE, extension=tuple(adapter.crop_box_extension), rule="3fabrec",
+                            frame_offset=adapter.file_origin - adapter.coordinate_origin)
+    matrices = [crop_matrix(box, settings) for box in boxes]
+    pred_crop = np.stack([to_crop(p, m) for p, m in zip(pred, matrices, strict=True)]) if len(pred) else pred
+    gt_crop = np.stack([to_crop(g, m) for g, m in zip(gt, matrices, strict=True)]) if len(gt) else gt
+    crop_boxes = np.tile([0.0, 0.0, PAPER_CROP_SIZE, PAPER_CROP_SIZE], (len(boxes), 1))
+    return pred_crop, np.maximum(gt_crop, 0.0), crop_boxes
+
+
 def evaluate(
     pred: np.ndarray, split: Split, protocol: EvalProtocol, registry: Registry | None = None,
-    missed: np.ndarray | None = None,
+    missed: np.ndarray | None = None, adapter: DatasetAdapter | None = None,
 ) -> Evaluation:
     """Score (N, L, 2) predictions in original-image pixels against a split under `protocol`. Faces in
-    `missed` (the box detector found none) have no prediction and count as failures."""
+    `missed` (the box detector found none) have no prediction and count as failures. A protocol scored in
+    3FabRec's crop frame needs the split's `adapter` (its crop rule and coordinate frame)."""
     registry = registry or get_registry()
     normaliser = registry.normaliser(protocol.normaliser)
     gt = split.landmarks()
+    boxes = split.boxes()
     if missed is not None and missed.any():
         pred = np.where(missed[:, None, None], gt, pred)  # placeholders; their errors are set to inf below
+    if protocol.frame == "3fabrec-crop":
+        adapter = adapter or registry.dataset(split.dataset)
+        check_protocol(protocol, adapter)
+        pred, gt, boxes = to_paper_frame(pred, gt, boxes, adapter)
     errors = face_errors(
-        pred, gt, split.boxes(), split.scheme, normaliser,
+        pred, gt, boxes, split.scheme, normaliser,
         visible=split.visibility(), mask_invisible=protocol.mask_invisible,
     )
     if missed is not None:
@@ -142,9 +182,11 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def protocol_for(adapter: DatasetAdapter, **overrides) -> EvalProtocol:
-    """The dataset's standard protocol with the user's overrides."""
-    return adapter.protocol.with_overrides(**overrides)
+def protocol_for(adapter: DatasetAdapter, name: str = "standard", **overrides) -> EvalProtocol:
+    """The protocol `name` (the dataset's standard one by default) with the user's overrides."""
+    protocol = protocol_with_overrides(name, adapter.name, adapter.protocol, **overrides)
+    check_protocol(protocol, adapter)
+    return protocol
 
 
 def run_model(model: str, dataset: str, split: str, **kwargs) -> RunOutcome:
@@ -170,9 +212,15 @@ def run_model_on_splits(
     dataset_options: dict | None = None,
     cell_keys: dict[str, str] | None = None,
     registry: Registry | None = None,
+    precision: str | None = None,
+    train_selection: str = "random",
 ) -> list[RunOutcome]:
     """Train once (unless `checkpoint` is given or the model needs no training), then evaluate on each split,
     storing one run per split. The model's checkpoint is saved in the first run's folder.
+
+    `precision` is the inference precision (models with an `inference_precision` option; fp32 otherwise);
+    `config` sets model options, for a loaded checkpoint too. `train_selection` picks the `train_count`
+    faces: `random` (seeded) or `first` (annotation order, as the original 3FabRec).
 
     Each run is recorded as 'running' first; an error or interruption marks it failed or interrupted, so it
     never shows up as a result. `cell_keys` (split -> key) tags runs made for a matrix cell.
@@ -187,6 +235,8 @@ def run_model_on_splits(
     if not adapter.labeled:
         raise UserError(f"dataset '{dataset}' has no landmark annotations to evaluate against")
     protocol = protocol or adapter.protocol
+    check_protocol(protocol, adapter)
+    config = _with_precision(spec, config, precision)
     training = checkpoint is None and spec.needs_training
     train_split = (train_split or adapter.train_split) if training else None
     if training and train_split is None:
@@ -197,7 +247,7 @@ def run_model_on_splits(
     if training:
         train_data = load_split(dataset, train_split, data_root=data_root, skip_bad=skip_bad,
                                 options=dataset_options, registry=registry)
-        train_samples = select_training_subset(train_data.samples, train_count, seed)
+        train_samples = select_training_subset(train_data.samples, train_count, seed, train_selection)
 
     work_dir = Path(work_dir)
     if training and int(os.environ.get("WORLD_SIZE", "1")) > 1 and int(os.environ.get("RANK", "0")) != 0:
@@ -209,6 +259,8 @@ def run_model_on_splits(
             lm.train(train_samples, seed=seed, work_dir=Path(tmp))
         return []
     run_config = dict(config or {})
+    if training and train_count is not None and train_selection != "random":
+        run_config["train_selection"] = train_selection
     if checkpoint is not None:
         run_config["checkpoint"] = str(checkpoint)
     if adapter.options:
@@ -248,7 +300,7 @@ def run_model_on_splits(
                         raise UserError(f"model '{model}' returned predictions of shape {got.shape}, "
                                         f"expected {expected}")
                     pred[~missed] = got
-                evaluation = evaluate(pred, eval_split, protocol, registry, missed=missed)
+                evaluation = evaluate(pred, eval_split, protocol, registry, missed=missed, adapter=adapter)
                 t2 = time.perf_counter()
                 write_landmarks_csv(run_dir / "predictions.csv", eval_split.ids,
                                     [str(s.image_path) for s in eval_split.samples], pred)
@@ -276,9 +328,9 @@ def _prepare_model(
 ) -> LandmarkModel:
     if checkpoint is not None:
         lm = spec.load(Path(checkpoint), device)
-        # The crop convention belongs to the dataset being evaluated, not to where the model was trained.
-        if "crop_extension" in spec.default_config:
-            lm.config["crop_extension"] = list(adapter.crop_box_extension)
+        # The crop convention and the samples' frame belong to the dataset being evaluated, not to where the
+        # model was trained; options given on the command line apply to the loaded model as they would in `run`.
+        lm.config.update(_model_config(spec, adapter, config, run_dir.parent.parent, evaluating=True))
         if lm.scheme.num_points != adapter.scheme.num_points:
             raise UserError(
                 f"{checkpoint}: checkpoint predicts {lm.scheme.num_points} landmarks, dataset "
@@ -293,13 +345,34 @@ def _prepare_model(
     return lm
 
 
-def _model_config(spec: ModelSpec, adapter: DatasetAdapter, config: dict | None, work_dir: Path) -> dict:
-    """Models that crop faces get the dataset's crop-box extension and a crop cache in the work directory."""
+def _model_config(spec: ModelSpec, adapter: DatasetAdapter, config: dict | None, work_dir: Path,
+                  evaluating: bool = False) -> dict:
+    """Models that crop faces get the dataset's crop-box extension, the frame of its samples and a crop cache
+    in the work directory. Unknown options are refused as `spec.create` refuses them."""
     config = dict(config or {})
+    unknown = set(config) - set(spec.default_config)
+    if unknown:
+        known = ", ".join(sorted(spec.default_config)) or "none"
+        raise UserError(f"model '{spec.name}': unknown option(s) {', '.join(sorted(unknown))}; known: {known}")
+    given = (lambda key, value: config.__setitem__(key, value)) if evaluating else config.setdefault
     if "crop_extension" in spec.default_config:
-        config.setdefault("crop_extension", list(adapter.crop_box_extension))
+        given("crop_extension", list(adapter.crop_box_extension))
+    if "data_origin" in spec.default_config:
+        given("data_origin", adapter.coordinate_origin)
     if "cache_dir" in spec.default_config:
         config.setdefault("cache_dir", str(Path(work_dir) / "crop-cache"))
+    return config
+
+
+def _with_precision(spec: ModelSpec, config: dict | None, precision: str | None) -> dict:
+    """The model options with the inference precision asked for on the command line."""
+    config = dict(config or {})
+    if precision is None:
+        return config
+    if "inference_precision" in spec.default_config:
+        config["inference_precision"] = precision
+    elif precision != "fp32":
+        raise UserError(f"model '{spec.name}' computes in fp32 only; --precision {precision} does not apply")
     return config
 
 
@@ -322,7 +395,7 @@ def score_predictions(
     target = load_split(dataset, split, data_root=data_root, options=dataset_options, registry=registry)
     ids, landmarks = read_landmarks(Path(path), adapter.scheme.num_points)
     pred = align_to_split(Path(path), ids, landmarks, target.ids, ignore_extra=ignore_extra)
-    return evaluate(pred, target, protocol or adapter.protocol, registry)
+    return evaluate(pred, target, protocol or adapter.protocol, registry, adapter=adapter)
 
 
 def store_scored(

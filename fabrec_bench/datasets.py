@@ -47,6 +47,14 @@ class DatasetAdapter:
     crop_box_extension: tuple[float, float] = (0.0, 0.0)
     # Whether the faces carry landmarks to score against (VGGFace2 is for unsupervised training).
     labeled: bool = True
+    # The coordinate of the top-left pixel's centre in the files as written (300-W's .pts: 1). The original
+    # 3FabRec used every file's numbers as written, so its crops and scores live in this frame.
+    file_origin: float = 0.0
+
+    @property
+    def coordinate_origin(self) -> float:
+        """The coordinate of the top-left pixel's centre in the samples this adapter returns (0: 0-based)."""
+        return 0.0
 
     @property
     def options(self) -> dict:
@@ -118,6 +126,8 @@ class DatasetAdapter:
             "root_env_var": root_env_var(self.name),
             "labeled": self.labeled,
             "options": self.options,
+            "coordinate_origin": self.coordinate_origin,
+            "file_origin": self.file_origin,
         }
 
 

@@ -35,6 +35,7 @@ class LeaderboardRow:
     metrics_std: dict[str, float]
     kind: str
     runs: list[RunRecord] = field(default_factory=list, repr=False)  # the runs averaged into this row
+    precision: str | None = None  # the inference precision that produced the predictions (None: not recorded)
 
 
 def _non_default_options(run: RunRecord, registry: Registry | None) -> dict:
@@ -58,10 +59,13 @@ def build_rows(runs: list[RunRecord], registry: Registry | None = None) -> list[
         # Dataset options change the data (e.g. 300-W's box_source), so they split rows and are shown.
         options = _non_default_options(run, registry)
         dataset = run.dataset + (f" [{', '.join(f'{k}={v}' for k, v in sorted(options.items()))}]" if options else "")
-        key = (name, dataset, run.split, run.train_count, json.dumps(run.protocol, sort_keys=True), run.kind)
+        # Stored protocols are read through EvalProtocol, so runs stored before a field existed group with
+        # new runs under its default. Inference precision changes predictions: rows split on it too.
+        protocol = json.dumps(EvalProtocol.from_dict(run.protocol).to_dict(), sort_keys=True)
+        key = (name, dataset, run.split, run.train_count, protocol, run.kind, run.model_info.get("precision"))
         groups[key].append(run)
     rows = []
-    for (model, dataset, split, train_count, protocol_json, kind), members in groups.items():
+    for (model, dataset, split, train_count, protocol_json, kind, precision), members in groups.items():
         names = sorted({n for r in members for n in r.metrics})
         values = {n: np.array([r.metrics.get(n, math.nan) for r in members], dtype=float) for n in names}
         rows.append(
@@ -71,10 +75,11 @@ def build_rows(runs: list[RunRecord], registry: Registry | None = None) -> list[
                 seeds=[r.seed for r in members],
                 metrics={n: float(np.nanmean(v)) if np.isfinite(v).any() else math.nan for n, v in values.items()},
                 metrics_std={n: float(np.nanstd(v)) if np.isfinite(v).any() else math.nan for n, v in values.items()},
-                kind=kind, runs=members,
+                kind=kind, runs=members, precision=precision,
             )
         )
-    rows.sort(key=lambda r: (r.dataset, r.split, r.protocol.normaliser, r.metrics.get("nme", math.inf), r.model))
+    rows.sort(key=lambda r: (r.dataset, r.split, r.protocol.name, r.protocol.normaliser,
+                             r.metrics.get("nme", math.inf), r.model))
     return rows
 
 
@@ -97,7 +102,9 @@ def to_table(rows: list[LeaderboardRow], registry: Registry | None = None) -> tu
             headers.append(metric.label_for(shared))
         else:
             headers.append(f"{name.upper()}@t" + (" (%)" if metric.percent else ""))
-    headers += ["threshold", "AUC rule", "seeds"]
+    # The protocol's name and the inference precision: rows of different protocols or precisions are never
+    # one row, and these columns say which is which.
+    headers += ["threshold", "AUC rule", "seeds", "protocol", "precision"]
     body = []
     for row in rows:
         cells = [
@@ -111,7 +118,7 @@ def to_table(rows: list[LeaderboardRow], registry: Registry | None = None) -> tu
             metric = metrics[name]
             scale = 100.0 if (metric is None or metric.percent) else 1.0
             cells.append(None if math.isnan(value) else round(value * scale, 4 if scale == 1.0 else 2))
-        cells += [row.protocol.threshold, row.protocol.auc_rule, len(row.seeds)]
+        cells += [row.protocol.threshold, row.protocol.auc_rule, len(row.seeds), row.protocol.name, row.precision]
         body.append(cells)
     return headers, body
 

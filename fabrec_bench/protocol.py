@@ -1,4 +1,14 @@
-"""Evaluation protocols: which normaliser, threshold and AUC rule produced a number."""
+"""Evaluation protocols: which normaliser, threshold, AUC rule and coordinate frame produced a number.
+
+Named protocols (`--protocol NAME` on run, eval, score and leaderboard):
+- `standard` (the default, for comparing models): each dataset's own protocol, scored in original-image
+  coordinates, with any option overridden on the command line.
+- `3fabrec-paper`: how the 3FabRec paper's tables were scored (the original's train_aae_landmarks.py and
+  landmarks/lmutils.py): in the 256-pixel crop of the original's crop rule, in the frame of the annotation
+  files as written (300-W 1-based), ground truth with negative coordinates clamped to 0; NME normalised by
+  the outer eye corners (300-W 36/45, WFLW 60/72) and for AFLW by the crop side, 256 (the squared box's
+  max(w, h)); FR = NME > 10 %; AUC = mean CED at 50 thresholds on [0, 0.1].
+"""
 
 from __future__ import annotations
 
@@ -7,6 +17,11 @@ from dataclasses import asdict, dataclass, fields, replace
 from fabrec_bench.errors import UserError
 
 AUC_RULES = ("trapezoid", "fabrec50")
+FRAMES = ("image", "3fabrec-crop")
+PROTOCOL_NAMES = ("standard", "3fabrec-paper")
+# The paper's normaliser per dataset; in the crop frame a face's box is the crop, so box-max is 256.
+PAPER_NORMALISERS = {"wflw": "inter-ocular", "300w": "inter-ocular", "aflw": "box-max"}
+PAPER_CROP_SIZE = 256
 
 
 @dataclass(frozen=True)
@@ -17,6 +32,7 @@ class EvalProtocol:
     step 1e-4, the default of recent codebases) or `fabrec50` (3FabRec's 50-point Riemann sum).
     """
 
+    name: str = "standard"
     normaliser: str = "inter-ocular"
     threshold: float = 0.10
     auc_rule: str = "trapezoid"
@@ -24,8 +40,14 @@ class EvalProtocol:
     mask_invisible: bool = False
     # Which face box the model is given (fabrec_bench.boxes): numbers are comparable only within one source.
     box_source: str = "ground-truth"
+    # Where errors are measured: original-image coordinates, or the 256-px crop of 3FabRec's crop rule.
+    frame: str = "image"
 
     def __post_init__(self) -> None:
+        if self.name not in PROTOCOL_NAMES:
+            raise UserError(f"unknown protocol {self.name!r}; choose one of {', '.join(PROTOCOL_NAMES)}")
+        if self.frame not in FRAMES:
+            raise UserError(f"unknown scoring frame {self.frame!r}; choose one of {', '.join(FRAMES)}")
         if not 0 < self.threshold <= 1:
             raise UserError(f"threshold {self.threshold!r} must lie in (0, 1]; it is a fraction, e.g. 0.1 for 10%")
         if self.auc_rule not in AUC_RULES:
@@ -58,3 +80,27 @@ class EvalProtocol:
         if "metrics" in given:
             given["metrics"] = tuple(given["metrics"])
         return replace(self, **given)
+
+
+def named_protocol(name: str, dataset: str, standard: EvalProtocol) -> EvalProtocol:
+    """The protocol `name` for dataset `dataset` (whose own protocol is `standard`)."""
+    if name == "standard":
+        return standard
+    if name == "3fabrec-paper":
+        if dataset not in PAPER_NORMALISERS:
+            raise UserError(f"the 3fabrec-paper protocol covers {', '.join(PAPER_NORMALISERS)}, not '{dataset}'")
+        return EvalProtocol(name=name, normaliser=PAPER_NORMALISERS[dataset], threshold=0.10, auc_rule="fabrec50",
+                            metrics=standard.metrics, frame="3fabrec-crop")
+    raise UserError(f"unknown protocol {name!r}; choose one of {', '.join(PROTOCOL_NAMES)}")
+
+
+def protocol_with_overrides(name: str, dataset: str, standard: EvalProtocol, **overrides) -> EvalProtocol:
+    """A named protocol with the user's overrides (None: keep). A paper's protocol is fixed: only the
+    metrics computed under it may be chosen."""
+    protocol = named_protocol(name, dataset, standard)
+    given = {k for k, v in overrides.items() if v is not None and k != "metrics"}
+    if name != "standard" and given:
+        options = ", ".join("--" + k.replace("_", "-") for k in sorted(given))
+        raise UserError(f"the {name} protocol fixes how it scores; {options} cannot change it "
+                        "(use --protocol standard with your options instead)")
+    return protocol.with_overrides(**overrides)

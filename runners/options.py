@@ -11,14 +11,19 @@ from rich.table import Table
 
 from fabrec_bench.boxes import BOX_SOURCES
 from fabrec_bench.errors import UserError
-from fabrec_bench.protocol import AUC_RULES
+from fabrec_bench.protocol import AUC_RULES, PROTOCOL_NAMES
 
 console = Console(soft_wrap=True)  # never break paths and messages across lines
 err_console = Console(stderr=True)
 
 
 def protocol_options(f):
-    """--normaliser, --threshold, --auc-rule, --metric, --box-source: override the split's standard protocol."""
+    """--protocol, then --normaliser, --threshold, --auc-rule, --metric, --box-source to override the standard one."""
+    @click.option("--protocol", "protocol_name", type=click.Choice(PROTOCOL_NAMES), default="standard",
+                  show_default=True,
+                  help="standard: the dataset's protocol in image coordinates (for comparing models); 3fabrec-paper: "
+                       "how the 3FabRec paper scored (its 256-px crops, outer eye corners, AFLW by the crop side, "
+                       "50-point AUC).")
     @click.option("--box-source", type=click.Choice(BOX_SOURCES), default=None,
                   help="Face box given to the model: the dataset's (ground-truth, default), the landmarks' extent, "
                        "or a detector's (detector = detector-hog, dlib; detector-haar, OpenCV). Missed faces count "
@@ -28,8 +33,8 @@ def protocol_options(f):
     @click.option("--auc-rule", type=click.Choice(AUC_RULES), default=None, help="AUC integration rule.")
     @click.option("--metric", "metrics", multiple=True, help="Metrics to compute (repeatable; default nme fr auc).")
     @functools.wraps(f)
-    def wrapper(*args, normaliser, threshold, auc_rule, metrics, box_source, **kwargs):
-        overrides = {"normaliser": normaliser, "threshold": threshold, "auc_rule": auc_rule,
+    def wrapper(*args, protocol_name, normaliser, threshold, auc_rule, metrics, box_source, **kwargs):
+        overrides = {"name": protocol_name, "normaliser": normaliser, "threshold": threshold, "auc_rule": auc_rule,
                      "metrics": list(metrics) if metrics else None, "box_source": box_source}
         return f(*args, protocol_overrides=overrides, **kwargs)
 
@@ -73,7 +78,7 @@ def parse_options(pairs: tuple[str, ...]) -> dict:
     return options
 
 
-TEXT_COLUMNS = ("model", "dataset", "split", "boxes", "normaliser", "AUC rule")
+TEXT_COLUMNS = ("model", "dataset", "split", "boxes", "normaliser", "AUC rule", "protocol", "precision")
 
 
 def results_table(headers: list[str], body: list[list], title: str, caption: str = "") -> Table:

@@ -30,6 +30,12 @@ def _common(f):
         click.option("--dataset-option", "dataset_options", multiple=True, metavar="KEY=VALUE",
                      help="Dataset adapter option, e.g. box_source=detector (repeatable)."),
         click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
+        click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16", "auto"]), default=None,
+                     help="Inference precision (default fp32: exact, as the original computes; bf16/fp16 are faster "
+                          "where the hardware has them; auto picks bf16 only where it is native). Recorded with "
+                          "the result."),
+        click.option("--config", "config_pairs", multiple=True, metavar="KEY=VALUE",
+                     help="Model option (repeatable; see `fabrec-bench plugins --json` for each model's options)."),
         protocol_options,
     ]
     for option in reversed(options):
@@ -57,12 +63,14 @@ def _show(ctx_obj, outcomes, model, dataset, splits, as_json):
 @click.command("run")
 @_common
 @click.option("--train-split", default=None, help="Split to train on (default: the dataset's training split).")
-@click.option("--train-count", type=int, default=None, help="Train on N faces drawn at random with --seed.")
+@click.option("--train-count", type=int, default=None, help="Train on N faces (see --train-selection).")
+@click.option("--train-selection", type=click.Choice(api.TRAIN_SELECTIONS), default="random", show_default=True,
+              help="Which N faces: drawn at random with --seed, or the first N in annotation order (the original "
+                   "3FabRec's --train-count). Recorded with the result.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for subset choice and training.")
-@click.option("--config", "config_pairs", multiple=True, metavar="KEY=VALUE", help="Model option (repeatable).")
 @click.pass_obj
-def run_command(obj, model, dataset, splits, data_root, device, skip_bad, dataset_options, as_json, protocol_overrides,
-                train_split, train_count, seed, config_pairs):
+def run_command(obj, model, dataset, splits, data_root, device, skip_bad, dataset_options, as_json, precision,
+                config_pairs, protocol_overrides, train_split, train_count, train_selection, seed):
     """Train MODEL if it needs training, evaluate it on DATASET/SPLIT and store the result."""
     registry = get_registry()
     protocol = api.protocol_for(registry.dataset(dataset), **protocol_overrides)
@@ -71,6 +79,7 @@ def run_command(obj, model, dataset, splits, data_root, device, skip_bad, datase
             model, dataset, list(splits), work_dir=obj.work_dir, data_root=data_root, train_split=train_split,
             train_count=train_count, seed=seed, config=parse_options(config_pairs), device=device,
             skip_bad=skip_bad, protocol=protocol, dataset_options=parse_options(dataset_options),
+            precision=precision, train_selection=train_selection,
         )
     _show(obj, outcomes, model, dataset, splits, as_json)
 
@@ -80,16 +89,18 @@ def run_command(obj, model, dataset, splits, data_root, device, skip_bad, datase
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=True), required=True,
               help="Checkpoint written by `run` (in the run's folder) or by the model's own tools.")
 @click.pass_obj
-def eval_command(obj, model, dataset, splits, data_root, device, skip_bad, dataset_options, as_json, protocol_overrides,
-                 checkpoint):
-    """Evaluate a trained MODEL from a checkpoint on DATASET/SPLIT and store the result."""
+def eval_command(obj, model, dataset, splits, data_root, device, skip_bad, dataset_options, as_json, precision,
+                 config_pairs, protocol_overrides, checkpoint):
+    """Evaluate a trained MODEL from a checkpoint (ours, or a released 3FabRec snapshot folder) on
+    DATASET/SPLIT and store the result."""
     registry = get_registry()
     protocol = api.protocol_for(registry.dataset(dataset), **protocol_overrides)
     with console.status(f"[bold]{model}[/] from {checkpoint} on {dataset}/{', '.join(splits)}…"):
         outcomes = api.run_model_on_splits(
             model, dataset, list(splits), work_dir=obj.work_dir, data_root=data_root, device=device,
             skip_bad=skip_bad, protocol=protocol, checkpoint=Path(checkpoint),
-            dataset_options=parse_options(dataset_options),
+            dataset_options=parse_options(dataset_options), config=parse_options(config_pairs),
+            precision=precision,
         )
     _show(obj, outcomes, model, dataset, splits, as_json)
 

@@ -22,6 +22,11 @@ def test_fabrec_speed_prints_every_phase_with_peak_share_and_speed_up():
         rate, gflop, _, share = row.split()[-4:]
         assert float(rate) > 0 and float(gflop) > 0 and share.endswith("%")
     assert re.search(r"speed-up over the baseline \(bf16\): [\d.]+x", out)
+    # fp32 beside bf16, the processor, and what precision=auto picks here and why.
+    assert re.search(r"speed-up over the baseline \(fp32\): [\d.]+x", out)
+    assert re.search(r"^inference \(ours\)\s+fp32 ", out, re.M) and re.search(r"^stage 1 training step\s+fp32 ", out, re.M)
+    assert re.search(r"^processor: .+; torch sees native bf16: (True|False)$", out, re.M)
+    assert re.search(r"^precision=auto for training here: (bf16|fp32) \(.+\)", out, re.M)
 
 
 def test_latent_probe_reads_landmarks_out_of_codes(synthetic_wflw, tmp_path):

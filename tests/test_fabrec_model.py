@@ -70,9 +70,24 @@ def test_targets_have_peak_one_at_the_rounded_position_in_a_35_pixel_window():
 
 def test_decoding_is_batched_and_inverts_the_targets():
     rng = np.random.default_rng(0)
-    landmarks = torch.tensor(rng.integers(20, 230, (4, 98, 2)) // 2 * 2, dtype=torch.float32)
+    landmarks = torch.tensor(rng.integers(36, 230, (4, 98, 2)) // 2 * 2, dtype=torch.float32)
     decoded = decode(render_targets(landmarks, 256), 256)
     assert torch.equal(decoded, landmarks)  # even pixels survive the half-resolution round trip exactly
+
+
+def test_targets_near_the_top_left_border_move_one_pixel_in_as_the_originals_do():
+    """The original places the 35-pixel window at int(p - 17.5), truncated towards zero: within 17.5 heatmap
+    pixels of the top/left border that is one pixel further in than rounding (landmarks/lmutils.py)."""
+    landmarks = torch.tensor([[[10.0, 100.0], [100.0, 0.0], [33.0, 35.0], [36.0, 37.0]]])  # 256 crop pixels
+    t = render_targets(landmarks, 256)
+    peaks = [divmod(int(t[0, i].argmax()), 128)[::-1] for i in range(4)]
+    # x 5 (heatmap) -> int(-12.5) + 18 = 6; y 0 -> int(-17.5) + 18 = 1; 16.5 -> 17, 17.5 -> 18; 18 and 18.5 -> 18, 19
+    assert peaks == [(6, 50), (50, 1), (17, 18), (18, 19)]
+    # The window reaches 18 pixels before the peak and 16 after it.
+    row = t[0, 0, 50]
+    assert row[6 + 16] > 0 and row[6 + 17] == 0
+    far = render_targets(torch.tensor([[[100.0, 100.0]]]), 256)[0, 0, 50]
+    assert far[50 - 18] > 0 and far[50 - 19] == 0 and far[50 + 16] > 0 and far[50 + 17] == 0
 
 
 def test_decoding_matches_the_reference_cv2_blur_and_argmax_per_map():
@@ -180,12 +195,25 @@ def test_autoencoder_snapshots_resume_and_grids(synthetic_wflw, tmp_path):
 
     samples = WFLWDataset().load_split(synthetic_wflw, "train").samples[:6]
     first = train_autoencoder(samples, WFLW98, tmp_path / "ae", input_size=128, epochs=1, batch_size=3,
-                              preset="recon+gan+ssim", lr=1e-3, device="cpu", precision="fp32")
+                              preset="recon+gan+ssim", lr=1e-3, device="cpu", precision="fp32", keep_every=1)
     assert first["epoch"] == 1 and (tmp_path / "ae/epoch_001.pt").is_file()
     assert (tmp_path / "ae/reconstructions_epoch_001.png").is_file()
     second = train_autoencoder(samples, WFLW98, tmp_path / "ae", input_size=128, epochs=2, batch_size=3,
-                               preset="recon+gan+ssim", lr=1e-3, device="cpu", precision="fp32")
+                               preset="recon+gan+ssim", lr=1e-3, device="cpu", precision="fp32", keep_every=1)
     assert second["epoch"] == 2 and read_checkpoint(tmp_path / "ae/latest.pt")[1]["iteration"] == 4
+
+
+def test_autoencoder_keeps_latest_and_every_kth_snapshot_only(synthetic_wflw, tmp_path):
+    from fabrec_bench_plugins.models.fabrec.autoencoder import train_autoencoder
+
+    samples = WFLWDataset().load_split(synthetic_wflw, "train").samples[:4]
+    train_autoencoder(samples, WFLW98, tmp_path / "ae", input_size=128, epochs=5, batch_size=4, device="cpu",
+                      precision="fp32", keep_every=2)
+    assert sorted(p.name for p in (tmp_path / "ae").glob("*.pt")) == ["epoch_002.pt", "epoch_004.pt", "latest.optim.pt",
+                                                                      "latest.pt"]
+    assert read_checkpoint(tmp_path / "ae/latest.pt")[1]["epoch"] == 5
+    with pytest.raises(UserError, match="keep_every"):
+        train_autoencoder(samples, WFLW98, tmp_path / "ae2", input_size=128, epochs=1, device="cpu", keep_every=-1)
 
 
 def test_3fabrec_is_registered_with_its_config():

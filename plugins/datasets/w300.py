@@ -125,6 +125,11 @@ class W300Dataset(DatasetAdapter):
     option_defaults = {"zero_based": True, "box_source": "ground-truth"}
     # 3FabRec's crop box for 300-W: top raised by 20 % of the box height, bottom lowered by 12 %.
     crop_box_extension = (0.2, 0.12)
+    file_origin = 1.0  # .pts files and the official boxes are 1-based
+
+    @property
+    def coordinate_origin(self) -> float:
+        return 0.0 if self.options["zero_based"] else 1.0
 
     def folders(self, root: Path, split: str) -> list[tuple[str, Path]]:
         """(id prefix, folder) pairs that make up a split."""

@@ -1,8 +1,9 @@
-"""Stage 1: train the adversarial autoencoder on unlabeled faces, with a snapshot every epoch and resume.
+"""Stage 1: train the adversarial autoencoder on unlabeled faces, resumable from its latest snapshot.
 
-Writes into the output folder: `epoch_NNN.pt` and `latest.pt` (weights, optimiser states, iteration; loadable
-with weights_only=True, written atomically), `reconstructions_epoch_NNN.png` (inputs above, reconstructions
-below), and `stage1_loss.csv`/`.png`.
+Writes into the output folder: `latest.pt` after every epoch (weights and iteration, with the optimiser
+states in `latest.optim.pt`; loadable with weights_only=True, written atomically), `epoch_NNN.pt` every
+`keep_every` epochs (0: none; a 256-px snapshot is about 100 MB), `reconstructions_epoch_NNN.png` (inputs
+above, reconstructions below), and `stage1_loss.csv`/`.png`. Faces are cropped by the original's rule.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from fabrec_bench.models import resolve_device
 from fabrec_bench.schemes import LandmarkScheme
 from fabrec_bench.torchdata import face_loader, normalise
 from fabrec_bench.types import FaceSample
-from fabrec_bench_plugins.models.fabrec.model import autocast_for, read_checkpoint, save_checkpoint
+from fabrec_bench_plugins.models.fabrec.model import read_checkpoint, save_checkpoint
 from fabrec_bench_plugins.models.fabrec.networks import Fabrec
+from fabrec_bench_plugins.models.fabrec.precision import autocast_for
 from fabrec_bench_plugins.models.fabrec.training import STAGE1_PRESETS, AutoencoderTrainer, Curve, Throughput
 
 
@@ -48,11 +50,15 @@ def train_autoencoder(samples: Sequence[FaceSample], scheme: LandmarkScheme, out
                       epochs: int = 1, batch_size: int = 50, preset: str = "recon", lr: float = 2e-5,
                       daug: int = 4, device: str = "auto", precision: str = "auto", workers: int = 0,
                       crop_extension=(0.0, 0.0), cache_dir: Path | None = None, seed: int = 0,
-                      resume: bool = True, progress=None, max_seconds: float | None = None) -> dict:
+                      resume: bool = True, progress=None, max_seconds: float | None = None,
+                      keep_every: int = 10) -> dict:
     """Train (or continue training) an autoencoder; returns a summary with the final reconstruction error.
 
     `max_seconds` stops after the first epoch that ends past that budget (snapshots are complete epochs).
+    `keep_every` K keeps `epoch_NNN.pt` for every K-th epoch besides `latest.pt` (0: latest only).
     """
+    if keep_every < 0:
+        raise UserError(f"keep_every must be 0 (latest only) or a positive number of epochs, got {keep_every}")
     import time
 
     started = time.perf_counter()
@@ -84,7 +90,8 @@ def train_autoencoder(samples: Sequence[FaceSample], scheme: LandmarkScheme, out
         for name, opt in trainer.optimizers().items():
             opt.load_state_dict(optimiser_states[name])
     crops = FaceCrops(samples, scheme, input_size=input_size, extension=tuple(crop_extension),
-                      augment=PRESETS[daug], cache_root=cache_dir, dataset_name=f"ae-{scheme.name}", seed=seed)
+                      augment=PRESETS[daug], cache_root=cache_dir, dataset_name=f"ae-{scheme.name}", seed=seed,
+                      rule="3fabrec")
     loader = face_loader(crops, batch_size, shuffle=True, workers=workers, pin_memory=device.startswith("cuda"),
                          drop_last=len(crops) > batch_size, seed=seed)
     fixed = normalise(next(iter(face_loader(crops, min(8, len(crops)))))["image"], device)
@@ -109,7 +116,8 @@ def train_autoencoder(samples: Sequence[FaceSample], scheme: LandmarkScheme, out
                 "preset": preset, "lr": lr, "daug": daug, "seed": seed, "faces": len(samples) * world.size,
                 "processes": world.size}
         if world.is_main:
-            save_checkpoint(out / f"epoch_{epoch + 1:03d}.pt", net, meta)
+            if keep_every and (epoch + 1) % keep_every == 0:
+                save_checkpoint(out / f"epoch_{epoch + 1:03d}.pt", net, meta)
             _save_optimisers(out / "latest.optim.pt", trainer)
             save_checkpoint(latest, net, meta)  # last, so latest.pt never points past the optimiser state
             reconstruction_grid(net, fixed, out / f"reconstructions_epoch_{epoch + 1:03d}.png")

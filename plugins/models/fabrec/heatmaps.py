@@ -1,9 +1,12 @@
 """Heatmap targets and decoding (../shared/docs/3fabrec.md sections 2.7 and 2.8), batched on the device.
 
-Targets: one 128 x 128 channel per landmark with a Gaussian of sigma 7 heatmap pixels, peak 1, truncated to a
-35 x 35 window centred on round-half-up(p) with p the landmark in heatmap pixels (crop coordinate x
-heatmap_size / input_size), positions clamped to <= 127. The reference's +1 px shift for points within
-17.5 heatmap pixels of the top/left border is not ported.
+Targets, as the original renders them (landmarks/lmutils.py): one 128 x 128 channel per landmark with a
+Gaussian of sigma 7 heatmap pixels, peak 1, in a window of int(5 sigma) = 35 pixels. With p the landmark in
+heatmap pixels (crop coordinate x heatmap_size / input_size), capped at 127, the window starts at
+int(p - 17.5) (truncated towards zero) and its peak is 18 pixels in, so the window reaches 18 pixels before
+the peak and 16 after it. Away from the border the peak is round-half-up(p); within 17.5 pixels of the
+top/left border the truncation moves it one pixel further in (the original's +1 px shift), which released
+models learned.
 
 Decoding (the reference protocol, `argmax`): a 9 x 9 box blur with a zero border, the integer argmax, then
 division by heatmap_size / input_size. Optional `quarter`: shift the argmax a quarter pixel towards the larger
@@ -16,7 +19,6 @@ import torch
 import torch.nn.functional as F
 
 SIGMA = 7.0
-WINDOW = 35  # int(5 * sigma)
 DECODINGS = ("argmax", "quarter")
 
 
@@ -24,12 +26,15 @@ def render_targets(landmarks_crop: torch.Tensor, input_size: int, heatmap_size: 
                    sigma: float = SIGMA) -> torch.Tensor:
     """(B, L, 2) landmarks in crop pixels -> (B, L, H, H) target heatmaps, on the landmarks' device."""
     scale = heatmap_size / input_size
-    centre = torch.floor(landmarks_crop * scale + 0.5).clamp(max=heatmap_size - 1)  # round half up
+    window = int(sigma * 5)
+    before = -((-window) // 2)  # the template spans -ceil(w/2) .. floor(w/2) - 1 about its peak
+    position = (landmarks_crop * scale).clamp(max=heatmap_size - 1)
+    centre = torch.trunc(position - window / 2) + before
     grid = torch.arange(heatmap_size, device=landmarks_crop.device, dtype=landmarks_crop.dtype)
     dx = grid.view(1, 1, 1, -1) - centre[..., 0, None, None]
     dy = grid.view(1, 1, -1, 1) - centre[..., 1, None, None]
-    half = WINDOW // 2
-    inside = (dx.abs() <= half) & (dy.abs() <= half)
+    after = window - 1 - before
+    inside = (dx >= -before) & (dx <= after) & (dy >= -before) & (dy <= after)
     return torch.exp(-(dx * dx + dy * dy) / (2 * sigma * sigma)) * inside
 
 

@@ -9,7 +9,6 @@ result.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import pickle
@@ -22,7 +21,7 @@ import torch
 
 from fabrec_bench.augment import PRESETS
 from fabrec_bench.checkpoints import atomic_write
-from fabrec_bench.crops import to_image
+from fabrec_bench.crops import CROP_RULES, to_image
 from fabrec_bench.distributed import broadcast_state, max_replica_difference, setup, shard
 from fabrec_bench.errors import UserError
 from fabrec_bench.facedata import FaceCrops
@@ -32,6 +31,7 @@ from fabrec_bench.torchdata import face_loader, normalise
 from fabrec_bench.types import FaceSample
 from fabrec_bench_plugins.models.fabrec.heatmaps import DECODINGS, decode
 from fabrec_bench_plugins.models.fabrec.networks import Fabrec
+from fabrec_bench_plugins.models.fabrec.precision import PRECISIONS, autocast_for, choose
 from fabrec_bench_plugins.models.fabrec.training import Curve, LandmarkTrainer, Throughput
 
 FORMAT = "fabrec-bench/3fabrec/1"
@@ -51,43 +51,26 @@ DEFAULT_CONFIG = {
     "daug": 0,
     "sigma": 7.0,
     "decoding": "argmax",
-    "precision": "auto",  # auto: bf16 on CPUs and Ampere+ GPUs, fp16 on older GPUs; or fp32
-    "channels_last": True,
+    # Training: auto = bf16 where it is native (CPUs with AVX512-BF16/AMX, Ampere+ GPUs), fp16 on older GPUs,
+    # fp32 elsewhere. Inference: fp32 (exact, TF32 off) unless asked (`--precision` on run and eval).
+    "precision": "auto",
+    "inference_precision": "fp32",
+    # auto: channels-last memory for training and mixed-precision inference; exact fp32 inference keeps the
+    # original's NCHW layout (oneDNN's channels-last kernels round differently).
+    "channels_last": "auto",
     "compile": False,  # torch.compile the inference path
     "workers": 0,
+    # Cropping: the original's rule (`3fabrec`) or one exact affine warp (`affine`). The crop box extension
+    # and data_origin are set by the run from the dataset; frame_origin is the coordinate of the top-left
+    # pixel in the frame the model learned (0: ours; 1: released 300-W models, trained on raw .pts).
+    "crop_rule": "3fabrec",
     "crop_extension": [0.0, 0.0],
+    "data_origin": 0.0,
+    "frame_origin": 0.0,
     "cache_dir": "",
     "images_per_epoch_grid": 8,
     "grid_every": 0,  # write a landmark grid every N epochs (0: about ten per run, and the last)
 }
-
-
-# -- devices and precision ---------------------------------------------------------------------------
-
-
-def autocast_for(device: str, precision: str):
-    """A context factory for mixed precision on `device` (bf16 on CPU and Ampere+, fp16 on older GPUs)."""
-    kind = "cuda" if device.startswith("cuda") else "cpu"
-    if precision == "fp32":
-        return lambda: contextlib.nullcontext()
-    if precision == "auto":
-        if kind == "cuda" and torch.cuda.get_device_capability(torch.device(device))[0] < 8:
-            dtype = torch.float16
-        else:
-            dtype = torch.bfloat16
-    else:
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-        if dtype is None:
-            raise UserError(f"precision {precision!r} must be auto, fp32, bf16 or fp16")
-    return lambda: torch.autocast(kind, dtype=dtype)
-
-
-def precision_name(device: str, precision: str) -> str:
-    if precision != "auto":
-        return precision
-    if device.startswith("cuda") and torch.cuda.get_device_capability(torch.device(device))[0] < 8:
-        return "fp16"
-    return "bf16"
 
 
 # -- checkpoints -------------------------------------------------------------------------------------
@@ -135,6 +118,9 @@ def read_reference_snapshot(folder: Path) -> tuple[dict, dict]:
             else "autoencoder"}
     if "LMH.lin.weight" in state:
         meta["num_points"] = int(state["LMH.lin.weight"].shape[1])
+    # The frame the release was trained in: 300-W's .pts files are 1-based and the original used them as
+    # written; WFLW's and AFLW's files were used as written too, which is also how we read them.
+    meta["config"] = {"crop_rule": "3fabrec", "frame_origin": 1.0 if meta.get("num_points") == 68 else 0.0}
     meta_json = folder / "meta.json"
     if meta_json.is_file():
         meta["release_meta"] = json.loads(meta_json.read_text())
@@ -218,32 +204,49 @@ class FabrecModel(LandmarkModel):
             raise UserError(f"3fabrec: decoding {config['decoding']!r} must be one of {', '.join(DECODINGS)}")
         if config["init"] not in ("autoencoder", "scratch"):
             raise UserError(f"3fabrec: init {config['init']!r} must be 'autoencoder' or 'scratch'")
+        if config["crop_rule"] not in CROP_RULES:
+            raise UserError(f"3fabrec: crop_rule {config['crop_rule']!r} must be one of {', '.join(CROP_RULES)}")
+        if config["channels_last"] not in ("auto", True, False):
+            raise UserError(f"3fabrec: channels_last {config['channels_last']!r} must be auto, true or false")
+        for key in ("precision", "inference_precision"):
+            if config[key] not in PRECISIONS:
+                raise UserError(f"3fabrec: {key} {config[key]!r} must be one of {', '.join(PRECISIONS)}")
         self.device_name = resolve_device(device)
         self.net = Fabrec(scheme.num_points, int(config["input_size"]))
         self.trained = False
         self.history: dict = {}
 
     # device helpers
-    def _prepare(self) -> None:
-        self.net.to(self.device_name)
-        if self.config["channels_last"]:
-            self.net.to(memory_format=torch.channels_last)
-        if self.device_name.startswith("cuda"):
-            torch.backends.cudnn.benchmark = True
+    def _channels_last(self, precision: str, *, training: bool) -> bool:
+        setting = self.config["channels_last"]
+        if setting == "auto":
+            return training or choose(self.device_name, precision)[0] != "fp32"
+        return bool(setting)
 
-    def _images(self, batch: dict) -> torch.Tensor:
+    def _prepare(self, channels_last: bool) -> None:
+        self.net.to(self.device_name)
+        self.net.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        if self.device_name.startswith("cuda"):
+            # cuDNN's autotuner may pick kernels that round differently run to run: only for mixed precision.
+            torch.backends.cudnn.benchmark = channels_last
+
+    def _images(self, batch: dict, channels_last: bool) -> torch.Tensor:
         images = normalise(batch["image"], self.device_name)
-        return images.contiguous(memory_format=torch.channels_last) if self.config["channels_last"] else images
+        return images.contiguous(memory_format=torch.channels_last) if channels_last else images
 
     def _crops(self, samples, augment=None, seed=0) -> FaceCrops:
-        cache = Path(self.config["cache_dir"]) if self.config["cache_dir"] else None
+        cfg = self.config
+        cache = Path(cfg["cache_dir"]) if cfg["cache_dir"] else None
         return FaceCrops(samples, self.scheme, input_size=self.net.input_size,
-                         extension=tuple(self.config["crop_extension"]), augment=augment, cache_root=cache,
-                         dataset_name=f"{self.scheme.name}", seed=seed)
+                         extension=tuple(cfg["crop_extension"]), augment=augment, cache_root=cache,
+                         dataset_name=f"{self.scheme.name}", seed=seed, rule=cfg["crop_rule"],
+                         frame_offset=float(cfg["frame_origin"]) - float(cfg["data_origin"]))
 
     def train(self, samples: Sequence[FaceSample], *, seed: int, work_dir: Path) -> dict:
         torch.manual_seed(seed)
         cfg = self.config
+        # The model learns the frame of the data it is trained on, and keeps it (saved with its config).
+        cfg["frame_origin"] = float(cfg["data_origin"])
         # Initial weights come from the seed too (not from whatever ran before in this process).
         self.net = Fabrec(self.scheme.num_points, self.net.input_size)
         # Under torchrun each process trains on its share of the faces; gradients are averaged before every
@@ -265,7 +268,8 @@ class FabrecModel(LandmarkModel):
                 raise UserError(f"{cfg['autoencoder']}: autoencoder is for {meta.get('input_size')} px input, "
                                 f"the model uses {self.net.input_size} (set --config input_size=...)")
             load_weights(self.net, state, Path(cfg["autoencoder"]), head=False)
-        self._prepare()
+        channels_last = self._channels_last(cfg["precision"], training=True)
+        self._prepare(channels_last)
         broadcast_state(self.net, world)
         autocast = autocast_for(self.device_name, cfg["precision"])
         trainer = LandmarkTrainer(self.net, lr_heatmaps=cfg["lr_heatmaps"], lr_encoder=cfg["lr_encoder"],
@@ -300,13 +304,14 @@ class FabrecModel(LandmarkModel):
                 for batch in loader:
                     if iterations and trainer.iteration >= iterations:
                         break
-                    losses = trainer.step(self._images(batch), batch["landmarks"].to(self.device_name))
+                    losses = trainer.step(self._images(batch, channels_last), batch["landmarks"].to(self.device_name))
                     rate = speed.add(len(batch["index"]))
                     curve.add(iteration=trainer.iteration, epoch=epoch, **losses)
                     progress.update(task, advance=1, description=f"3fabrec stage 2 epoch {epoch + 1} "
                                     f"loss {losses['heatmap_mse_x300']:.4f} {rate:.0f} img/s")
                 if world.is_main and ((epoch + 1) % grid_every == 0 or epoch + 1 == epochs):
-                    self._landmark_grid(grid_faces, work_dir / f"stage2_landmarks_epoch_{epoch + 1:04d}.png")
+                    self._landmark_grid(grid_faces, work_dir / f"stage2_landmarks_epoch_{epoch + 1:04d}.png",
+                                        channels_last)
                 if resume and epoch + 1 < epochs:
                     resume.save(self.net, trainer, curve, epoch + 1)
         if resume:
@@ -320,14 +325,20 @@ class FabrecModel(LandmarkModel):
                         "faces_per_process": len(samples),
                         "loss_csv": str(csv_path), "loss_png": str(png_path), "init": cfg["init"],
                         "processes": world.size, "replica_max_difference": max_replica_difference(self.net, world),
+                        "precision": choose(self.device_name, cfg["precision"])[0],
                         "resumed_from_epoch": start_epoch}
         return self.history
 
-    @torch.no_grad()
     def predict(self, samples: Sequence[FaceSample]) -> np.ndarray:
-        self._prepare()
+        precision = self.config["inference_precision"]
+        return self._predict(samples, self._channels_last(precision, training=False))
+
+    @torch.no_grad()
+    def _predict(self, samples: Sequence[FaceSample], channels_last: bool) -> np.ndarray:
+        precision = self.config["inference_precision"]
+        self._prepare(channels_last)
         self.net.eval()
-        autocast = autocast_for(self.device_name, self.config["precision"])
+        autocast = autocast_for(self.device_name, precision)
         crops = self._crops(samples)
         loader = face_loader(crops, int(self.config["eval_batch_size"]), workers=int(self.config["workers"]),
                              pin_memory=self.device_name.startswith("cuda"))
@@ -335,19 +346,21 @@ class FabrecModel(LandmarkModel):
         heatmaps_of = torch.compile(self.net.heatmaps) if self.config["compile"] else self.net.heatmaps
         for batch in loader:
             with autocast():
-                heatmaps = heatmaps_of(self._images(batch))
+                heatmaps = heatmaps_of(self._images(batch, channels_last))
             in_crop = decode(heatmaps, self.net.input_size, self.config["decoding"]).cpu().numpy()
             for row, index in enumerate(batch["index"].tolist()):
                 out[index] = to_image(in_crop[row].astype(np.float64), batch["matrix"][row].numpy())
         return out
 
-    def _landmark_grid(self, samples, path: Path) -> None:
+    def _landmark_grid(self, samples, path: Path, channels_last: bool) -> None:
+        """A contact sheet of predictions during training, in the training's memory format (switching it
+        mid-training would change how later steps round, and a resumed training would no longer match)."""
         if not samples:
             return
         from fabrec_bench.synth.sheet import contact_sheet
 
         contact_sheet(samples, self.scheme.groups, path, columns=min(8, len(samples)), tile=128,
-                      predictions=self.predict(samples))
+                      predictions=self._predict(samples, channels_last))
 
     def save(self, path: Path) -> None:
         save_checkpoint(path, self.net, {"stage": "landmarks", "scheme": self.scheme.name,
@@ -368,7 +381,10 @@ class FabrecModel(LandmarkModel):
             from fabrec_bench.schemes import AFLW19, IBUG68, WFLW98
 
             scheme = {s.num_points: s for s in (WFLW98, IBUG68, AFLW19)}[meta["num_points"]]
-        config = {**DEFAULT_CONFIG, **{k: v for k, v in meta.get("config", {}).items() if k in DEFAULT_CONFIG},
+        saved = dict(meta.get("config", {}))
+        if meta.get("source") != "3fabrec-release" and "crop_rule" not in saved:
+            saved["crop_rule"] = "affine"  # written before fabrec-bench made the original's crops: keep its own
+        config = {**DEFAULT_CONFIG, **{k: v for k, v in saved.items() if k in DEFAULT_CONFIG},
                   "input_size": int(meta.get("input_size", 256))}
         model = cls(scheme, config, device)
         model.history = meta.get("history", {})
@@ -384,5 +400,7 @@ class FabrecModel(LandmarkModel):
             variant += f", {self.config['decoding']} decoding"
         return {"variant": variant, "train_faces": self.history.get("train_faces"),
                 "decoding": self.config["decoding"], "input_size": self.net.input_size, "init": self.config["init"],
-                "precision": precision_name(self.device_name, self.config["precision"]), "device": self.device_name,
+                "precision": choose(self.device_name, self.config["inference_precision"])[0],
+                "train_precision": self.history.get("precision"), "device": self.device_name,
+                "crop_rule": self.config["crop_rule"], "frame_origin": self.config["frame_origin"],
                 "autoencoder": self.config["autoencoder"], "train_encoder": self.config["train_encoder"]}

@@ -26,7 +26,7 @@ def fabrec_bench_register_models(register):
 
 
 PRETRAIN_KEYS = {"input_size", "epochs", "batch_size", "preset", "lr", "daug", "precision", "workers", "seed",
-                 "max_seconds"}
+                 "max_seconds", "keep_every"}
 
 
 def pretrain_autoencoder(samples, scheme, out: Path, config: dict, device: str = "auto",
@@ -64,10 +64,14 @@ def fabrec_bench_register_commands(cli):
     @click.option("--device", default="auto", show_default=True)
     @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto")
     @click.option("--workers", type=int, default=0, show_default=True)
+    @click.option("--keep-every", type=click.IntRange(min=0), default=10, show_default=True,
+                  help="Keep epoch_NNN.pt every K epochs besides latest.pt (0: latest only; ~100 MB each at 256 px).")
+    @click.option("--max-seconds", type=float, default=None,
+                  help="Stop after the first epoch that ends past this many seconds (resume later).")
     @click.option("--fresh", is_flag=True, help="Start over instead of resuming from OUT/latest.pt.")
     @click.pass_obj
     def autoencoder_command(obj, datasets, split, data_root, out, input_size, epochs, batch_size, preset, lr, daug,
-                            train_count, seed, device, precision, workers, fresh):
+                            train_count, seed, device, precision, workers, keep_every, max_seconds, fresh):
         """Stage 1 of 3FabRec: train the adversarial autoencoder on unlabeled faces (resumes by default).
 
         Under `torchrun --nproc_per_node N -m fabrec_bench_runners autoencoder ...` the faces are split across
@@ -99,7 +103,7 @@ def fabrec_bench_register_commands(cli):
                 samples, WFLW98, Path(out), input_size=int(input_size), epochs=epochs, batch_size=batch_size,
                 preset=preset, lr=lr, daug=daug, device=device, precision=precision, workers=workers,
                 crop_extension=extension, cache_dir=obj.work_dir / "crop-cache", seed=seed, resume=not fresh,
-                progress=report)
+                progress=report, keep_every=keep_every, max_seconds=max_seconds)
         console.print(f"{len(samples)} faces, epoch {summary.get('epoch', '-')}: reconstruction L1 "
                       f"{summary.get('recon_l1', float('nan')):.2f} (0-255 scale), "
                       f"{summary.get('images_per_second', 0)} img/s")
