@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from fabrec_bench.errors import UserError
-from fabrec_bench.leaderboard import LeaderboardRow, to_table
+from fabrec_bench.leaderboard import LeaderboardRow, protocol_label, to_table
 from fabrec_bench.plugins import Registry, get_registry
 from fabrec_bench.reference import ReportedResult
 from fabrec_bench.store import ResultsStore
@@ -32,7 +32,8 @@ def esc(value) -> str:
 
 
 def row_label(row: LeaderboardRow) -> str:
-    return row.model + ("" if row.train_count is None else f", N={row.train_count}")
+    label = row.model + ("" if row.train_count is None else f", N={row.train_count}")
+    return label + (f", {row.precision}" if row.precision not in (None, "fp32") else "")
 
 
 def ced_figures(store: ResultsStore, rows: list[LeaderboardRow]) -> list[tuple[str, bytes]]:
@@ -43,7 +44,7 @@ def ced_figures(store: ResultsStore, rows: list[LeaderboardRow]) -> list[tuple[s
     groups: dict[tuple, list[LeaderboardRow]] = defaultdict(list)
     for row in rows:
         if row.runs:
-            groups[(row.dataset, row.split, row.protocol.normaliser)].append(row)
+            groups[(row.dataset, row.split, protocol_label(row.protocol))].append(row)
     figures = []
     with tempfile.TemporaryDirectory() as tmp:
         for i, ((dataset, split, normaliser), members) in enumerate(sorted(groups.items())):
@@ -117,7 +118,7 @@ def _breakdown(rows: list[LeaderboardRow], registry: Registry | None) -> str:
             pass
         lines: dict[tuple, dict[str, float]] = defaultdict(dict)
         for row in members:
-            lines[(row_label(row), row.protocol.normaliser)][row.split] = row.metrics.get("nme", math.nan)
+            lines[(row_label(row), protocol_label(row.protocol))][row.split] = row.metrics.get("nme", math.nan)
         if len(splits) < 2:
             continue
         head = "".join(f"<th>{esc(s)}</th>" for s in splits)
@@ -137,14 +138,14 @@ def _reported_table(reported: list[ReportedResult]) -> str:
         return ""
     body = "".join(
         f"<tr><td>{esc(r.model)}</td><td>{esc(r.dataset)}</td><td>{esc(r.split)}</td><td>{esc(r.metric)}</td>"
-        f'<td class="num">{r.value:g}</td><td>{esc(r.normaliser or "")}</td>'
+        f'<td class="num">{r.value:g}</td><td>{esc(r.normaliser or "")}</td><td>{esc(r.protocol or "")}</td>'
         f'<td>{esc("" if r.train_count is None else r.train_count)}</td><td>{esc(r.paper)}</td>'
         f"<td>{esc(r.where)}</td></tr>" for r in reported)
     return ('<h2>Reported in papers <span class="tag">not measured here</span></h2>'
             "<p>Numbers as published, for orientation; they come from other code, data and boxes and are never "
             "ranked or averaged with the measured rows above.</p>"
             '<table id="reported"><thead><tr><th>model</th><th>dataset</th><th>split</th><th>metric</th>'
-            "<th>value</th><th>normaliser</th><th>train N</th><th>paper</th><th>where</th></tr></thead>"
+            "<th>value</th><th>normaliser</th><th>protocol</th><th>train N</th><th>paper</th><th>where</th></tr></thead>"
             f"<tbody>{body}</tbody></table>")
 
 

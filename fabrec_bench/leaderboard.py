@@ -38,6 +38,12 @@ class LeaderboardRow:
     precision: str | None = None  # the inference precision that produced the predictions (None: not recorded)
 
 
+def protocol_label(protocol: EvalProtocol) -> str:
+    """The normaliser, with the protocol's name when it is not the standard one: what a plot or a breakdown
+    groups by, so numbers of different protocols never share a curve or a line."""
+    return protocol.normaliser if protocol.name == "standard" else f"{protocol.normaliser}, {protocol.name}"
+
+
 def _non_default_options(run: RunRecord, registry: Registry | None) -> dict:
     """The dataset options a run used that differ from the adapter's defaults (all of them if the dataset's
     plugin is not installed here)."""

@@ -5,6 +5,7 @@ A spec (TOML):
     [matrix]
     seeds = [0, 1]
     train_counts = [10, 50]        # "all" (or omit) trains on the whole training split
+    train_selection = "random"     # or "first": the first N faces in annotation order (the original's)
 
     [[matrix.models]]
     name = "mean-shape"
@@ -65,7 +66,7 @@ else:  # pragma: no cover
 from fabrec_bench.errors import UserError
 from fabrec_bench.store import ResultsStore, export_runs, import_runs, store_path
 
-MATRIX_KEYS = {"seeds", "train_counts", "models", "datasets", "pretrain"}
+MATRIX_KEYS = {"seeds", "train_counts", "train_selection", "models", "datasets", "pretrain"}
 PRETRAIN_KEYS = {"name", "model", "dataset", "split", "data_root", "options", "config"}
 MODEL_KEYS = {"name", "label", "config"}
 DATASET_KEYS = {"name", "splits", "data_root", "options"}
@@ -85,12 +86,15 @@ class Job:
     data_root: str | None = None
     options: tuple = ()
     pretrain: tuple = ()  # (name, spec JSON) of each shared pretraining the config refers to
+    train_selection: str = "random"  # which train_count faces: seeded random draw, or the first in file order
 
     def cell_key(self, split: str) -> str:
         ident = [self.label, self.model, list(self.config), self.dataset, split, self.train_count, self.seed,
                  list(self.options)]
         if self.pretrain:
             ident.append(list(self.pretrain))
+        if self.train_selection != "random":  # keys of specs written before the option stay as they were
+            ident.append(self.train_selection)
         return hashlib.sha1(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
 
     def describe(self) -> str:
@@ -133,6 +137,9 @@ def load_spec(path: Path) -> list[Job]:
         raise UserError(f"{path}: matrix.seeds must be a list of integers, got {seeds!r}")
     if not isinstance(counts, list) or not all(c == "all" or (isinstance(c, int) and c > 0) for c in counts):
         raise UserError(f"{path}: matrix.train_counts must list positive integers or \"all\", got {counts!r}")
+    selection = matrix.get("train_selection", "random")
+    if selection not in ("random", "first"):
+        raise UserError(f"{path}: matrix.train_selection must be \"random\" or \"first\", got {selection!r}")
     models, datasets = matrix.get("models", []), matrix.get("datasets", [])
     if not models or not datasets:
         raise UserError(f"{path}: needs at least one [[matrix.models]] and one [[matrix.datasets]]")
@@ -176,7 +183,7 @@ def load_spec(path: Path) -> list[Job]:
                         train_count=None if count == "all" else count, seed=seed,
                         data_root=dataset.get("data_root"),
                         options=tuple(sorted((k, json.dumps(v)) for k, v in dataset.get("options", {}).items())),
-                        pretrain=tuple(sorted(refs)),
+                        pretrain=tuple(sorted(refs)), train_selection=selection,
                     ))
     return jobs
 
@@ -258,7 +265,7 @@ def run_job(job: Job, work_dir: str, pending: tuple[str, ...], artefacts: dict[s
         api.run_model_on_splits(
             job.model, job.dataset, list(pending), work_dir=Path(work_dir), data_root=job.data_root,
             train_count=job.train_count, seed=job.seed, config=config, dataset_options=options,
-            cell_keys={split: job.cell_key(split) for split in pending},
+            cell_keys={split: job.cell_key(split) for split in pending}, train_selection=job.train_selection,
         )
         return job.describe(), list(pending), None
     except Exception as e:  # recorded and reported; the matrix goes on

@@ -20,7 +20,7 @@ from fabrec_bench.errors import UserError
 
 REQUIRED = {"model": str, "dataset": str, "split": str, "metric": str, "value": (int, float), "paper": str,
             "where": str}
-OPTIONAL = {"normaliser": str, "threshold": (int, float), "train_count": int, "note": str}
+OPTIONAL = {"normaliser": str, "protocol": str, "threshold": (int, float), "train_count": int, "note": str}
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class ReportedResult:
     paper: str
     where: str
     normaliser: str | None = None
+    protocol: str | None = None  # the protocol that produced the number (`fabrec-bench protocols`), if known
     threshold: float | None = None
     train_count: int | None = None
     note: str = ""

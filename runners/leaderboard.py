@@ -13,7 +13,7 @@ from fabrec_bench.leaderboard import FORMATS, build_rows, compact, render, to_ta
 from fabrec_bench.store import ResultsStore, store_path
 from fabrec_bench_runners.options import console, results_table
 
-REPORTED_HEADERS = ["model", "dataset", "split", "metric", "value", "normaliser", "paper", "where"]
+REPORTED_HEADERS = ["model", "dataset", "split", "metric", "value", "normaliser", "protocol", "paper", "where"]
 
 
 def reported_rows(rows, dataset, split, model, extra_files) -> list[reference.ReportedResult]:
@@ -24,7 +24,8 @@ def reported_rows(rows, dataset, split, model, extra_files) -> list[reference.Re
 
 
 def _reported_body(reported) -> list[list]:
-    return [[r.model, r.dataset, r.split, r.metric, r.value, r.normaliser or "", r.paper, r.where] for r in reported]
+    return [[r.model, r.dataset, r.split, r.metric, r.value, r.normaliser or "", r.protocol or "", r.paper, r.where]
+            for r in reported]
 
 
 @click.command("leaderboard")

@@ -9,6 +9,7 @@ import click
 import numpy as np
 
 from fabrec_bench.errors import UserError
+from fabrec_bench.leaderboard import protocol_label
 from fabrec_bench.plots import ced_plot, run_label
 from fabrec_bench.store import ResultsStore, store_path
 from fabrec_bench_runners.options import console
@@ -86,7 +87,7 @@ def attributes_command(obj, dataset, splits, train_count, out):
     values: dict[str, dict[str, float]] = {}
     for row in rows:
         if row.split in splits and "nme" in row.metrics:
-            values.setdefault(f"{row_label(row)} ({row.protocol.normaliser})", {})[row.split] = 100 * row.metrics["nme"]
+            values.setdefault(f"{row_label(row)} ({protocol_label(row.protocol)})", {})[row.split] = 100 * row.metrics["nme"]
     if not values:
         raise UserError(f"no NME results on {dataset} for split(s) {', '.join(splits)}")
     path = attribute_bars(values, list(splits), Path(out), title=f"{dataset}: NME per subset")
@@ -106,7 +107,7 @@ def fewshot_command(obj, dataset, split, metric, out):
     series: dict[str, list[tuple[int, float, float]]] = {}
     for row in _rows(obj, dataset=dataset, split=split):
         if row.train_count is not None and metric in row.metrics:
-            series.setdefault(f"{row.model} ({row.protocol.normaliser})", []).append(
+            series.setdefault(f"{row.model} ({protocol_label(row.protocol)})", []).append(
                 (row.train_count, 100 * row.metrics[metric], 100 * row.metrics_std.get(metric, 0.0)))
     if not series:
         raise UserError(f"no runs with a training-set size on {dataset}/{split} in {store_path(obj.work_dir)}")

@@ -254,3 +254,29 @@ def test_a_killed_3fabrec_cell_resumes_from_its_last_epoch_and_matches_an_uninte
     info = json.loads((Path(run_b.run_dir) / "train_info.json").read_text())
     assert info["resumed_from_epoch"] >= 1 and info["iterations"] == 16
     assert not list(work.glob("resume/*/stage2_state.pt"))  # removed once the training completed
+
+
+def test_train_selection_first_is_a_spec_option_with_its_own_cells(tmp_path):
+    import pytest
+
+    from fabrec_bench.errors import UserError
+    from fabrec_bench.matrix import load_spec
+
+    base = """[matrix]
+train_counts = [10]
+{extra}
+[[matrix.models]]
+name = "mean-shape"
+
+[[matrix.datasets]]
+name = "wflw"
+splits = ["test"]
+"""
+    (tmp_path / "random.toml").write_text(base.format(extra=""))
+    (tmp_path / "first.toml").write_text(base.format(extra='train_selection = "first"'))
+    (tmp_path / "bad.toml").write_text(base.format(extra='train_selection = "best"'))
+    random_job, first_job = load_spec(tmp_path / "random.toml")[0], load_spec(tmp_path / "first.toml")[0]
+    assert random_job.train_selection == "random" and first_job.train_selection == "first"
+    assert random_job.cell_key("test") != first_job.cell_key("test")
+    with pytest.raises(UserError, match=r"bad.toml: matrix.train_selection must be"):
+        load_spec(tmp_path / "bad.toml")

@@ -22,7 +22,7 @@ import torch
 from fabrec_bench.augment import PRESETS
 from fabrec_bench.checkpoints import atomic_write
 from fabrec_bench.crops import CROP_RULES, to_image
-from fabrec_bench.distributed import broadcast_state, max_replica_difference, setup, shard
+from fabrec_bench.distributed import agree, broadcast_state, max_replica_difference, setup, shard
 from fabrec_bench.errors import UserError
 from fabrec_bench.facedata import FaceCrops
 from fabrec_bench.models import LandmarkModel, resolve_device
@@ -41,6 +41,10 @@ DEFAULT_CONFIG = {
     "init": "autoencoder",  # or "scratch"
     "epochs": 30,
     "iterations": 0,  # > 0: train exactly this many batches (epochs as needed), so training sizes get equal compute
+    # > 0: also stop stage 2 after the batch that ends past this many seconds (a smoke budget: the number of
+    # batches then depends on the machine, and is recorded)
+    "max_seconds": 0.0,
+    "tag": "",  # a note shown with the model's variant in leaderboards and plots, e.g. "smoke budget"
     "resume_dir": "",  # a folder for stage-2 training state: an interrupted training continues from its last save
     "resume_every_seconds": 30.0,  # how often that state is saved (at the end of an epoch)
     "batch_size": 40,
@@ -292,10 +296,13 @@ class FabrecModel(LandmarkModel):
         grid_faces = list(samples[: int(cfg["images_per_epoch_grid"])])
         resume = _Stage2State(cfg, samples, seed, world) if cfg["resume_dir"] else None
         start_epoch = resume.restore(self.net, trainer, curve) if resume else 0
+        budget, started, out_of_time = float(cfg["max_seconds"]), time.perf_counter(), False
         with Progress(transient=True) as progress:
             task = progress.add_task("3fabrec stage 2", total=iterations or epochs * len(loader))
             progress.update(task, completed=trainer.iteration)
             for epoch in range(start_epoch, epochs):
+                if out_of_time:
+                    break
                 # An epoch's randomness (order, augmentation) depends only on (seed, epoch), so a resumed
                 # training continues exactly as the uninterrupted one would have.
                 crops.set_epoch(epoch)
@@ -304,12 +311,15 @@ class FabrecModel(LandmarkModel):
                 for batch in loader:
                     if iterations and trainer.iteration >= iterations:
                         break
+                    if budget > 0 and agree(time.perf_counter() - started > budget, world):
+                        out_of_time = True
+                        break
                     losses = trainer.step(self._images(batch, channels_last), batch["landmarks"].to(self.device_name))
                     rate = speed.add(len(batch["index"]))
                     curve.add(iteration=trainer.iteration, epoch=epoch, **losses)
                     progress.update(task, advance=1, description=f"3fabrec stage 2 epoch {epoch + 1} "
                                     f"loss {losses['heatmap_mse_x300']:.4f} {rate:.0f} img/s")
-                if world.is_main and ((epoch + 1) % grid_every == 0 or epoch + 1 == epochs):
+                if world.is_main and ((epoch + 1) % grid_every == 0 or epoch + 1 == epochs or out_of_time):
                     self._landmark_grid(grid_faces, work_dir / f"stage2_landmarks_epoch_{epoch + 1:04d}.png",
                                         channels_last)
                 if resume and epoch + 1 < epochs:
@@ -326,7 +336,7 @@ class FabrecModel(LandmarkModel):
                         "loss_csv": str(csv_path), "loss_png": str(png_path), "init": cfg["init"],
                         "processes": world.size, "replica_max_difference": max_replica_difference(self.net, world),
                         "precision": choose(self.device_name, cfg["precision"])[0],
-                        "resumed_from_epoch": start_epoch}
+                        "resumed_from_epoch": start_epoch, "stopped_by_time_budget": out_of_time}
         return self.history
 
     def predict(self, samples: Sequence[FaceSample]) -> np.ndarray:
@@ -398,6 +408,8 @@ class FabrecModel(LandmarkModel):
             variant += " + encoder"
         if self.config["decoding"] != "argmax":
             variant += f", {self.config['decoding']} decoding"
+        if self.config["tag"]:
+            variant += f", {self.config['tag']}"
         return {"variant": variant, "train_faces": self.history.get("train_faces"),
                 "decoding": self.config["decoding"], "input_size": self.net.input_size, "init": self.config["init"],
                 "precision": choose(self.device_name, self.config["inference_precision"])[0],
