@@ -25,7 +25,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from fabrec_bench_plugins.models.fabrec.heatmaps import decode
 from fabrec_bench_plugins.models.fabrec.networks import Fabrec
-from fabrec_bench_plugins.models.fabrec.precision import autocast_for, choose, native_cpu_bf16
+from fabrec_bench_plugins.models.fabrec.precision import autocast_for, choose, native_cpu_bf16, processor
 from fabrec_bench_plugins.models.fabrec.training import AutoencoderTrainer, LandmarkTrainer
 
 
@@ -64,22 +64,6 @@ def flops(fn) -> int:
 
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def processor() -> str:
-    """The CPU's model name and its bf16 flags, as the kernel reports them (the figures depend on both)."""
-    name, flags = "unknown CPU", set()
-    try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and name == "unknown CPU":
-                name = value.strip()
-            elif key.strip() == "flags" and not flags:
-                flags = set(value.split())
-    except OSError:
-        pass
-    found = [f for f in ("avx512_bf16", "amx_bf16", "avx512f", "avx2") if f in flags]
-    return f"{name} (flags: {', '.join(found) or 'none of avx512_bf16, amx_bf16, avx512f, avx2'})"
 
 
 def baseline_decode(heatmaps: torch.Tensor, input_size: int) -> np.ndarray:

@@ -67,3 +67,20 @@ def test_gpu_fewshot_spec_names_only_known_options():
         for _, spec in job.pretrain:
             assert set(json.loads(spec)["config"]) <= PRETRAIN_KEYS
     assert all(job.train_count == 50 and len(job.splits) == 7 for job in jobs)
+
+
+def test_precision_effect_reports_moved_landmarks_and_nme_change(synthetic_wflw, tmp_path):
+    from fabrec_bench.schemes import WFLW98
+    from fabrec_bench_plugins.models.fabrec.model import DEFAULT_CONFIG, FabrecModel
+
+    FabrecModel(WFLW98, {**DEFAULT_CONFIG, "input_size": 128}, "cpu").save(tmp_path / "m.pt")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "precision_effect.py"), "--checkpoint", str(tmp_path / "m.pt"),
+         "--data-root", str(synthetic_wflw), "--split", "blur"],
+        capture_output=True, text=True, timeout=600, check=True)
+    out = result.stdout
+    assert re.search(r"^processor: ", out, re.M)
+    assert re.search(r"^ fp32: NME [\d.]+ % \(inter-ocular\), [\d.]+ faces/s$", out, re.M)
+    assert re.search(r"^ bf16: NME [\d.]+ % \(inter-ocular\), [\d.]+ faces/s$", out, re.M)
+    assert re.search(r"^landmarks that move in bf16: \d+ of \d+ \([\d.]+ %\)", out, re.M)
+    assert re.search(r"^NME change: [+-][\d.]+ percentage points", out, re.M)

@@ -36,6 +36,22 @@ def native_cpu_bf16() -> tuple[bool, str]:
     return False, "the CPU has no native bf16 (no AVX512-BF16, no AMX): bf16 would be emulated, fp32 is faster"
 
 
+def processor() -> str:
+    """The CPU's model name and its bf16 flags, as the kernel reports them (the figures depend on both)."""
+    name, flags = "unknown CPU", set()
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and name == "unknown CPU":
+                name = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = set(value.split())
+    except OSError:
+        pass
+    found = [f for f in ("avx512_bf16", "amx_bf16", "avx512f", "avx2") if f in flags]
+    return f"{name} (flags: {', '.join(found) or 'none of avx512_bf16, amx_bf16, avx512f, avx2'})"
+
+
 def choose(device: str, precision: str) -> tuple[str, str]:
     """The precision `precision` means on `device` ('fp32', 'bf16' or 'fp16') and why."""
     if precision not in PRECISIONS:
