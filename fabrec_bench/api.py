@@ -354,14 +354,14 @@ def _model_config(spec: ModelSpec, adapter: DatasetAdapter, config: dict | None,
     if unknown:
         known = ", ".join(sorted(spec.default_config)) or "none"
         raise UserError(f"model '{spec.name}': unknown option(s) {', '.join(sorted(unknown))}; known: {known}")
-    given = (lambda key, value: config.__setitem__(key, value)) if evaluating else config.setdefault
-    if "crop_extension" in spec.default_config:
-        given("crop_extension", list(adapter.crop_box_extension))
-    if "data_origin" in spec.default_config:
-        given("data_origin", adapter.coordinate_origin)
-    if "cache_dir" in spec.default_config:
-        config.setdefault("cache_dir", str(Path(work_dir) / "crop-cache"))
-    return config
+    facts = {"crop_extension": list(adapter.crop_box_extension), "data_origin": adapter.coordinate_origin,
+             "cache_dir": str(Path(work_dir) / "crop-cache")}
+    facts = {k: v for k, v in facts.items() if k in spec.default_config}
+    # Training: the user's options win. Evaluating a checkpoint: the dataset's crop rule and frame win over
+    # what the checkpoint was trained with (the cache stays wherever the user puts it).
+    if evaluating:
+        return {**facts, **config, **{k: facts[k] for k in ("crop_extension", "data_origin") if k in facts}}
+    return {**facts, **config}
 
 
 def _with_precision(spec: ModelSpec, config: dict | None, precision: str | None) -> dict:
