@@ -394,7 +394,14 @@ def score_predictions(
     adapter = get_adapter(dataset, dataset_options, registry)
     target = load_split(dataset, split, data_root=data_root, options=dataset_options, registry=registry)
     ids, landmarks = read_landmarks(Path(path), adapter.scheme.num_points)
-    pred = align_to_split(Path(path), ids, landmarks, target.ids, ignore_extra=ignore_extra)
+    parent_ids: set[str] = set()
+    parent = adapter.split_info(split).parent
+    if not ignore_extra and set(ids) - set(target.ids):  # a file for a larger split: its parents' ids are fine
+        while parent is not None:
+            parent_ids |= set(load_split(dataset, parent, data_root=data_root, options=dataset_options,
+                                         registry=registry).ids)
+            parent = adapter.split_info(parent).parent
+    pred = align_to_split(Path(path), ids, landmarks, target.ids, ignore_extra=ignore_extra, parent_ids=parent_ids)
     return evaluate(pred, target, protocol or adapter.protocol, registry, adapter=adapter)
 
 

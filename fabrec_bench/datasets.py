@@ -23,6 +23,7 @@ class SplitInfo:
     description: str
     official_size: int | None = None
     role: str = "test"  # "train" or "test"
+    parent: str | None = None  # the split this one is a subset of (WFLW's attribute subsets: test)
 
 
 class DatasetAdapter:
@@ -119,7 +120,8 @@ class DatasetAdapter:
             "landmarks": self.scheme.num_points,
             "scheme": self.scheme.name,
             "splits": [
-                {"name": s.name, "role": s.role, "official_size": s.official_size, "description": s.description}
+                {"name": s.name, "role": s.role, "official_size": s.official_size, "description": s.description,
+                 "parent": s.parent}
                 for s in self.splits
             ],
             "protocol": self.protocol.to_dict(),

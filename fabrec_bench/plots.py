@@ -33,18 +33,41 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+CED_AXIS_CAP = 2.0  # NME 200 %: beyond that a curve says nothing a table does not
+
+
+def ced_axis_extent(curves: list[tuple[str, np.ndarray]], threshold: float) -> float:
+    """The CED plot's x extent: the threshold, unless some curve has no face under it."""
+    stuck = [np.asarray(nme, dtype=float) for _, nme in curves
+             if np.size(nme) and not (np.asarray(nme, dtype=float) <= threshold).any()]
+    finite = [n[np.isfinite(n)] for n in stuck]
+    finite = [n for n in finite if n.size]
+    if not finite:
+        return threshold
+    return float(min(max(np.percentile(n, 95) for n in finite) * 1.05, CED_AXIS_CAP))
+
+
 def ced_plot(curves: list[tuple[str, np.ndarray]], path: Path, *, threshold: float = 0.1, auc_rule: str = "trapezoid",
              title: str = "") -> Path:
-    """Plot one CED curve per (label, per-face NME) pair up to `threshold`; returns the written path."""
+    """Plot one CED curve per (label, per-face NME) pair up to `threshold`; returns the written path.
+
+    A curve with no face under the threshold would be a flat line at 0: then the axis extends to where the
+    curves rise (the 95th percentile of the worst curve's NME, at most CED_AXIS_CAP), and the threshold, which
+    AUC and FR still use, is marked."""
     plt = _pyplot()
-    x = np.linspace(0, threshold, 401)
+    xmax = ced_axis_extent(curves, threshold)
+    x = np.linspace(0, xmax, 401)
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for label, nme in sorted(curves, key=lambda c: -area_under_ced(c[1], threshold, auc_rule)):
         auc = area_under_ced(nme, threshold, auc_rule)
         fr = failure_rate(nme, threshold)
         ax.plot(100 * x, ced(nme, x), linewidth=1.8,
                 label=f"{label}: AUC@{threshold:g} {auc:.4f}, FR@{threshold:g} {100 * fr:.2f} %")
-    ax.set_xlim(0, 100 * threshold)
+    if xmax > threshold:
+        ax.axvline(100 * threshold, color="0.3", linestyle="--", linewidth=1)
+        ax.annotate(f"threshold {100 * threshold:g} %", (100 * threshold, 0.5), rotation=90, fontsize=8,
+                    xytext=(3, 0), textcoords="offset points", va="center")
+    ax.set_xlim(0, 100 * xmax)
     ax.set_ylim(0, 1)
     ax.set_xlabel("NME (%)")
     ax.set_ylabel("fraction of faces")

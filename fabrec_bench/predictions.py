@@ -100,10 +100,12 @@ def _check_unique(path: Path, ids: list[str]) -> None:
 
 
 def align_to_split(
-    path: Path, ids: list[str], landmarks: np.ndarray, split_ids: list[str], ignore_extra: bool = False
+    path: Path, ids: list[str], landmarks: np.ndarray, split_ids: list[str], ignore_extra: bool = False,
+    parent_ids: set[str] | frozenset[str] = frozenset(),
 ) -> np.ndarray:
     """Order predictions like the split; faces missing from the file are an error, and so are ids the split
-    does not hold unless `ignore_extra` (e.g. scoring one WFLW subset from a file for the whole test set)."""
+    does not hold, unless they belong to the split's parent (`parent_ids`: a file for WFLW's whole test set
+    scores any attribute subset) or `ignore_extra` is set."""
     index = {face_id: i for i, face_id in enumerate(ids)}
     missing = [fid for fid in split_ids if fid not in index]
     if missing:
@@ -111,7 +113,7 @@ def align_to_split(
             f"{path}: {len(missing)} of the split's {len(split_ids)} faces have no prediction "
             f"(first: {', '.join(missing[:3])})"
         )
-    known = set(split_ids)
+    known = set(split_ids) | set(parent_ids)
     unknown = [fid for fid in ids if fid not in known]
     if unknown and not ignore_extra:
         raise UserError(

@@ -44,7 +44,9 @@ def datasets_group(ctx, as_json):
 @click.option("--data-root", type=click.Path(), default=None, help="Dataset root folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def info_command(name, data_root, as_json):
-    """Show NAME's landmark scheme, splits and (if its root is set) the faces found in each split."""
+    """Show NAME's landmark scheme, splits and (if its root is set) the faces found in each split.
+
+    With --data-root, a root that cannot be read is an error (exit status 1) after the description."""
     registry = get_registry()
     adapter = registry.dataset(name)
     info = adapter.describe()
@@ -59,8 +61,11 @@ def info_command(name, data_root, as_json):
             split["source"] = loaded.source
     except DatasetError as e:
         info["root_error"] = str(e)
+    failed = data_root is not None and "root_error" in info  # the root asked for is unusable
     if as_json:
         click.echo(json.dumps(info, indent=2))
+        if failed:
+            raise SystemExit(1)
         return
     console.print(f"[bold]{name}[/]: {adapter.description}")
     console.print(f"landmarks: {adapter.scheme.num_points} ({adapter.scheme.name}) — {adapter.scheme.description}")
@@ -75,6 +80,8 @@ def info_command(name, data_root, as_json):
         table.add_row(split["name"], split["role"], str(split.get("faces", "–")), str(split.get("images", "–")),
                       str(split["official_size"] or "–"), split["description"])
     console.print(table)
+    if failed:
+        raise SystemExit(1)
 
 
 @datasets_group.command("export")

@@ -87,7 +87,7 @@ class AFLWDataset(DatasetAdapter):
     splits = (
         SplitInfo("train", "ra[:20000]", OFFICIAL_TRAIN, role="train"),
         SplitInfo("full", "ra[20000:], all test faces", OFFICIAL_FACES - OFFICIAL_TRAIN),
-        SplitInfo("frontal", "test faces with all 19 points visible (computed from mask_new)", None),
+        SplitInfo("frontal", "test faces with all 19 points visible (computed from mask_new)", None, parent="full"),
     )
     protocol = EvalProtocol(normaliser="box", threshold=0.10)
     layout_hint = f"{MAT_NAME} and data/flickr/"

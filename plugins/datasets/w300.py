@@ -115,8 +115,8 @@ class W300Dataset(DatasetAdapter):
     scheme = IBUG68
     splits = (
         SplitInfo("train", "afw + helen/trainset + lfpw/trainset", 3148, role="train"),
-        SplitInfo("common", "helen/testset + lfpw/testset", 554),
-        SplitInfo("challenging", "ibug", 135),
+        SplitInfo("common", "helen/testset + lfpw/testset", 554, parent="full"),
+        SplitInfo("challenging", "ibug", 135, parent="full"),
         SplitInfo("full", "common + challenging", 689),
         SplitInfo("test", "private 300-W test set (01_Indoor + 02_Outdoor)", 600),
     )

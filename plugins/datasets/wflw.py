@@ -79,12 +79,12 @@ class WFLWDataset(DatasetAdapter):
     splits = (
         SplitInfo("train", "the 7,500 training faces", 7500, role="train"),
         SplitInfo("test", "all 2,500 test faces", 2500),
-        SplitInfo("pose", "test faces with large pose", 326),
-        SplitInfo("expression", "test faces with exaggerated expression", 314),
-        SplitInfo("illumination", "test faces under extreme illumination", 698),
-        SplitInfo("make-up", "test faces with make-up", 206),
-        SplitInfo("occlusion", "occluded test faces", 736),
-        SplitInfo("blur", "blurred test faces", 773),
+        SplitInfo("pose", "test faces with large pose", 326, parent="test"),
+        SplitInfo("expression", "test faces with exaggerated expression", 314, parent="test"),
+        SplitInfo("illumination", "test faces under extreme illumination", 698, parent="test"),
+        SplitInfo("make-up", "test faces with make-up", 206, parent="test"),
+        SplitInfo("occlusion", "occluded test faces", 736, parent="test"),
+        SplitInfo("blur", "blurred test faces", 773, parent="test"),
     )
     protocol = EvalProtocol(normaliser="inter-ocular", threshold=0.10, auc_rule="trapezoid")
     required_paths = (IMAGE_DIR, ANNOTATION_DIR)

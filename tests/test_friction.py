@@ -1,0 +1,58 @@
+"""Friction found while using fabrec-bench, each fixed where a user meets it."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+
+from fabrec_bench_plugins.datasets.wflw import WFLWDataset
+
+
+def test_datasets_info_with_a_missing_root_describes_then_fails(cli, tmp_path):
+    result = cli("datasets", "info", "wflw", "--data-root", tmp_path / "nowhere")
+    assert result.exit_code == 1
+    assert "98 (wflw98)" in result.output and "is not a directory" in result.output  # the description first
+    as_json = cli("datasets", "info", "wflw", "--data-root", tmp_path / "nowhere", "--json")
+    assert as_json.exit_code == 1 and "is not a directory" in json.loads(as_json.output)["root_error"]
+    assert cli("datasets", "info", "wflw").exit_code == 0  # no root asked for: the description is the answer
+
+
+def write_predictions(path, samples, extra_ids=()):
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "image", *[f"{a}{i}" for i in range(98) for a in "xy"]])
+        for s in samples:
+            writer.writerow([s.id, s.image_path, *s.landmarks_px.reshape(-1)])
+        for face_id in extra_ids:
+            writer.writerow([face_id, "x.jpg", *np.zeros(196)])
+
+
+def test_score_takes_a_whole_test_split_file_for_an_attribute_subset(cli, synthetic_wflw, tmp_path):
+    test = WFLWDataset().load_split(synthetic_wflw, "test")
+    write_predictions(tmp_path / "all.csv", test.samples)
+    subset = WFLWDataset().load_split(synthetic_wflw, "blur")
+    assert 0 < len(subset) < len(test)
+    result = cli("score", tmp_path / "all.csv", "-d", "wflw", "-s", "blur", "--data-root", synthetic_wflw, "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["faces"] == len(subset) and out["metrics"]["nme"] == 0.0
+    # Ids the dataset does not know are still an error, naming them.
+    write_predictions(tmp_path / "bad.csv", test.samples, extra_ids=["test/9999"])
+    bad = cli("score", tmp_path / "bad.csv", "-d", "wflw", "-s", "blur", "--data-root", synthetic_wflw)
+    assert bad.exit_code == 2 and "test/9999" in bad.output and "not in the split" in bad.output
+
+
+def test_ced_plot_shows_curves_that_lie_beyond_the_threshold(tmp_path):
+    from fabrec_bench.plots import ced_axis_extent, ced_plot
+
+    rng = np.random.default_rng(0)
+    good, bad = rng.uniform(0.02, 0.2, 50), rng.uniform(0.3, 0.6, 50)
+    assert ced_axis_extent([("good", good)], 0.1) == 0.1  # the usual plot: up to the threshold
+    extent = ced_axis_extent([("good", good), ("bad", bad)], 0.1)
+    assert np.percentile(bad, 95) < extent <= 0.65  # far enough for the bad curve to rise
+    assert ced_axis_extent([("inf", np.full(5, np.inf))], 0.1) == 0.1  # only missed faces: nothing to show
+    assert ced_axis_extent([("huge", np.full(5, 50.0))], 0.1) == 2.0  # capped
+    path = ced_plot([("good", good), ("bad", bad)], tmp_path / "ced.png", threshold=0.1)
+    assert path.stat().st_size > 1000
