@@ -62,6 +62,9 @@ class ModelSpec:
     # pretrain(samples, scheme, out_dir, config, device, crop_extension) -> path of the artefact a run's
     # config points at.
     pretrain: Callable[..., Path] | None = None
+    # Optional facts for `fabrec-bench models info` beyond the description and default config (e.g. the
+    # parameter count of each sub-network): details() -> JSON-friendly dict.
+    details: Callable[[], dict] | None = None
 
     def create(self, scheme: LandmarkScheme, config: dict | None = None, device: str = "auto") -> LandmarkModel:
         """Create the model with its default config updated by `config`; unknown keys are an error."""

@@ -70,6 +70,7 @@ def _register_commands() -> None:
         demo,
         leaderboard,
         matrix,
+        models,
         plot,
         plugins,
         results,
@@ -78,7 +79,7 @@ def _register_commands() -> None:
         synth,
     )
 
-    for module in (run, matrix, score, datasets, leaderboard, plot, results, plugins, synth, demo):
+    for module in (run, matrix, score, datasets, models, leaderboard, plot, results, plugins, synth, demo):
         for command in module.COMMANDS:
             cli.add_command(command)
     from fabrec_bench.plugins import get_registry

@@ -56,3 +56,20 @@ def test_ced_plot_shows_curves_that_lie_beyond_the_threshold(tmp_path):
     assert ced_axis_extent([("huge", np.full(5, 50.0))], 0.1) == 2.0  # capped
     path = ced_plot([("good", good), ("bad", bad)], tmp_path / "ced.png", threshold=0.1)
     assert path.stat().st_size > 1000
+
+
+def test_models_lists_installed_models_and_info_shows_3fabrec_parameter_counts(cli):
+    listed = cli("models")
+    assert listed.exit_code == 0 and all(name in listed.output for name in ("mean-shape", "3fabrec", "dlib-ert"))
+    assert [m["name"] for m in json.loads(cli("models", "--json").output)] == ["mean-shape", "dlib-ert", "3fabrec"]
+    info = json.loads(cli("models", "info", "3fabrec", "--json").output)
+    counts = info["parameters"]["by input size"]["256"]
+    assert counts == {"Q (encoder)": 11_379_491, "P (decoder)": 10_868_096, "D_z (latent discriminator)": 1_102_001,
+                      "D (image discriminator)": 1_743_744}  # the published counts (../shared/docs/3fabrec.md 2.5)
+    assert info["parameters"]["LMH (transfer layers and heatmap layer)"]["98 points"] == 811_008 + 1_024 * 98
+    assert info["default_config"]["inference_precision"] == "fp32"
+    text = cli("models", "info", "3fabrec").output
+    assert "11,379,491" in text and "inference_precision" in text
+    assert "default config" in cli("models", "info", "mean-shape").output
+    missing = cli("models", "info", "nope")
+    assert missing.exit_code == 2 and "nope" in missing.output

@@ -22,7 +22,28 @@ def fabrec_bench_register_models(register):
         default_config=dict(DEFAULT_CONFIG),
         checkpoint_suffix=".pt",
         pretrain=pretrain_autoencoder,
+        details=network_details,
     ))
+
+
+def network_details() -> dict:
+    """Trainable parameters of each sub-network per input size, and the head for the built-in schemes."""
+    from fabrec_bench_plugins.models.fabrec.networks import (
+        INPUT_SIZES,
+        Fabrec,
+        LandmarkHead,
+        count_parameters,
+    )
+
+    sizes = {}
+    for size in sorted(INPUT_SIZES, reverse=True):
+        net = Fabrec(1, size)
+        sizes[str(size)] = {"Q (encoder)": count_parameters(net.Q), "P (decoder)": count_parameters(net.P),
+                            "D_z (latent discriminator)": count_parameters(net.D_z),
+                            "D (image discriminator)": count_parameters(net.D)}
+    heads = {f"{points} points": count_parameters(LandmarkHead(points)) for points in (19, 68, 98)}
+    return {"parameters": {"by input size": sizes, "LMH (transfer layers and heatmap layer)": heads,
+                           "LMH formula": "811,008 + 1,024 x L"}}
 
 
 PRETRAIN_KEYS = {"input_size", "epochs", "batch_size", "preset", "lr", "daug", "precision", "workers", "seed",
