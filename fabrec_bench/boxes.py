@@ -19,11 +19,9 @@ from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from fabrec_bench.errors import UserError
-from fabrec_bench.facedata import load_image
 from fabrec_bench.types import FaceSample
 
 BOX_SOURCES = ("ground-truth", "landmarks", "detector", "detector-hog", "detector-haar")
@@ -69,12 +67,16 @@ class HaarDetector:
     name = "detector-haar"
 
     def __init__(self):
+        import cv2  # here, not at import: protocols and the CLI name box sources without OpenCV
+
+        self.cv2 = cv2
         path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
         self.cascade = cv2.CascadeClassifier(path)
         if self.cascade.empty():
             raise UserError(f"cannot load OpenCV's Haar cascade from {path}")
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
+        cv2 = self.cv2
         grey = cv2.equalizeHist(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
         faces = self.cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=4, minSize=(24, 24))
         faces = np.asarray(faces, dtype=np.float64).reshape(-1, 4)
@@ -118,6 +120,8 @@ def apply_box_source(samples: list[FaceSample], source: str) -> tuple[list[FaceS
             pts = np.asarray(s.landmarks_px, dtype=np.float64)
             out.append(replace(s, box_px=tuple(float(v) for v in (*pts.min(axis=0), *pts.max(axis=0)))))
         return out, missed
+    from fabrec_bench.facedata import load_image
+
     detector = detector_for(source)
     by_image: dict[str, list[int]] = defaultdict(list)
     for i, s in enumerate(samples):

@@ -7,16 +7,18 @@ from pathlib import Path
 import click
 from rich.progress import Progress
 
-from fabrec_bench.schemes import WFLW98
-from fabrec_bench.synth.formats import write_300w, write_affectnet, write_aflw, write_vggface2
-from fabrec_bench.synth.sheet import contact_sheet
-from fabrec_bench.synth.wflw import write_wflw
-from fabrec_bench_plugins.datasets.wflw import WFLWDataset
 from fabrec_bench_runners.options import console
+
+# The face renderer (OpenCV) is imported by the commands that draw, so other commands start without it.
 
 
 def synth_wflw(out: Path, train: int, test: int, seed: int, sheet: bool = True) -> dict[str, int]:
     """Generate the synthetic WFLW tree with a progress bar; optionally write a contact sheet beside it."""
+    from fabrec_bench.schemes import WFLW98
+    from fabrec_bench.synth.sheet import contact_sheet
+    from fabrec_bench.synth.wflw import write_wflw
+    from fabrec_bench_plugins.datasets.wflw import WFLWDataset
+
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("drawing synthetic faces", total=train + test)
         counts = write_wflw(out, train, test, seed, progress=lambda n: progress.advance(task, n))
@@ -62,6 +64,8 @@ def _with_progress(total: int, write):
 @click.option("--seed", type=int, default=0, show_default=True)
 def synth_300w_command(out, per_folder, seed):
     """300-W release: afw/, helen/, lfpw/, ibug/, 300W/ with 1-based .pts files and Bounding Boxes/*.mat."""
+    from fabrec_bench.synth.formats import write_300w
+
     counts = _with_progress(8 * per_folder, lambda p: write_300w(Path(out), per_folder, seed, p))
     console.print(f"wrote {sum(counts.values())} faces in 8 folders to {out}")
 
@@ -72,6 +76,8 @@ def synth_300w_command(out, per_folder, seed):
 @click.option("--seed", type=int, default=0, show_default=True)
 def synth_aflw_command(out, faces, seed):
     """AFLW-19 release: AFLWinfo_release.mat and data/flickr/{0,2,3}/."""
+    from fabrec_bench.synth.formats import write_aflw
+
     counts = _with_progress(faces, lambda p: write_aflw(Path(out), faces, seed, p))
     console.print(f"wrote {counts['faces']} faces to {out}")
 
@@ -83,6 +89,8 @@ def synth_aflw_command(out, faces, seed):
 @click.option("--seed", type=int, default=0, show_default=True)
 def synth_vggface2_command(out, identities, per_identity, seed):
     """VGGFace2 release: train/ and test/ identity folders with bb_landmark/ CSVs."""
+    from fabrec_bench.synth.formats import write_vggface2
+
     counts = _with_progress(2 * identities * per_identity,
                             lambda p: write_vggface2(Path(out), identities, per_identity, seed, p))
     console.print(f"wrote {counts['train']} train and {counts['test']} test faces to {out}")
@@ -95,6 +103,8 @@ def synth_vggface2_command(out, identities, per_identity, seed):
 @click.option("--seed", type=int, default=0, show_default=True)
 def synth_affectnet_command(out, train, validation, seed):
     """AffectNet release: Manually_Annotated_Images/ and the training/validation CSV lists."""
+    from fabrec_bench.synth.formats import write_affectnet
+
     counts = _with_progress(train + validation, lambda p: write_affectnet(Path(out), train, validation, seed, p))
     console.print(f"wrote {counts['training']} training and {counts['validation']} validation faces to {out}")
 

@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_fabrec_speed_prints_every_phase_with_peak_share_and_speed_up():
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "fabrec_speed.py"), "--device", "cpu", "--input-size", "128",
@@ -29,6 +32,7 @@ def test_fabrec_speed_prints_every_phase_with_peak_share_and_speed_up():
     assert re.search(r"^precision=auto for training here: (bf16|fp32) \(.+\)", out, re.M)
 
 
+@pytest.mark.slow
 def test_latent_probe_reads_landmarks_out_of_codes(synthetic_wflw, tmp_path):
     from fabrec_bench_plugins.models.fabrec.model import save_checkpoint
     from fabrec_bench_plugins.models.fabrec.networks import Fabrec

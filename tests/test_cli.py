@@ -73,9 +73,11 @@ def test_export_then_score_agrees_with_the_formulas(cli, synthetic_wflw, tmp_pat
     ip = run_json(cli, "score", npz, "-d", "wflw", "-s", "test", "--data-root", synthetic_wflw,
                   "--normaliser", "inter-pupil", "--threshold", "0.08", "--auc-rule", "fabrec50")
     assert ip["protocol"]["normaliser"] == "inter-pupil" and ip["protocol"]["auc_rule"] == "fabrec50"
-    # A subset from a full-test file needs --ignore-extra; missing faces are counted.
+    # A subset scores from a full-test file (its parent split: issue 14's friction list), with or without
+    # --ignore-extra; ids the dataset does not know stay an error (tests/test_friction.py); missing faces are
+    # counted.
     sub = cli("score", npz, "-d", "wflw", "-s", "make-up", "--data-root", synthetic_wflw)
-    assert sub.exit_code == 2 and "not in the split" in sub.output
+    assert sub.exit_code == 0, sub.output
     assert cli("score", npz, "-d", "wflw", "-s", "make-up", "--data-root", synthetic_wflw,
                "--ignore-extra").exit_code == 0
     np.savez(npz, ids=np.array(ids[:-3]), landmarks=pred[:-3])

@@ -4,9 +4,12 @@ autoencoder at two sizes, 3FabRec from scratch; dlib-ert on 68 points when insta
 import importlib.util
 import re
 
+import pytest
+
 from fabrec_bench.store import ResultsStore, store_path
 
 
+@pytest.mark.slow
 def test_demo_runs_its_matrix_and_ends_with_the_paths_it_wrote(cli, tmp_path):
     out = tmp_path / "demo"
     result = cli("demo", "--out", out, "--train", "12", "--test", "14", "--sizes", "3", "6", "--ae-epochs", "1",

@@ -4,10 +4,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from fabrec_bench.synth.wflw import write_wflw
 from fabrec_bench_plugins.models.fabrec.model import read_checkpoint
 
 
+@pytest.mark.slow
 def test_two_process_autoencoder_training_keeps_replicas_in_sync(tmp_path):
     write_wflw(tmp_path / "WFLW", n_train=8, n_test=6, seed=2)
     result = subprocess.run(
@@ -24,6 +27,7 @@ def test_two_process_autoencoder_training_keeps_replicas_in_sync(tmp_path):
     assert meta["processes"] == 2 and meta["faces"] == 8 and meta["iteration"] == 2
 
 
+@pytest.mark.slow
 def test_two_process_landmark_training_stores_one_run_from_identical_replicas(tmp_path):
     import json
 

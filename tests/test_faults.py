@@ -33,6 +33,7 @@ def weights(path: Path) -> dict:
     return {k: v for k, v in state.items() if not k.startswith("optim.")}, meta
 
 
+@pytest.mark.slow
 def test_kill_9_during_training_then_resume_equals_an_uninterrupted_run(synthetic_wflw, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # same kernels in every run
     straight = subprocess.run(autoencoder_cmd(synthetic_wflw, tmp_path / "straight", 3), capture_output=True,
@@ -144,6 +145,7 @@ def test_a_fixed_seed_gives_the_same_metrics_twice_and_records_versions(cli, syn
     np.testing.assert_array_equal(results[0][1], results[1][1])
 
 
+@pytest.mark.slow
 def test_nothing_is_written_outside_the_work_directory(synthetic_wflw, tmp_path):
     """A run (training, crop cache, checkpoints, pictures, results) writes only under --work-dir: not into
     the dataset, the current folder or the home folder."""

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from fabrec_bench.store import ResultsStore, store_path
 
 
@@ -41,6 +43,7 @@ def finished_cells(work):
     return [r.config.get("matrix_cell") for r in runs if r.status == "finished"], [r.status for r in runs]
 
 
+@pytest.mark.slow
 def test_killed_matrix_resumes_with_exactly_one_result_per_cell(synthetic_wflw, tmp_path):
     spec = write_spec(tmp_path / "spec.toml", synthetic_wflw, SLOW_3FABREC)  # 2 seeds x 2 sizes x 2 splits = 8
     work = tmp_path / "work"
@@ -127,10 +130,9 @@ def test_gpus_are_shared_out_between_workers():
     assert gpu_groups([], 2) == []
 
 
+@pytest.mark.slow
 def test_ray_executor_fills_the_same_store(synthetic_wflw, tmp_path):
     """A local Ray instance runs the cells; their runs are imported into the work directory's store, once."""
-    import pytest
-
     try:
         import ray  # noqa: F401
     except ImportError:
@@ -181,6 +183,7 @@ config = {{ init = "scratch", input_size = 128, iterations = 2, batch_size = 4, 
 """
 
 
+@pytest.mark.slow
 def test_a_shared_pretraining_is_trained_once_and_reused(cli, synthetic_wflw, tmp_path):
     spec = write_spec(tmp_path / "spec.toml", synthetic_wflw, PRETRAINED.format(root=synthetic_wflw),
                       seeds=(0,), counts=(3, 5), splits=("test",))
@@ -224,6 +227,7 @@ config = { init = "scratch", input_size = 128, epochs = 8, batch_size = 4, eval_
 """
 
 
+@pytest.mark.slow
 def test_a_killed_3fabrec_cell_resumes_from_its_last_epoch_and_matches_an_uninterrupted_run(synthetic_wflw, tmp_path):
     spec = write_spec(tmp_path / "spec.toml", synthetic_wflw, RESUMABLE_3FABREC, seeds=(3,), counts=(8,),
                       splits=("test",))
@@ -257,8 +261,6 @@ def test_a_killed_3fabrec_cell_resumes_from_its_last_epoch_and_matches_an_uninte
 
 
 def test_train_selection_first_is_a_spec_option_with_its_own_cells(tmp_path):
-    import pytest
-
     from fabrec_bench.errors import UserError
     from fabrec_bench.matrix import load_spec
 

@@ -8,6 +8,7 @@ import re
 import shlex
 from pathlib import Path
 
+import pytest
 from original_3fabrec import random_snapshot
 
 from fabrec_bench.synth.formats import write_300w, write_aflw
@@ -22,6 +23,7 @@ def paper_commands() -> list[list[str]]:
     return [shlex.split(line) for line in block.strip().splitlines()]
 
 
+@pytest.mark.slow
 def test_the_readme_commands_reproduce_under_both_protocols(cli, synthetic_wflw, tmp_path, monkeypatch):
     commands = paper_commands()
     assert all(c[0] == "fabrec-bench" for c in commands) and len(commands) == 7

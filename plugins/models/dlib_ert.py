@@ -25,7 +25,6 @@ import numpy as np
 
 from fabrec_bench.checkpoints import atomic_write
 from fabrec_bench.errors import UserError
-from fabrec_bench.facedata import face_image
 from fabrec_bench.hookspecs import hookimpl
 from fabrec_bench.models import LandmarkModel, ModelSpec
 from fabrec_bench.schemes import IBUG68, LandmarkScheme
@@ -75,6 +74,8 @@ class DlibErtModel(LandmarkModel):
         self.rectangle = dlib.rectangle
 
     def predict(self, samples: Sequence[FaceSample]) -> np.ndarray:
+        from fabrec_bench.facedata import face_image  # OpenCV: only when predicting
+
         out = np.zeros((len(samples), 68, 2))
         cached_path, rgb = None, None
         for i, sample in enumerate(samples):

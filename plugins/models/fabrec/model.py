@@ -29,52 +29,13 @@ from fabrec_bench.models import LandmarkModel, resolve_device
 from fabrec_bench.schemes import LandmarkScheme
 from fabrec_bench.torchdata import face_loader, normalise
 from fabrec_bench.types import FaceSample
+from fabrec_bench_plugins.models.fabrec.defaults import DEFAULT_CONFIG
 from fabrec_bench_plugins.models.fabrec.heatmaps import DECODINGS, decode
 from fabrec_bench_plugins.models.fabrec.networks import Fabrec
 from fabrec_bench_plugins.models.fabrec.precision import PRECISIONS, autocast_for, choose
 from fabrec_bench_plugins.models.fabrec.training import Curve, LandmarkTrainer, Throughput
 
 FORMAT = "fabrec-bench/3fabrec/1"
-DEFAULT_CONFIG = {
-    "input_size": 256,
-    "autoencoder": "",
-    "init": "autoencoder",  # or "scratch"
-    "epochs": 30,
-    "iterations": 0,  # > 0: train exactly this many batches (epochs as needed), so training sizes get equal compute
-    # > 0: also stop stage 2 after the batch that ends past this many seconds (a smoke budget: the number of
-    # batches then depends on the machine, and is recorded)
-    "max_seconds": 0.0,
-    "tag": "",  # a note shown with the model's variant in leaderboards and plots, e.g. "smoke budget"
-    "resume_dir": "",  # a folder for stage-2 training state: an interrupted training continues from its last save
-    "resume_every_seconds": 30.0,  # how often that state is saved (at the end of an epoch)
-    "batch_size": 40,
-    "eval_batch_size": 50,
-    "lr_heatmaps": 1e-3,
-    "lr_encoder": 2e-5,
-    "train_encoder": False,
-    "daug": 0,
-    "sigma": 7.0,
-    "decoding": "argmax",
-    # Training: auto = bf16 where it is native (CPUs with AVX512-BF16/AMX, Ampere+ GPUs), fp16 on older GPUs,
-    # fp32 elsewhere. Inference: fp32 (exact, TF32 off) unless asked (`--precision` on run and eval).
-    "precision": "auto",
-    "inference_precision": "fp32",
-    # auto: channels-last memory for training and mixed-precision inference; exact fp32 inference keeps the
-    # original's NCHW layout (oneDNN's channels-last kernels round differently).
-    "channels_last": "auto",
-    "compile": False,  # torch.compile the inference path
-    "workers": 0,
-    # Cropping: the original's rule (`3fabrec`) or one exact affine warp (`affine`). The crop box extension
-    # and data_origin are set by the run from the dataset; frame_origin is the coordinate of the top-left
-    # pixel in the frame the model learned (0: ours; 1: released 300-W models, trained on raw .pts).
-    "crop_rule": "3fabrec",
-    "crop_extension": [0.0, 0.0],
-    "data_origin": 0.0,
-    "frame_origin": 0.0,
-    "cache_dir": "",
-    "images_per_epoch_grid": 8,
-    "grid_every": 0,  # write a landmark grid every N epochs (0: about ten per run, and the last)
-}
 
 
 # -- checkpoints -------------------------------------------------------------------------------------

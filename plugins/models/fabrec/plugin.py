@@ -8,15 +8,29 @@ import click
 
 from fabrec_bench.hookspecs import hookimpl
 from fabrec_bench.models import ModelSpec
-from fabrec_bench_plugins.models.fabrec.model import DEFAULT_CONFIG, FabrecModel
+from fabrec_bench_plugins.models.fabrec.defaults import DEFAULT_CONFIG
+
+
+def create_model(scheme, config: dict, device: str = "auto"):
+    """The model (torch is imported here, when a model is made, not when the plugin is registered)."""
+    from fabrec_bench_plugins.models.fabrec.model import FabrecModel
+
+    return FabrecModel(scheme, config, device)
+
+
+def load_model(path: Path, device: str = "auto"):
+    """A checkpoint or released snapshot folder as a model."""
+    from fabrec_bench_plugins.models.fabrec.model import FabrecModel
+
+    return FabrecModel.load(path, device)
 
 
 @hookimpl
 def fabrec_bench_register_models(register):
     register(ModelSpec(
         name="3fabrec",
-        factory=FabrecModel,
-        load=FabrecModel.load,
+        factory=create_model,
+        load=load_model,
         description="3FabRec (CVPR 2020): autoencoder + interleaved transfer layers, few-shot",
         needs_training=True,
         default_config=dict(DEFAULT_CONFIG),
