@@ -1,7 +1,9 @@
 """The extension points of fabrec-bench.
 
-Every hook receives a `register` callback; a plugin calls it once for each thing it adds. Built-in datasets,
-models and metrics register through these same hooks (see `fabrec_bench.plugins.DEFAULT_PLUGINS`).
+Every hook receives a `register` callback; a plugin calls it once for each thing it adds. Each hook's
+`register` takes only its own kind (a dataset adapter, a model spec, a metric or normaliser): anything else is
+ignored and shown as that plugin's load error by `fabrec-bench plugins`. Built-in datasets, models and metrics
+register through these same hooks (see `fabrec_bench.plugins.DEFAULT_PLUGINS`).
 """
 
 from pluggy import HookimplMarker, HookspecMarker

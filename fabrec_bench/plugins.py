@@ -106,15 +106,31 @@ def _allowed(ep: metadata.EntryPoint, allow: set[str] | None) -> bool:
     return ep.name in allow or dist in allow or dist.replace("_", "-") in allow
 
 
-def _make_register(registry: Registry, info: PluginInfo, kind_of):
+# What each registration hook's `register` callback takes (a wrong kind is the plugin's load error).
+HOOK_KINDS = {
+    "fabrec_bench_register_datasets": ("datasets",),
+    "fabrec_bench_register_models": ("models",),
+    "fabrec_bench_register_metrics": ("metrics", "normalisers"),
+}
+KIND_NAMES = {"datasets": "DatasetAdapter", "models": "ModelSpec", "metrics": "Metric", "normalisers": "Normaliser"}
+
+
+def _make_register(registry: Registry, info: PluginInfo, hook_name: str):
+    """The `register` callback handed to one plugin's implementation of one registration hook."""
+    allowed = HOOK_KINDS[hook_name]
+
     def register(item) -> None:
-        kind = kind_of(item)
-        if kind is None:
-            raise TypeError(f"cannot register {item!r}: not a dataset adapter, model spec, metric or normaliser")
+        kind = _kind_of(item)
+        if kind not in allowed:
+            expected = " or ".join(KIND_NAMES[k] for k in allowed)
+            info.errors.append(f"{hook_name}: register() takes a {expected}, got {type(item).__name__} "
+                               f"{getattr(item, 'name', item)!r}; ignored")
+            return
         table = getattr(registry, kind)
         name = item.name
         if not name:
-            raise ValueError(f"a {kind[:-1]} needs a non-empty name")
+            info.errors.append(f"{hook_name}: a {KIND_NAMES[kind]} needs a non-empty name; ignored")
+            return
         if name in table:
             owner = next((p.name for p in registry.plugins if name in p.registered[kind]), "?")
             info.errors.append(f"{kind[:-1]} '{name}' is already registered by plugin '{owner}'; ignored")
@@ -191,12 +207,12 @@ def build_registry(extra_plugins: tuple = ()) -> Registry:
                 infos[pm.get_name(impl.plugin)].errors.append(
                     f"implements unknown hook '{hook_name}' (misspelled? see fabrec_bench.hookspecs)"
                 )
-    for hook_name in ("fabrec_bench_register_datasets", "fabrec_bench_register_models", "fabrec_bench_register_metrics"):
+    for hook_name in HOOK_KINDS:
         hook = getattr(pm.hook, hook_name)
         for impl in hook.get_hookimpls():  # registration order: built-ins claim their names first
             info = infos[pm.get_name(impl.plugin)]
             try:
-                impl.function(register=_make_register(registry, info, _kind_of))
+                impl.function(register=_make_register(registry, info, hook_name))
             except Exception as e:
                 info.errors.append(f"{hook_name} raised {type(e).__name__}: {e}")
     return registry

@@ -94,3 +94,24 @@ def test_load_switch_keeps_installed_plugins_out(tmp_path, monkeypatch):
     assert "other" not in {p.name for p in build_registry().plugins}
     monkeypatch.setenv("FABREC_BENCH_LOAD_PLUGINS", "other-plugin")
     assert "other" in {p.name for p in build_registry().plugins}
+
+
+class WrongKindPlugin:
+    @hookimpl
+    def fabrec_bench_register_datasets(self, register):
+        register(ModelSpec("sneaky-model", factory=None, load=None))  # a model through the datasets hook
+        register(ToyDataset())  # the right kind still registers
+
+    @hookimpl
+    def fabrec_bench_register_models(self, register):
+        register("just a string")
+
+
+def test_register_is_typed_per_hook_and_a_wrong_kind_is_the_plugins_load_error():
+    reg = build_registry(extra_plugins=(WrongKindPlugin(),))
+    info = next(p for p in reg.plugins if p.package == "(test)")
+    assert info.registered["datasets"] == ["toy"] and "sneaky-model" not in reg.models
+    assert any("fabrec_bench_register_datasets: register() takes a DatasetAdapter, got ModelSpec 'sneaky-model'" in e
+               for e in info.errors)
+    assert any("fabrec_bench_register_models: register() takes a ModelSpec, got str" in e for e in info.errors)
+    assert not [e for p in reg.plugins if p.builtin for e in p.errors]  # charged to the plugin at fault only
