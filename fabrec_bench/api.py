@@ -18,7 +18,7 @@ import numpy as np
 
 from fabrec_bench.boxes import apply_box_source
 from fabrec_bench.datasets import DatasetAdapter, resolve_options, resolve_root
-from fabrec_bench.errors import UserError
+from fabrec_bench.errors import UserError, refuse_unknown
 from fabrec_bench.metrics import FaceErrors, face_errors, mean_face
 from fabrec_bench.models import LandmarkModel, ModelSpec
 from fabrec_bench.plugins import Registry, get_registry
@@ -351,10 +351,7 @@ def _model_config(spec: ModelSpec, adapter: DatasetAdapter, config: dict | None,
     """Models that crop faces get the dataset's crop-box extension, the frame of its samples and a crop cache
     in the work directory. Unknown options are refused as `spec.create` refuses them."""
     config = dict(config or {})
-    unknown = set(config) - set(spec.default_config)
-    if unknown:
-        known = ", ".join(sorted(spec.default_config)) or "none"
-        raise UserError(f"model '{spec.name}': unknown option(s) {', '.join(sorted(unknown))}; known: {known}")
+    refuse_unknown(config, spec.default_config, f"model '{spec.name}'")
     facts = {"crop_extension": list(adapter.crop_box_extension), "data_origin": adapter.coordinate_origin,
              "cache_dir": str(Path(work_dir) / "crop-cache")}
     facts = {k: v for k, v in facts.items() if k in spec.default_config}

@@ -11,7 +11,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from fabrec_bench.errors import UserError
+from fabrec_bench.errors import UserError, refuse_unknown
 
 CONFIG_NAME = "fabrec-bench.toml"
 KNOWN_SECTIONS = {"datasets", "work_dir"}
@@ -36,9 +36,7 @@ def read_config(path: Path) -> dict:
             cfg = tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise UserError(f"{path}: not valid TOML ({e})") from None
-    unknown = set(cfg) - KNOWN_SECTIONS
-    if unknown:
-        raise UserError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(KNOWN_SECTIONS))}")
+    refuse_unknown(cfg, KNOWN_SECTIONS, str(path), "key")
     datasets = cfg.get("datasets", {})
     if not isinstance(datasets, dict) or any(not isinstance(v, dict) for v in datasets.values()):
         raise UserError(f"{path}: [datasets] must hold tables such as [datasets.wflw] with root = \"...\"")

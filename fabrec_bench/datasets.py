@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fabrec_bench.config import config_files, read_config
-from fabrec_bench.errors import AnnotationError, DatasetError, UserError
+from fabrec_bench.errors import AnnotationError, DatasetError, UserError, refuse_unknown
 from fabrec_bench.protocol import EvalProtocol
 from fabrec_bench.schemes import LandmarkScheme
 from fabrec_bench.types import Split
@@ -63,10 +63,7 @@ class DatasetAdapter:
 
     def with_options(self, **options) -> DatasetAdapter:
         """A copy of this adapter with some options changed; unknown names or wrong types are user errors."""
-        unknown = set(options) - set(self.option_defaults)
-        if unknown:
-            known = ", ".join(sorted(self.option_defaults)) or "none"
-            raise UserError(f"dataset '{self.name}': unknown option(s) {', '.join(sorted(unknown))}; known: {known}")
+        refuse_unknown(options, self.option_defaults, f"dataset '{self.name}'")
         for key, value in options.items():
             default = self.option_defaults[key]
             if default is not None and not isinstance(value, type(default)) and not (

@@ -9,6 +9,15 @@ class UserError(Exception):
     exit_code = 2
 
 
+def refuse_unknown(given, known, where: str, what: str = "option") -> None:
+    """One sentence for every 'unknown name' refusal: where it happened, the unknown names and the known ones,
+    e.g. "model '3fabrec': unknown option(s) batchsize; known: autoencoder, ..."."""
+    unknown = set(given) - set(known)
+    if unknown:
+        raise UserError(f"{where}: unknown {what}(s) {', '.join(sorted(unknown))}; "
+                        f"known: {', '.join(sorted(known)) or 'none'}")
+
+
 class DatasetError(UserError):
     """A dataset root, annotation file or image that cannot be used as it is."""
 

@@ -63,7 +63,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from fabrec_bench.errors import UserError
+from fabrec_bench.errors import UserError, refuse_unknown
 from fabrec_bench.store import ResultsStore, export_runs, import_runs, store_path
 
 MATRIX_KEYS = {"seeds", "train_counts", "train_selection", "models", "datasets", "pretrain"}
@@ -112,9 +112,7 @@ class Plan:
 
 
 def _check_keys(where: str, table: dict, allowed: set[str]) -> None:
-    unknown = set(table) - allowed
-    if unknown:
-        raise UserError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(allowed))}")
+    refuse_unknown(table, allowed, where, "key")
 
 
 def load_spec(path: Path) -> list[Job]:

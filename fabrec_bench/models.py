@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fabrec_bench.errors import UserError
+from fabrec_bench.errors import UserError, refuse_unknown
 from fabrec_bench.schemes import LandmarkScheme
 from fabrec_bench.types import FaceSample
 
@@ -69,10 +69,7 @@ class ModelSpec:
     def create(self, scheme: LandmarkScheme, config: dict | None = None, device: str = "auto") -> LandmarkModel:
         """Create the model with its default config updated by `config`; unknown keys are an error."""
         config = dict(config or {})
-        unknown = set(config) - set(self.default_config)
-        if unknown:
-            known = ", ".join(sorted(self.default_config)) or "none"
-            raise UserError(f"model '{self.name}': unknown option(s) {', '.join(sorted(unknown))}; known: {known}")
+        refuse_unknown(config, self.default_config, f"model '{self.name}'")
         return self.factory(scheme, {**self.default_config, **config}, device)
 
     def describe(self) -> dict:

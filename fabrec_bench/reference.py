@@ -16,7 +16,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from fabrec_bench.errors import UserError
+from fabrec_bench.errors import UserError, refuse_unknown
 
 REQUIRED = {"model": str, "dataset": str, "split": str, "metric": str, "value": (int, float), "paper": str,
             "where": str}
@@ -44,17 +44,13 @@ def _parse(text: str, source: str) -> list[ReportedResult]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise UserError(f"{source}: not valid TOML ({e})") from None
-    unknown = set(data) - {"result"}
-    if unknown:
-        raise UserError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}; expected [[result]] tables")
+    refuse_unknown(data, {"result"}, f"{source} (expected [[result]] tables)", "key")
     out = []
     for i, entry in enumerate(data.get("result", [])):
         where = f"{source}: result[{i}]"
         if not isinstance(entry, dict):
             raise UserError(f"{where} must be a table")
-        extra = set(entry) - set(REQUIRED) - set(OPTIONAL)
-        if extra:
-            raise UserError(f"{where}: unknown key(s) {', '.join(sorted(extra))}")
+        refuse_unknown(entry, {*REQUIRED, *OPTIONAL}, where, "key")
         for key, kind in REQUIRED.items():
             if not isinstance(entry.get(key), kind) or isinstance(entry.get(key), bool):
                 raise UserError(f"{where}: '{key}' is required and must be {_kind_name(kind)}, got {entry.get(key)!r}")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from fabrec_bench.errors import refuse_unknown
 from fabrec_bench.hookspecs import hookimpl
 from fabrec_bench.models import ModelSpec
 from fabrec_bench_plugins.models.fabrec.defaults import DEFAULT_CONFIG
@@ -67,13 +68,9 @@ PRETRAIN_KEYS = {"input_size", "epochs", "batch_size", "preset", "lr", "daug", "
 def pretrain_autoencoder(samples, scheme, out: Path, config: dict, device: str = "auto",
                          crop_extension=(0.0, 0.0)) -> Path:
     """Stage 1 for a matrix: train (or resume) the autoencoder in `out`; returns its latest.pt."""
-    from fabrec_bench.errors import UserError
     from fabrec_bench_plugins.models.fabrec.autoencoder import train_autoencoder
 
-    unknown = set(config) - PRETRAIN_KEYS
-    if unknown:
-        raise UserError(f"3fabrec autoencoder: unknown option(s) {', '.join(sorted(unknown))}; "
-                        f"known: {', '.join(sorted(PRETRAIN_KEYS))}")
+    refuse_unknown(config, PRETRAIN_KEYS, "3fabrec autoencoder")
     summary = train_autoencoder(samples, scheme, Path(out), device=device, cache_dir=Path(out) / "crop-cache",
                                 crop_extension=tuple(crop_extension), **config)
     return Path(summary["checkpoint"])
