@@ -1,7 +1,13 @@
-"""The metric and normaliser contracts, and evaluation of predictions against a split.
+"""The metric and normaliser contracts and the metric math: normalisers, per-face errors, FR, CED and AUC.
 
 Per-face NME is kept as a fraction (0.05 = 5 %); metrics are stored as fractions too and shown in percent
-where `Metric.percent` says so.
+where `Metric.percent` says so. Conventions pinned by tests:
+- FR@t counts faces with NME strictly greater than t.
+- CED(x) is the fraction of faces with NME <= x.
+- AUC@t is the area under CED on [0, t] divided by t: `trapezoid` integrates CED sampled every 1e-4 with the
+  trapezoid rule (STAR/ADNet evaluation code); `fabrec50` averages CED at 50 evenly spaced thresholds on
+  [0, t], both ends included (3FabRec's Riemann sum).
+The built-in metrics plugin (fabrec_bench_plugins.metrics.nme) registers them by name.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ import numpy as np
 from fabrec_bench.errors import UserError
 from fabrec_bench.protocol import EvalProtocol
 from fabrec_bench.schemes import LandmarkScheme
+
+AUC_GRID_STEP = 1e-4  # the `trapezoid` rule samples the CED this finely
 
 
 @dataclass(frozen=True)
@@ -109,3 +117,97 @@ def face_errors(
         raise UserError(f"face #{bad} has no visible landmark to score; drop it or turn off visibility masking")
     per_face = (per_point * mask).sum(axis=1) / counts
     return FaceErrors(per_point=per_point, per_face=per_face, scheme=scheme, mask=mask)
+
+
+# -- normalisers -----------------------------------------------------------------------------------------
+
+
+def inter_ocular_distance(gt: np.ndarray, boxes: np.ndarray, scheme: LandmarkScheme) -> np.ndarray:
+    """Distance between the outer eye corners of the ground truth (WFLW 60-72, 68-point 36-45)."""
+    if scheme.outer_eye_corners is None:
+        raise UserError(f"scheme '{scheme.name}' has no outer eye corners; use the box normaliser")
+    a, b = scheme.outer_eye_corners
+    return np.linalg.norm(gt[:, a] - gt[:, b], axis=-1)
+
+
+def inter_pupil_distance(gt: np.ndarray, boxes: np.ndarray, scheme: LandmarkScheme) -> np.ndarray:
+    """Distance between the eye centres (WFLW pupils 96-97; 68 points: means of 36-41 and 42-47)."""
+    if scheme.eye_centres is None:
+        raise UserError(f"scheme '{scheme.name}' has no eye centres; use inter-ocular or box")
+    left, right = scheme.eye_centres
+    return np.linalg.norm(gt[:, list(left)].mean(axis=1) - gt[:, list(right)].mean(axis=1), axis=-1)
+
+
+def box_size_max(gt: np.ndarray, boxes: np.ndarray, scheme: LandmarkScheme) -> np.ndarray:
+    """max(w, h) of the ground-truth face box (the squared box 3FabRec crops to)."""
+    wh = boxes[:, 2:4] - boxes[:, 0:2]
+    return wh.max(axis=1)
+
+
+def box_size_sqrt(gt: np.ndarray, boxes: np.ndarray, scheme: LandmarkScheme) -> np.ndarray:
+    """sqrt(w * h) of the ground-truth face box (SAN, HRNet's AFLW box size; our `box` normaliser)."""
+    wh = boxes[:, 2:4] - boxes[:, 0:2]
+    return np.sqrt(np.clip(wh[:, 0], 0, None) * np.clip(wh[:, 1], 0, None))
+
+
+def fabrec_pupil_proxy(gt: np.ndarray, boxes: np.ndarray, scheme: LandmarkScheme) -> np.ndarray:
+    """3FabRec's 'pupil' option: the mean of the inner-corner and outer-corner distances (68 points only)."""
+    if scheme.num_points != 68:
+        raise UserError("the fabrec-pupil normaliser is defined for 68-point schemes only")
+    outer = np.linalg.norm(gt[:, 36] - gt[:, 45], axis=-1)
+    inner = np.linalg.norm(gt[:, 39] - gt[:, 42], axis=-1)
+    return (outer + inner) / 2
+
+
+# -- metrics on per-face NME ------------------------------------------------------------------------------
+
+
+def failure_rate(nme: np.ndarray, threshold: float) -> float:
+    """Fraction of faces whose NME is strictly greater than `threshold`."""
+    nme = np.asarray(nme, dtype=np.float64)
+    return float(np.mean(nme > threshold)) if nme.size else float("nan")
+
+
+def ced(nme: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Cumulative error distribution: for each threshold x, the fraction of faces with NME <= x."""
+    nme = np.sort(np.asarray(nme, dtype=np.float64))
+    thresholds = np.asarray(thresholds, dtype=np.float64)
+    if nme.size == 0:
+        return np.full(thresholds.shape, np.nan)
+    return np.searchsorted(nme, thresholds, side="right") / nme.size
+
+
+def auc_thresholds(threshold: float, rule: str) -> np.ndarray:
+    """The thresholds at which the CED is sampled for AUC under `rule`."""
+    if rule == "trapezoid":
+        return np.linspace(0.0, threshold, int(round(threshold / AUC_GRID_STEP)) + 1)
+    if rule == "fabrec50":
+        return np.linspace(0.0, threshold, 50)
+    raise UserError(f"unknown AUC rule {rule!r}")
+
+
+def area_under_ced(nme: np.ndarray, threshold: float, rule: str = "trapezoid") -> float:
+    """AUC@threshold: area under the CED on [0, threshold] divided by threshold (1 is perfect)."""
+    x = auc_thresholds(threshold, rule)
+    y = ced(nme, x)
+    if rule == "fabrec50":
+        return float(y.mean())
+    return float(np.sum((y[1:] + y[:-1]) * np.diff(x)) / 2 / threshold)  # trapezoid rule
+
+
+def mean_nme(errors: FaceErrors, protocol=None) -> float:
+    """Mean per-face NME over the faces that have a prediction (a detector's misses are infinite)."""
+    found = errors.per_face[np.isfinite(errors.per_face)]
+    return float(found.mean()) if found.size else float("nan")
+
+
+def group_nme(errors: FaceErrors, group: str) -> float:
+    """Mean NME over one landmark group of the scheme (e.g. inner, outline), per face then over faces."""
+    indices = errors.scheme.groups.get(group)
+    if not indices:
+        return float("nan")
+    idx = list(indices)
+    mask = errors.mask[:, idx]
+    counts = mask.sum(axis=1)
+    per_face = (errors.per_point[:, idx] * mask).sum(axis=1) / np.maximum(counts, 1)
+    return float(per_face[counts > 0].mean()) if (counts > 0).any() else float("nan")

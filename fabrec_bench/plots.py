@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fabrec_bench.metrics import area_under_ced, ced, failure_rate
 from fabrec_bench.store import RunRecord
-from fabrec_bench_plugins.metrics.nme import area_under_ced, ced, failure_rate
 
 
 def _pyplot():

@@ -11,11 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fabrec_bench.errors import AnnotationError, UserError
-from fabrec_bench.metrics import Normaliser, face_errors
+from fabrec_bench.metrics import Normaliser, area_under_ced, face_errors, failure_rate, inter_ocular_distance
 from fabrec_bench.schemes import IBUG68, WFLW98
 from fabrec_bench_plugins.datasets.w300 import read_pts
 from fabrec_bench_plugins.datasets.wflw import TOKENS_PER_LINE, parse_line
-from fabrec_bench_plugins.metrics.nme import area_under_ced, failure_rate, inter_ocular_distance
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 token = st.one_of(

@@ -5,19 +5,19 @@ import math
 import numpy as np
 import pytest
 
-from fabrec_bench.metrics import face_errors
-from fabrec_bench.plugins import get_registry
-from fabrec_bench.protocol import EvalProtocol
-from fabrec_bench.schemes import IBUG68, WFLW98
-from fabrec_bench_plugins.metrics.nme import (
+from fabrec_bench.metrics import (
     area_under_ced,
     box_size_max,
     box_size_sqrt,
     ced,
+    face_errors,
     failure_rate,
     inter_ocular_distance,
     inter_pupil_distance,
 )
+from fabrec_bench.plugins import get_registry
+from fabrec_bench.protocol import EvalProtocol
+from fabrec_bench.schemes import IBUG68, WFLW98
 
 
 def wflw_face(iod: float = 100.0) -> np.ndarray:
