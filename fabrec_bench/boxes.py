@@ -22,16 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from fabrec_bench.errors import UserError
+from fabrec_bench.protocol import canonical_box_source
 from fabrec_bench.types import FaceSample
 
-BOX_SOURCES = ("ground-truth", "landmarks", "detector", "detector-hog", "detector-haar")
 MIN_IOU = 0.25
-
-
-def canonical(source: str) -> str:
-    if source not in BOX_SOURCES:
-        raise UserError(f"unknown box source {source!r}; choose one of {', '.join(BOX_SOURCES)}")
-    return "detector-hog" if source == "detector" else source
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -110,7 +104,7 @@ def detector_for(source: str):
 
 def apply_box_source(samples: list[FaceSample], source: str) -> tuple[list[FaceSample], np.ndarray]:
     """The samples with their boxes from `source`, and a (N,) mask of faces the detector missed."""
-    source = canonical(source)
+    source = canonical_box_source(source)
     missed = np.zeros(len(samples), dtype=bool)
     if source == "ground-truth":
         return list(samples), missed

@@ -19,9 +19,10 @@ import pluggy
 
 from fabrec_bench import hookspecs
 from fabrec_bench.datasets import DatasetAdapter
-from fabrec_bench.errors import PluginError
+from fabrec_bench.errors import PluginError, UserError
 from fabrec_bench.metrics import Metric, Normaliser
 from fabrec_bench.models import ModelSpec
+from fabrec_bench.schemes import BUILTIN_SCHEMES, LandmarkScheme
 
 ENTRY_POINT_GROUP = "fabrec_bench"
 
@@ -235,6 +236,17 @@ def get_registry() -> Registry:
     if _registry is None:
         _registry = build_registry()
     return _registry
+
+
+def scheme_by_name(name: str) -> LandmarkScheme:
+    """A landmark scheme by name (checkpoints store only the name): a built-in one without loading any plugin,
+    else the scheme of an installed dataset."""
+    if name in BUILTIN_SCHEMES:
+        return BUILTIN_SCHEMES[name]
+    schemes = {d.scheme.name: d.scheme for d in get_registry().datasets.values()}
+    if name not in schemes:
+        raise UserError(f"unknown landmark scheme {name!r}; known: {', '.join(sorted({*BUILTIN_SCHEMES, *schemes}))}")
+    return schemes[name]
 
 
 def reset_registry() -> None:

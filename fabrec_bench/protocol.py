@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from fabrec_bench.errors import UserError
 
 AUC_RULES = ("trapezoid", "fabrec50")
+# Which face box a model is given (fabrec_bench.boxes applies them); `detector` is an alias of detector-hog.
+BOX_SOURCES = ("ground-truth", "landmarks", "detector", "detector-hog", "detector-haar")
 FRAMES = ("image", "3fabrec-crop")
 PROTOCOL_NAMES = ("standard", "3fabrec-paper")
 # The paper's normaliser per dataset; in the crop frame a face's box is the crop, so box-max is 256.
@@ -52,9 +54,7 @@ class EvalProtocol:
             raise UserError(f"threshold {self.threshold!r} must lie in (0, 1]; it is a fraction, e.g. 0.1 for 10%")
         if self.auc_rule not in AUC_RULES:
             raise UserError(f"unknown AUC rule {self.auc_rule!r}; choose one of {', '.join(AUC_RULES)}")
-        from fabrec_bench.boxes import canonical
-
-        object.__setattr__(self, "box_source", canonical(self.box_source))
+        object.__setattr__(self, "box_source", canonical_box_source(self.box_source))
         if self.box_source.startswith("detector") and "missed" not in self.metrics:
             object.__setattr__(self, "metrics", (*self.metrics, "missed"))
 
@@ -80,6 +80,13 @@ class EvalProtocol:
         if "metrics" in given:
             given["metrics"] = tuple(given["metrics"])
         return replace(self, **given)
+
+
+def canonical_box_source(source: str) -> str:
+    """A box source's canonical name (`detector` is dlib's HOG detector, `detector-hog`)."""
+    if source not in BOX_SOURCES:
+        raise UserError(f"unknown box source {source!r}; choose one of {', '.join(BOX_SOURCES)}")
+    return "detector-hog" if source == "detector" else source
 
 
 def named_protocol(name: str, dataset: str, standard: EvalProtocol) -> EvalProtocol:

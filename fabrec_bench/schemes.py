@@ -147,16 +147,8 @@ WFLW98_TO_AFLW19: tuple[tuple[int, ...], ...] = (
 WFLW98_TO_FIVE: tuple[tuple[int, ...], ...] = ((96,), (97,), (54,), (76,), (82,))
 
 
-def scheme_by_name(name: str) -> LandmarkScheme:
-    """A scheme by name, built-in or used by any registered dataset (checkpoints store only the name)."""
-    from fabrec_bench.errors import UserError
-    from fabrec_bench.plugins import get_registry
-
-    schemes = {s.name: s for s in (WFLW98, IBUG68, AFLW19, FIVE_POINT)}
-    schemes.update({d.scheme.name: d.scheme for d in get_registry().datasets.values()})
-    if name not in schemes:
-        raise UserError(f"unknown landmark scheme {name!r}; known: {', '.join(sorted(schemes))}")
-    return schemes[name]
+# The built-in schemes by name (fabrec_bench.plugins.scheme_by_name adds those of installed datasets).
+BUILTIN_SCHEMES: dict[str, LandmarkScheme] = {s.name: s for s in (WFLW98, IBUG68, AFLW19, FIVE_POINT)}
 
 
 def reduce_points(landmarks: np.ndarray, mapping) -> np.ndarray:

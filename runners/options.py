@@ -9,9 +9,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from fabrec_bench.boxes import BOX_SOURCES
 from fabrec_bench.errors import UserError
-from fabrec_bench.protocol import AUC_RULES, PROTOCOL_NAMES
+from fabrec_bench.protocol import AUC_RULES, BOX_SOURCES, PROTOCOL_NAMES
 
 console = Console(soft_wrap=True)  # never break paths and messages across lines
 err_console = Console(stderr=True)

@@ -69,7 +69,7 @@ class MeanShapeModel(LandmarkModel):
         meta = json.loads(str(arrays["meta"]))
         if meta.get("format") != FORMAT:
             raise UserError(f"{path}: not a mean-shape checkpoint (format {meta.get('format')!r})")
-        from fabrec_bench.schemes import scheme_by_name
+        from fabrec_bench.plugins import scheme_by_name
 
         model = cls(scheme_by_name(meta["scheme"]), {}, device)
         model.mean_shape = np.asarray(arrays["mean_shape"], dtype=np.float64)

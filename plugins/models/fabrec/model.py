@@ -340,7 +340,7 @@ class FabrecModel(LandmarkModel):
 
     @classmethod
     def load(cls, path: Path, device: str = "auto") -> FabrecModel:
-        from fabrec_bench.schemes import scheme_by_name
+        from fabrec_bench.plugins import scheme_by_name
 
         state, meta = read_checkpoint(Path(path))
         if meta.get("stage") != "landmarks":
