@@ -138,14 +138,17 @@ class FaceCrops:
     With `augment`, the enlarged ROI is cropped (and cached), then flipped/warped/jittered and centre-cropped
     in one warp; a flip also permutes the landmark indices with the scheme's permutation. Under the `3fabrec`
     crop rule the landmarks are clamped at 0 afterwards, as the original's centre crop does to every sample
-    (its training targets included).
+    (its training targets included). With `landmarks=False` (unsupervised training on faces of any schemes,
+    mixed) items carry no landmarks: an empty (0, 2) array.
     """
 
     def __init__(self, samples: Sequence[FaceSample], scheme: LandmarkScheme, *, input_size: int = 256,
                  extension: tuple[float, float] = (0.0, 0.0), augment: AugmentSettings | None = None,
                  cache_root: Path | None = None, dataset_name: str = "faces", seed: int = 0,
-                 cache_format: str = "npy", rule: str = "affine", frame_offset: float = 0.0):
+                 cache_format: str = "npy", rule: str = "affine", frame_offset: float = 0.0,
+                 landmarks: bool = True):
         self.samples = list(samples)
+        self.with_landmarks = landmarks
         self.scheme = scheme
         self.input_size = input_size
         self.augment = augment
@@ -165,8 +168,9 @@ class FaceCrops:
     def item(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         sample = self.samples[index]
         image, matrix = self.cache.crop(sample) if self.cache else uncached_crop(sample, self.settings)
+        points = sample.landmarks_px if self.with_landmarks else np.zeros((0, 2))
         if self.augment is None:
-            return image, self._clamped(to_crop(sample.landmarks_px, matrix)), matrix
+            return image, self._clamped(to_crop(points, matrix)), matrix
         rng = np.random.default_rng([self.seed, self.epoch, index])
         roi = roi_size_for(self.input_size)
         aug, flipped = augment_matrix(rng, self.augment, roi)
@@ -174,8 +178,8 @@ class FaceCrops:
         out = apply_warp(image, final, self.input_size)
         out = colour_jitter(rng, out, self.augment.colour)
         total = compose(matrix, final)
-        landmarks = to_crop(sample.landmarks_px, total)
-        if flipped:
+        landmarks = to_crop(points, total)
+        if flipped and self.with_landmarks:
             landmarks = landmarks[list(self.scheme.flip_permutation)]
         return out, self._clamped(landmarks), total
 

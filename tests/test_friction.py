@@ -6,6 +6,7 @@ import csv
 import json
 
 import numpy as np
+import pytest
 
 from fabrec_bench_plugins.datasets.wflw import WFLWDataset
 
@@ -73,3 +74,20 @@ def test_models_lists_installed_models_and_info_shows_3fabrec_parameter_counts(c
     assert "default config" in cli("models", "info", "mean-shape").output
     missing = cli("models", "info", "nope")
     assert missing.exit_code == 2 and "nope" in missing.output
+
+
+@pytest.mark.slow
+def test_autoencoder_takes_its_scheme_from_the_data_and_mixes_schemes(cli, tmp_path, monkeypatch):
+    """Stage 1 on VGGFace2 (5 points) and AffectNet (68 points) together: labels are not used, so the
+    schemes may differ (it used to assume WFLW's 98 points and fail on VGGFace2's flip)."""
+    from fabrec_bench.synth.formats import write_affectnet, write_vggface2
+
+    write_vggface2(tmp_path / "vgg", identities=2, per_identity=2, seed=1)
+    write_affectnet(tmp_path / "aff", train=4, validation=2, seed=2)
+    monkeypatch.setenv("FABREC_BENCH_VGGFACE2_ROOT", str(tmp_path / "vgg"))
+    monkeypatch.setenv("FABREC_BENCH_AFFECTNET_ROOT", str(tmp_path / "aff"))
+    result = cli("autoencoder", "-d", "vggface2", "-d", "affectnet", "--out", tmp_path / "ae", "--input-size", "128",
+                 "--batch-size", "4", "--epochs", "1", "--precision", "fp32", "--keep-every", "0")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "ae" / "latest.pt").is_file() and not list((tmp_path / "ae").glob("epoch_*.pt"))
+    assert "faces, epoch 1" in result.output

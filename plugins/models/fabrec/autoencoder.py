@@ -91,7 +91,7 @@ def train_autoencoder(samples: Sequence[FaceSample], scheme: LandmarkScheme, out
             opt.load_state_dict(optimiser_states[name])
     crops = FaceCrops(samples, scheme, input_size=input_size, extension=tuple(crop_extension),
                       augment=PRESETS[daug], cache_root=cache_dir, dataset_name=f"ae-{scheme.name}", seed=seed,
-                      rule="3fabrec")
+                      rule="3fabrec", landmarks=False)  # labels are not used: faces of any scheme mix
     loader = face_loader(crops, batch_size, shuffle=True, workers=workers, pin_memory=device.startswith("cuda"),
                          drop_last=len(crops) > batch_size, seed=seed)
     fixed = normalise(next(iter(face_loader(crops, min(8, len(crops)))))["image"], device)

@@ -113,15 +113,15 @@ def fabrec_bench_register_commands(cli):
         from rich.progress import Progress
 
         from fabrec_bench import api
-        from fabrec_bench.schemes import WFLW98
         from fabrec_bench_plugins.models.fabrec.autoencoder import train_autoencoder
 
-        samples, extension = [], None
+        samples, extension, scheme = [], None, None
         for name in datasets:
             adapter = api.get_adapter(name)
             split_data = api.load_split(name, split, data_root=data_root if len(datasets) == 1 else None)
             samples += split_data.samples
             extension = extension or adapter.crop_box_extension
+            scheme = scheme or split_data.scheme  # only sizes the unused head: stage 1 ignores landmarks
         samples = api.select_training_subset(samples, train_count, seed)
         console = Console()
         with Progress(console=console, transient=True) as progress:
@@ -132,7 +132,7 @@ def fabrec_bench_register_commands(cli):
                 progress.update(task, description=f"stage 1 epoch {epoch + 1}: {text} ({rate:.0f} img/s)")
 
             summary = train_autoencoder(
-                samples, WFLW98, Path(out), input_size=int(input_size), epochs=epochs, batch_size=batch_size,
+                samples, scheme, Path(out), input_size=int(input_size), epochs=epochs, batch_size=batch_size,
                 preset=preset, lr=lr, daug=daug, device=device, precision=precision, workers=workers,
                 crop_extension=extension, cache_dir=obj.work_dir / "crop-cache", seed=seed, resume=not fresh,
                 progress=report, keep_every=keep_every, max_seconds=max_seconds)
