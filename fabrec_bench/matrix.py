@@ -183,7 +183,33 @@ def load_spec(path: Path) -> list[Job]:
                         options=tuple(sorted((k, json.dumps(v)) for k, v in dataset.get("options", {}).items())),
                         pretrain=tuple(sorted(refs)), train_selection=selection,
                     ))
+    _check_options(path, models, pretrains)
     return jobs
+
+
+def _check_options(path: Path, models: list[dict], pretrains: dict[str, dict]) -> None:
+    """Model and pretraining options are checked when the spec is read, naming the file and the table, so a
+    typo fails in a second rather than after hours of other cells."""
+    from fabrec_bench.plugins import get_registry
+
+    registry = get_registry()
+
+    def model_spec(name: str, where: str):
+        try:
+            return registry.model(name)
+        except UserError as e:
+            raise UserError(f"{path}: {where}: {e}") from None
+
+    for i, model in enumerate(models):
+        spec = model_spec(model["name"], f"matrix.models[{i}]")
+        refuse_unknown(model.get("config", {}), spec.default_config, f"{path}: matrix.models[{i}].config "
+                       f"(model '{spec.name}')")
+    for name, entry in pretrains.items():
+        spec = model_spec(entry["model"], f"matrix.pretrain {name!r}")
+        if spec.pretrain is None:
+            raise UserError(f"{path}: matrix.pretrain {name!r}: model '{spec.name}' has no shared pretraining")
+        refuse_unknown(entry.get("config", {}), spec.pretrain_options, f"{path}: matrix.pretrain {name!r}.config "
+                       f"(model '{spec.name}')")
 
 
 def plan(jobs: list[Job], work_dir: Path) -> Plan:

@@ -65,6 +65,8 @@ class ModelSpec:
     # Optional facts for `fabrec-bench models info` beyond the description and default config (e.g. the
     # parameter count of each sub-network): details() -> JSON-friendly dict.
     details: Callable[[], dict] | None = None
+    # The options `pretrain` accepts in its config (checked when a matrix spec is read).
+    pretrain_options: tuple[str, ...] = ()
 
     def create(self, scheme: LandmarkScheme, config: dict | None = None, device: str = "auto") -> LandmarkModel:
         """Create the model with its default config updated by `config`; unknown keys are an error."""

@@ -87,15 +87,15 @@ def test_a_failing_cell_is_recorded_and_the_matrix_goes_on(cli, synthetic_wflw, 
 name = "mean-shape"
 
 [[matrix.models]]
-name = "mean-shape"
+name = "3fabrec"
 label = "broken"
-config = { no_such_option = 1 }
+config = { init = "bogus" }
 """
     spec = write_spec(tmp_path / "spec.toml", synthetic_wflw, models, seeds=(0,), counts=(5,))
     result = cli("matrix", spec)
     assert result.exit_code == 1
     assert "2 cell(s) failed" in result.output or "failed: broken" in result.output
-    assert "unknown option(s) no_such_option" in result.output
+    assert "init 'bogus' must be 'autoencoder' or 'scratch'" in result.output
     cells, _ = finished_cells(tmp_path / "work")
     assert len(cells) == 2  # the good model's two splits
 
@@ -282,3 +282,27 @@ splits = ["test"]
     assert random_job.cell_key("test") != first_job.cell_key("test")
     with pytest.raises(UserError, match=r"bad.toml: matrix.train_selection must be"):
         load_spec(tmp_path / "bad.toml")
+
+
+def test_model_and_pretraining_options_are_checked_when_the_spec_loads(synthetic_wflw, tmp_path):
+    """A typo in a model option names the file and the table before any cell runs (options used to be
+    checked only when their cell ran, after the cells before it)."""
+    from fabrec_bench.errors import UserError
+    from fabrec_bench.matrix import load_spec
+
+    bad_model = write_spec(tmp_path / "model.toml", synthetic_wflw,
+                           '[[matrix.models]]\nname = "mean-shape"\n\n[[matrix.models]]\nname = "3fabrec"\n'
+                           'config = { input_size = 128, batchsize = 4 }')
+    with pytest.raises(UserError, match=r"model.toml: matrix.models\[1\].config \(model '3fabrec'\): "
+                                        r"unknown option\(s\) batchsize; known: .*batch_size"):
+        load_spec(bad_model)
+    bad_pretrain = write_spec(tmp_path / "pretrain.toml", synthetic_wflw,
+                              '[[matrix.pretrain]]\nname = "ae"\nmodel = "3fabrec"\ndataset = "wflw"\n'
+                              'config = { epoch = 2 }\n\n[[matrix.models]]\nname = "3fabrec"\n'
+                              'config = { autoencoder = "@ae" }')
+    with pytest.raises(UserError, match=r"pretrain.toml: matrix.pretrain 'ae'.config \(model '3fabrec'\): "
+                                        r"unknown option\(s\) epoch; known: .*epochs"):
+        load_spec(bad_pretrain)
+    unknown_model = write_spec(tmp_path / "unknown.toml", synthetic_wflw, '[[matrix.models]]\nname = "4fabrec"')
+    with pytest.raises(UserError, match=r"unknown.toml: matrix.models\[0\]: unknown model '4fabrec'"):
+        load_spec(unknown_model)

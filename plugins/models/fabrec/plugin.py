@@ -38,6 +38,7 @@ def fabrec_bench_register_models(register):
         checkpoint_suffix=".pt",
         pretrain=pretrain_autoencoder,
         details=network_details,
+        pretrain_options=tuple(sorted(PRETRAIN_KEYS)),
     ))
 
 
