@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from fabrec_bench.errors import UserError
-from fabrec_bench.leaderboard import LeaderboardRow, protocol_label, to_table
+from fabrec_bench.leaderboard import LeaderboardRow, protocol_label, row_label, to_table
 from fabrec_bench.plugins import Registry, get_registry
 from fabrec_bench.reference import ReportedResult
 from fabrec_bench.store import ResultsStore
@@ -29,11 +29,6 @@ from fabrec_bench.store import ResultsStore
 
 def esc(value) -> str:
     return html.escape("" if value is None else str(value), quote=True)
-
-
-def row_label(row: LeaderboardRow) -> str:
-    label = row.model + ("" if row.train_count is None else f", N={row.train_count}")
-    return label + (f", {row.precision}" if row.precision not in (None, "fp32") else "")
 
 
 def ced_figures(store: ResultsStore, rows: list[LeaderboardRow]) -> list[tuple[str, bytes]]:

@@ -38,6 +38,30 @@ class LeaderboardRow:
     precision: str | None = None  # the inference precision that produced the predictions (None: not recorded)
 
 
+# -- labels: one way to name a model, a row and a run in tables, pages and plots ----------------------------
+
+
+def model_name(run: RunRecord) -> str:
+    """A run's model with the variant the model describes (e.g. `3fabrec (scratch, smoke budget)`)."""
+    variant = run.model_info.get("variant")
+    return f"{run.model} ({variant})" if variant else run.model
+
+
+def _with_size_and_precision(name: str, train_count: int | None, precision: str | None) -> str:
+    label = name + ("" if train_count is None else f", N={train_count}")
+    return label + (f", {precision}" if precision not in (None, "fp32") else "")
+
+
+def row_label(row: LeaderboardRow) -> str:
+    """A leaderboard row in a plot legend or a breakdown: model, training size, non-default precision."""
+    return _with_size_and_precision(row.model, row.train_count, row.precision)
+
+
+def run_label(run: RunRecord) -> str:
+    """One stored run, labelled as its leaderboard row would be."""
+    return _with_size_and_precision(model_name(run), run.train_count, run.model_info.get("precision"))
+
+
 def protocol_label(protocol: EvalProtocol) -> str:
     """The normaliser, with the protocol's name when it is not the standard one: what a plot or a breakdown
     groups by, so numbers of different protocols never share a curve or a line."""
@@ -60,8 +84,7 @@ def build_rows(runs: list[RunRecord], registry: Registry | None = None) -> list[
     groups: dict[tuple, list[RunRecord]] = defaultdict(list)
     for run in runs:
         # A model's own description of what sets this run apart (e.g. 3FabRec from scratch) joins its name.
-        variant = run.model_info.get("variant")
-        name = f"{run.model} ({variant})" if variant else run.model
+        name = model_name(run)
         # Dataset options change the data (e.g. 300-W's box_source), so they split rows and are shown.
         options = _non_default_options(run, registry)
         dataset = run.dataset + (f" [{', '.join(f'{k}={v}' for k, v in sorted(options.items()))}]" if options else "")

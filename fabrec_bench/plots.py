@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 
 from fabrec_bench.metrics import area_under_ced, ced, failure_rate
-from fabrec_bench.store import RunRecord
 
 
 def _pyplot():
@@ -155,8 +154,4 @@ def landmark_error_plot(errors: np.ndarray, face: np.ndarray, path: Path, *, tit
     return _save(fig, path)
 
 
-def run_label(run: RunRecord) -> str:
-    variant = run.model_info.get("variant")
-    name = f"{run.model} ({variant})" if variant else run.model
-    size = "" if run.train_count is None else f", N={run.train_count}"
-    return f"{name}{size}"
+

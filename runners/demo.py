@@ -166,7 +166,7 @@ def demo_command(out, train, test, sizes, ae_seconds, ae_epochs, cell_seconds, i
 
 
 def _write_outputs(out: Path, work_dir: Path, rows, registry) -> list[tuple[str, Path]]:
-    from fabrec_bench.html import row_label
+    from fabrec_bench.leaderboard import row_label
     from fabrec_bench.plots import attribute_bars, ced_plot, fewshot_plot
 
     with ResultsStore(store_path(work_dir)) as store:

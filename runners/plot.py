@@ -9,8 +9,8 @@ import click
 import numpy as np
 
 from fabrec_bench.errors import UserError
-from fabrec_bench.leaderboard import protocol_label
-from fabrec_bench.plots import ced_plot, run_label
+from fabrec_bench.leaderboard import protocol_label, run_label
+from fabrec_bench.plots import ced_plot
 from fabrec_bench.store import ResultsStore, store_path
 from fabrec_bench_runners.options import console
 
@@ -70,7 +70,7 @@ def _rows(obj, **filters):
 @click.pass_obj
 def attributes_command(obj, dataset, splits, train_count, out):
     """NME per split (the WFLW attribute subsets) as grouped bars, one bar per model and training size."""
-    from fabrec_bench.html import row_label
+    from fabrec_bench.leaderboard import row_label
     from fabrec_bench.plots import attribute_bars
     from fabrec_bench.plugins import get_registry
 
