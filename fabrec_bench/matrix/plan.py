@@ -1,0 +1,115 @@
+"""Matrix plans: which cells are done, the shared pretrainings, and running one job (one training evaluated
+on its pending splits) in this process."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fabrec_bench.errors import UserError
+from fabrec_bench.matrix.spec import Job
+from fabrec_bench.store import ResultsStore, store_path
+
+
+@dataclass
+class Plan:
+    jobs: list[Job]
+    done: dict[str, bool] = field(default_factory=dict)  # cell key -> finished
+
+    def cells(self) -> list[tuple[Job, str]]:
+        return [(job, split) for job in self.jobs for split in job.splits]
+
+
+def plan(jobs: list[Job], work_dir: Path) -> Plan:
+    """Which cells the store already holds as finished results."""
+    result = Plan(jobs)
+    with ResultsStore(store_path(work_dir)) as store:
+        store.mark_stale()
+        finished = {r.config.get("matrix_cell") for r in store.runs(status="finished")}
+    for job, split in result.cells():
+        result.done[job.cell_key(split)] = job.cell_key(split) in finished
+    return result
+
+
+def pretrain_dir(work_dir: Path, name: str) -> Path:
+    return Path(work_dir) / "pretrain" / name
+
+
+def run_pretraining(name: str, spec_json: str, work_dir: Path, device: str = "auto") -> Path:
+    """Train a shared pretraining once (resuming a partial one); returns its artefact. A `done.json` beside
+    it marks it complete, so it is never trained further once a cell has used it."""
+    from fabrec_bench import api
+    from fabrec_bench.plugins import get_registry
+
+    spec = json.loads(spec_json)
+    folder = pretrain_dir(work_dir, name)
+    marker = folder / "done.json"
+    if marker.is_file():
+        done = json.loads(marker.read_text())
+        if done.get("spec") == spec and Path(done["artefact"]).is_file():
+            return Path(done["artefact"])
+        raise UserError(f"{folder}: holds pretraining {name!r} of another spec; rename it in the matrix or remove "
+                        f"the folder to train it again")
+    model = get_registry().model(spec["model"])
+    if model.pretrain is None:
+        raise UserError(f"model '{spec['model']}' has no shared pretraining (matrix.pretrain {name!r})")
+    adapter = api.get_adapter(spec["dataset"], spec.get("options"))
+    split = spec.get("split") or adapter.train_split
+    if split is None:
+        raise UserError(f"matrix.pretrain {name!r}: dataset '{spec['dataset']}' has no training split; set split")
+    data = api.load_split(spec["dataset"], split, data_root=spec.get("data_root"), options=spec.get("options"))
+    folder.mkdir(parents=True, exist_ok=True)
+    artefact = model.pretrain(data.samples, adapter.scheme, folder, dict(spec.get("config", {})), device,
+                              crop_extension=adapter.crop_box_extension)
+    from fabrec_bench.checkpoints import atomic_write
+
+    record = json.dumps({"spec": spec, "artefact": str(artefact), "faces": len(data.samples)}, indent=2)
+    atomic_write(marker, lambda f: f.write(record), binary=False)
+    return Path(artefact)
+
+
+def resolve_config(job: Job, artefacts: dict[str, str]) -> dict:
+    """The job's model config with "@name" references replaced by the pretrained artefacts' paths."""
+    config = {k: json.loads(v) for k, v in job.config}
+    return {k: artefacts[v[1:]] if isinstance(v, str) and v.startswith("@") else v for k, v in config.items()}
+
+
+def run_job(job: Job, work_dir: str, pending: tuple[str, ...], artefacts: dict[str, str] | None = None
+            ) -> tuple[str, list[str], str | None]:
+    """Run one training and its pending splits (in this or a worker process); returns (job, splits, error)."""
+    from fabrec_bench import api
+
+    try:
+        config = resolve_config(job, artefacts if artefacts is not None else
+                                {name: str(run_pretraining(name, spec, Path(work_dir))) for name, spec in job.pretrain})
+    except Exception as e:  # a failed pretraining fails the cells that need it
+        return job.describe(), list(pending), f"pretraining: {type(e).__name__}: {e}"
+    options = {k: json.loads(v) for k, v in job.options}
+    try:  # models that can resume a training get a folder per job, so a killed cell continues where it was
+        from fabrec_bench.plugins import get_registry
+
+        if "resume_dir" in get_registry().model(job.model).default_config:
+            config.setdefault("resume_dir", str(Path(work_dir) / "resume" / job.cell_key("+".join(job.splits))))
+    except UserError as e:
+        return job.describe(), list(pending), f"{type(e).__name__}: {e}"
+    try:
+        # One training, evaluated on every pending split; each split's run records its own cell key.
+        api.run_model_on_splits(
+            job.model, job.dataset, list(pending), work_dir=Path(work_dir), data_root=job.data_root,
+            train_count=job.train_count, seed=job.seed, config=config, dataset_options=options,
+            cell_keys={split: job.cell_key(split) for split in pending}, train_selection=job.train_selection,
+        )
+        return job.describe(), list(pending), None
+    except Exception as e:  # recorded and reported; the matrix goes on
+        return job.describe(), list(pending), f"{type(e).__name__}: {e}"
+
+
+def pending_jobs(the_plan: Plan) -> list[tuple[Job, tuple[str, ...]]]:
+    """Each job with the splits it still has to evaluate (finished cells are skipped)."""
+    todo = []
+    for job in the_plan.jobs:
+        pending = tuple(s for s in job.splits if not the_plan.done[job.cell_key(s)])
+        if pending:
+            todo.append((job, pending))
+    return todo
