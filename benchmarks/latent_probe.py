@@ -30,7 +30,7 @@ from fabrec_bench.facedata import FaceCrops
 from fabrec_bench.schemes import WFLW98
 from fabrec_bench.torchdata import face_loader, normalise
 from fabrec_bench_plugins.datasets.wflw import WFLWDataset
-from fabrec_bench_plugins.models.fabrec.model import load_weights, read_checkpoint
+from fabrec_bench_plugins.models.fabrec.checkpoints import load_weights, read_checkpoint
 from fabrec_bench_plugins.models.fabrec.networks import Fabrec
 
 

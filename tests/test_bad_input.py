@@ -158,7 +158,7 @@ def malicious_pt(root: Path) -> Path:
 def fabrec_256(root: Path) -> Path:
     import torch
 
-    from fabrec_bench_plugins.models.fabrec.model import save_checkpoint
+    from fabrec_bench_plugins.models.fabrec.checkpoints import save_checkpoint
     from fabrec_bench_plugins.models.fabrec.networks import Fabrec
 
     torch.manual_seed(0)
@@ -170,7 +170,7 @@ def fabrec_256(root: Path) -> Path:
 def fabrec_68(root: Path) -> Path:
     import torch
 
-    from fabrec_bench_plugins.models.fabrec.model import save_checkpoint
+    from fabrec_bench_plugins.models.fabrec.checkpoints import save_checkpoint
     from fabrec_bench_plugins.models.fabrec.networks import Fabrec
 
     torch.manual_seed(0)

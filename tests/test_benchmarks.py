@@ -34,7 +34,7 @@ def test_fabrec_speed_prints_every_phase_with_peak_share_and_speed_up():
 
 @pytest.mark.slow
 def test_latent_probe_reads_landmarks_out_of_codes(synthetic_wflw, tmp_path):
-    from fabrec_bench_plugins.models.fabrec.model import save_checkpoint
+    from fabrec_bench_plugins.models.fabrec.checkpoints import save_checkpoint
     from fabrec_bench_plugins.models.fabrec.networks import Fabrec
 
     checkpoint = tmp_path / "ae.pt"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from fabrec_bench.synth.wflw import write_wflw
-from fabrec_bench_plugins.models.fabrec.model import read_checkpoint
+from fabrec_bench_plugins.models.fabrec.checkpoints import read_checkpoint
 
 
 @pytest.mark.slow

@@ -105,7 +105,7 @@ def test_a_model_trained_here_keeps_our_frame(synthetic_wflw, tmp_path):
 
 def test_checkpoints_written_before_the_original_crops_keep_their_affine_crops(tmp_path):
     """Checkpoint reading stays as it was: a model trained on the earlier affine crops is evaluated on them."""
-    from fabrec_bench_plugins.models.fabrec.model import save_checkpoint
+    from fabrec_bench_plugins.models.fabrec.checkpoints import save_checkpoint
 
     net = Fabrec(98, 128)
     old_config = {k: v for k, v in DEFAULT_CONFIG.items() if k not in ("crop_rule", "frame_origin", "data_origin",

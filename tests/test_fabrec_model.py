@@ -12,8 +12,9 @@ from fabrec_bench.errors import UserError
 from fabrec_bench.plugins import get_registry
 from fabrec_bench.schemes import WFLW98
 from fabrec_bench_plugins.datasets.wflw import WFLWDataset
+from fabrec_bench_plugins.models.fabrec.checkpoints import read_checkpoint
 from fabrec_bench_plugins.models.fabrec.heatmaps import decode, render_targets
-from fabrec_bench_plugins.models.fabrec.model import DEFAULT_CONFIG, FabrecModel, read_checkpoint
+from fabrec_bench_plugins.models.fabrec.model import DEFAULT_CONFIG, FabrecModel
 from fabrec_bench_plugins.models.fabrec.networks import Fabrec, count_parameters
 
 SPEC = Path(__file__).resolve().parents[2] / "shared" / "docs" / "3fabrec.md"
@@ -168,7 +169,7 @@ def test_released_snapshot_folder_imports(synthetic_wflw, tmp_path):
 def test_a_checkpoint_for_another_scheme_is_refused(tmp_path):
     tiny_model().save(tmp_path / "wflw.pt")
     from fabrec_bench.schemes import IBUG68
-    from fabrec_bench_plugins.models.fabrec.model import load_weights
+    from fabrec_bench_plugins.models.fabrec.checkpoints import load_weights
 
     with pytest.raises(UserError, match="LMH.lin.weight has shape"):
         load_weights(Fabrec(IBUG68.num_points, 128), read_checkpoint(tmp_path / "wflw.pt")[0],

@@ -27,7 +27,7 @@ def autoencoder_cmd(root: Path, out: Path, epochs: int) -> list[str]:
 
 
 def weights(path: Path) -> dict:
-    from fabrec_bench_plugins.models.fabrec.model import read_checkpoint
+    from fabrec_bench_plugins.models.fabrec.checkpoints import read_checkpoint
 
     state, meta = read_checkpoint(path)
     return {k: v for k, v in state.items() if not k.startswith("optim.")}, meta

@@ -24,7 +24,7 @@ from fabrec_bench.models import resolve_device
 from fabrec_bench.schemes import LandmarkScheme
 from fabrec_bench.torchdata import face_loader, normalise
 from fabrec_bench.types import FaceSample
-from fabrec_bench_plugins.models.fabrec.model import read_checkpoint, save_checkpoint
+from fabrec_bench_plugins.models.fabrec.checkpoints import read_checkpoint, save_checkpoint
 from fabrec_bench_plugins.models.fabrec.networks import Fabrec
 from fabrec_bench_plugins.models.fabrec.precision import autocast_for
 from fabrec_bench_plugins.models.fabrec.training import STAGE1_PRESETS, AutoencoderTrainer, Curve, Throughput

@@ -9,9 +9,6 @@ result.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import pickle
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +17,6 @@ import numpy as np
 import torch
 
 from fabrec_bench.augment import PRESETS
-from fabrec_bench.checkpoints import atomic_write
 from fabrec_bench.crops import CROP_RULES, to_image
 from fabrec_bench.distributed import agree, broadcast_state, max_replica_difference, setup, shard
 from fabrec_bench.errors import UserError
@@ -29,135 +25,17 @@ from fabrec_bench.models import LandmarkModel, resolve_device
 from fabrec_bench.schemes import LandmarkScheme
 from fabrec_bench.torchdata import face_loader, normalise
 from fabrec_bench.types import FaceSample
+from fabrec_bench_plugins.models.fabrec.checkpoints import (
+    load_weights,
+    read_checkpoint,
+    save_checkpoint,
+)
 from fabrec_bench_plugins.models.fabrec.defaults import DEFAULT_CONFIG
 from fabrec_bench_plugins.models.fabrec.heatmaps import DECODINGS, decode
 from fabrec_bench_plugins.models.fabrec.networks import Fabrec
 from fabrec_bench_plugins.models.fabrec.precision import PRECISIONS, autocast_for, choose
+from fabrec_bench_plugins.models.fabrec.resume import Stage2State
 from fabrec_bench_plugins.models.fabrec.training import Curve, LandmarkTrainer, Throughput
-
-FORMAT = "fabrec-bench/3fabrec/1"
-
-
-# -- checkpoints -------------------------------------------------------------------------------------
-
-
-def save_checkpoint(path: Path, net: Fabrec, meta: dict) -> None:
-    """Tensors and plain metadata only (loadable with weights_only=True), written to a temp file and renamed."""
-    payload = {"format": FORMAT, "meta": json.dumps(meta, default=str),
-               "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()}}
-    atomic_write(path, lambda f: torch.save(payload, f))
-
-
-def read_checkpoint(path: Path) -> tuple[dict, dict]:
-    """(state_dict, meta) from our checkpoints or a released original snapshot (a folder with saae.mdl)."""
-    path = Path(path)
-    if path.is_dir():
-        return read_reference_snapshot(path)
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:  # objects beyond tensors and plain data: never unpickled
-        raise UserError(f"{path}: refused: it holds Python objects besides weights (an unsafe pickle); "
-                        "fabrec-bench loads checkpoints with weights_only=True") from None
-    except Exception as e:  # truncated file, not a torch file...
-        first = str(e).splitlines()[0] if str(e) else ""
-        raise UserError(f"{path}: not a readable fabrec-bench checkpoint ({type(e).__name__}: {first})") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise UserError(f"{path}: not a 3fabrec checkpoint written by fabrec-bench")
-    return payload["state_dict"], json.loads(payload["meta"])
-
-
-def read_reference_snapshot(folder: Path) -> tuple[dict, dict]:
-    """A released 3FabRec snapshot: <folder>/saae.mdl (arch, z_dim, input_size, state_dict) and meta.json."""
-    mdl = folder / "saae.mdl"
-    if not mdl.is_file():
-        raise UserError(f"{folder}: no saae.mdl inside; expected a released 3FabRec snapshot folder")
-    try:
-        payload = torch.load(mdl, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise UserError(f"{mdl}: cannot be read safely ({type(e).__name__}: {e})") from None
-    if not isinstance(payload, dict) or "state_dict" not in payload:
-        raise UserError(f"{mdl}: expected a dict with arch, z_dim, input_size and state_dict")
-    state = payload["state_dict"]
-    meta = {"source": "3fabrec-release", "arch": payload.get("arch"), "z_dim": int(payload.get("z_dim", 99)),
-            "input_size": int(payload.get("input_size", 256)), "stage": "landmarks" if "LMH.lin.weight" in state
-            else "autoencoder"}
-    if "LMH.lin.weight" in state:
-        meta["num_points"] = int(state["LMH.lin.weight"].shape[1])
-    # The frame the release was trained in: 300-W's .pts files are 1-based and the original used them as
-    # written; WFLW's and AFLW's files were used as written too, which is also how we read them.
-    meta["config"] = {"crop_rule": "3fabrec", "frame_origin": 1.0 if meta.get("num_points") == 68 else 0.0}
-    meta_json = folder / "meta.json"
-    if meta_json.is_file():
-        meta["release_meta"] = json.loads(meta_json.read_text())
-    return state, meta
-
-
-def load_weights(net: Fabrec, state: dict, source: Path, *, head: bool) -> None:
-    """Load Q, P, D_z, D (and LMH if `head`); shape mismatches and missing autoencoder keys are errors."""
-    own = net.state_dict()
-    wanted = {k: v for k, v in state.items() if head or not k.startswith("LMH.")}
-    for key, value in wanted.items():
-        if key in own and own[key].shape != value.shape:
-            raise UserError(f"{source}: {key} has shape {tuple(value.shape)}, this model needs {tuple(own[key].shape)} "
-                            f"(another landmark scheme or input size?)")
-    missing = [k for k in own if (k.startswith(("Q.", "P.")) or (head and k.startswith("LMH."))) and k not in wanted]
-    if missing:
-        raise UserError(f"{source}: {len(missing)} weight(s) missing, e.g. {missing[0]}")
-    net.load_state_dict({k: v for k, v in wanted.items() if k in own}, strict=False)
-
-
-# -- resumable stage 2 -------------------------------------------------------------------------------
-
-
-class _Stage2State:
-    """Stage-2 training state in `resume_dir` (weights, optimiser states, iteration, loss curve), saved at
-    epoch ends (atomically, at most every `resume_every_seconds`) and removed when training completes. It
-    is used only by a training with the same config, faces and seed (a fingerprint is stored with it)."""
-
-    FORMAT = "fabrec-bench/3fabrec-stage2-state/1"
-
-    def __init__(self, cfg: dict, samples, seed: int, world):
-        self.path = Path(cfg["resume_dir"]) / "stage2_state.pt"
-        self.every = float(cfg["resume_every_seconds"])
-        self.world = world
-        ident = {k: v for k, v in cfg.items() if k not in ("resume_dir", "resume_every_seconds", "workers")}
-        ident.update(seed=seed, faces=[s.id for s in samples], processes=world.size)
-        self.fingerprint = hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()
-        self.last_save = time.monotonic()
-
-    def restore(self, net, trainer, curve) -> int:
-        """Load a matching saved state into the network and trainer; returns the epoch to start from."""
-        if not self.path.is_file():
-            return 0
-        try:
-            state = torch.load(self.path, map_location="cpu", weights_only=True)
-        except Exception:  # unreadable (should not happen: writes are atomic): start over
-            return 0
-        if state.get("format") != self.FORMAT or state.get("fingerprint") != self.fingerprint:
-            return 0
-        net.load_state_dict(state["model"])
-        for name, opt in trainer.optimizers().items():
-            opt.load_state_dict(state["optim"][name])
-        trainer.iteration = int(state["iteration"])
-        curve.rows = list(state["curve"])
-        return int(state["epoch"])
-
-    def save(self, net, trainer, curve, epoch: int) -> None:
-        if not self.world.is_main or time.monotonic() - self.last_save < self.every:
-            return
-        state = {"format": self.FORMAT, "fingerprint": self.fingerprint, "epoch": epoch,
-                 "iteration": trainer.iteration, "curve": curve.rows,
-                 "model": {k: v.detach().cpu() for k, v in net.state_dict().items()},
-                 "optim": {name: opt.state_dict() for name, opt in trainer.optimizers().items()}}
-        atomic_write(self.path, lambda f: torch.save(state, f))
-        self.last_save = time.monotonic()
-
-    def finished(self) -> None:
-        if self.world.is_main:
-            self.path.unlink(missing_ok=True)
-
-
-# -- the model ---------------------------------------------------------------------------------------
 
 
 class FabrecModel(LandmarkModel):
@@ -255,7 +133,7 @@ class FabrecModel(LandmarkModel):
         epochs = -(-iterations // len(loader)) if iterations else int(cfg["epochs"])
         grid_every = int(cfg["grid_every"]) or max(1, epochs // 10)
         grid_faces = list(samples[: int(cfg["images_per_epoch_grid"])])
-        resume = _Stage2State(cfg, samples, seed, world) if cfg["resume_dir"] else None
+        resume = Stage2State(cfg, samples, seed, world) if cfg["resume_dir"] else None
         start_epoch = resume.restore(self.net, trainer, curve) if resume else 0
         budget, started, out_of_time = float(cfg["max_seconds"]), time.perf_counter(), False
         with Progress(transient=True) as progress:
