@@ -71,7 +71,11 @@ def ced_plot(curves: list[tuple[str, np.ndarray]], path: Path, *, threshold: flo
     ax.set_xlabel("NME (%)")
     ax.set_ylabel("fraction of faces")
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8)
+    if xmax > threshold:  # the curves cross the whole plot: the legend goes below it
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize=8, frameon=False)
+        fig.set_size_inches(6, 4.5 + 0.22 * len(curves))
+    else:
+        ax.legend(loc="upper left", fontsize=8)
     if title:
         ax.set_title(title)
     fig.tight_layout()
