@@ -18,10 +18,10 @@ from pathlib import Path
 
 import cv2
 
-from fabrec_bench.augment import PRESETS
-from fabrec_bench.facedata import FaceCrops
+from fabrec_bench.faces.augment import PRESETS
+from fabrec_bench.faces.facedata import FaceCrops
 from fabrec_bench.synth.wflw import write_wflw
-from fabrec_bench.torchdata import face_loader
+from fabrec_bench.torch_helpers.torchdata import face_loader
 from fabrec_bench_plugins.datasets.wflw import WFLWDataset
 
 

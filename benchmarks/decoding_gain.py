@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from fabrec_bench.api import evaluate
-from fabrec_bench.crops import CropSettings, crop_matrix, to_crop, to_image
+from fabrec_bench.faces.crops import CropSettings, crop_matrix, to_crop, to_image
 from fabrec_bench.synth.wflw import write_wflw
 from fabrec_bench_plugins.datasets.wflw import WFLWDataset
 from fabrec_bench_plugins.models.fabrec.heatmaps import DECODINGS, decode

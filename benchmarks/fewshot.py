@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from fabrec_bench import api
-from fabrec_bench.leaderboard import build_rows, render
+from fabrec_bench.reports.leaderboard import build_rows, render
 from fabrec_bench.schemes import WFLW98
 from fabrec_bench.store import ResultsStore, store_path
 from fabrec_bench_plugins.datasets.wflw import WFLWDataset

@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fabrec_bench.facedata import FaceCrops
+from fabrec_bench.faces.facedata import FaceCrops
 from fabrec_bench.schemes import WFLW98
-from fabrec_bench.torchdata import face_loader, normalise
+from fabrec_bench.torch_helpers.torchdata import face_loader, normalise
 from fabrec_bench_plugins.datasets.wflw import WFLWDataset
 from fabrec_bench_plugins.models.fabrec.checkpoints import load_weights, read_checkpoint
 from fabrec_bench_plugins.models.fabrec.networks import Fabrec

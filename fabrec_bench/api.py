@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fabrec_bench.boxes import apply_box_source
 from fabrec_bench.datasets import DatasetAdapter, resolve_options, resolve_root
 from fabrec_bench.errors import UserError, refuse_unknown
+from fabrec_bench.faces.boxes import apply_box_source
 from fabrec_bench.metrics import FaceErrors, face_errors, mean_face
 from fabrec_bench.models import LandmarkModel, ModelSpec
 from fabrec_bench.plugins import Registry, get_registry
@@ -113,7 +113,7 @@ def to_paper_frame(pred: np.ndarray, gt: np.ndarray, boxes: np.ndarray, adapter:
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Predictions, ground truth and boxes in the 256-px crop of 3FabRec's crop rule, as the original scored:
     the frame of the annotation files as written, ground truth clamped at 0, each face's box the crop."""
-    from fabrec_bench.crops import CropSettings, crop_matrix, to_crop
+    from fabrec_bench.faces.crops import CropSettings, crop_matrix, to_crop
 
     settings = CropSettings(PAPER_CROP_SIZE, extension=tuple(adapter.crop_box_extension), rule="3fabrec",
                             frame_offset=adapter.file_origin - adapter.coordinate_origin)

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from fabrec_bench.errors import UserError
 
 AUC_RULES = ("trapezoid", "fabrec50")
-# Which face box a model is given (fabrec_bench.boxes applies them); `detector` is an alias of detector-hog.
+# Which face box a model is given (fabrec_bench.faces.boxes applies them); `detector` is an alias of detector-hog.
 BOX_SOURCES = ("ground-truth", "landmarks", "detector", "detector-hog", "detector-haar")
 FRAMES = ("image", "3fabrec-crop")
 PROTOCOL_NAMES = ("standard", "3fabrec-paper")
@@ -40,7 +40,7 @@ class EvalProtocol:
     auc_rule: str = "trapezoid"
     metrics: tuple[str, ...] = ("nme", "fr", "auc")
     mask_invisible: bool = False
-    # Which face box the model is given (fabrec_bench.boxes): numbers are comparable only within one source.
+    # Which face box the model is given (fabrec_bench.faces.boxes): numbers are comparable only within one source.
     box_source: str = "ground-truth"
     # Where errors are measured: original-image coordinates, or the 256-px crop of 3FabRec's crop rule.
     frame: str = "image"

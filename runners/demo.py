@@ -23,10 +23,10 @@ import click
 import numpy as np
 from rich.markup import escape
 
-from fabrec_bench.html import ced_figures, leaderboard_page
-from fabrec_bench.leaderboard import build_rows, compact, render, to_table
 from fabrec_bench.matrix import execute, load_spec, plan
 from fabrec_bench.plugins import get_registry
+from fabrec_bench.reports.html import ced_figures, leaderboard_page
+from fabrec_bench.reports.leaderboard import build_rows, compact, render, to_table
 from fabrec_bench.store import ResultsStore, store_path
 from fabrec_bench_runners.options import console, results_table
 from fabrec_bench_runners.synth import synth_wflw
@@ -166,8 +166,8 @@ def demo_command(out, train, test, sizes, ae_seconds, ae_epochs, cell_seconds, i
 
 
 def _write_outputs(out: Path, work_dir: Path, rows, registry) -> list[tuple[str, Path]]:
-    from fabrec_bench.leaderboard import row_label
-    from fabrec_bench.plots import attribute_bars, ced_plot, fewshot_plot
+    from fabrec_bench.reports.leaderboard import row_label
+    from fabrec_bench.reports.plots import attribute_bars, ced_plot, fewshot_plot
 
     with ResultsStore(store_path(work_dir)) as store:
         page = leaderboard_page(rows, title="fabrec-bench demo: synthetic WFLW", figures=ced_figures(store, rows),

@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from fabrec_bench import reference
 from fabrec_bench.checkpoints import atomic_write
-from fabrec_bench.leaderboard import FORMATS, build_rows, compact, render, to_table
+from fabrec_bench.reports import reference
+from fabrec_bench.reports.leaderboard import FORMATS, build_rows, compact, render, to_table
 from fabrec_bench.store import ResultsStore, store_path
 from fabrec_bench_runners.options import console, results_table
 
@@ -54,7 +54,7 @@ def leaderboard_command(obj, dataset, split, model, train_count, fmt, out, repor
         rows = build_rows(runs)
         published = reported_rows(rows, dataset, split, None, reference_files) if reported else []
         if fmt == "html":
-            from fabrec_bench.html import ced_figures, leaderboard_page
+            from fabrec_bench.reports.html import ced_figures, leaderboard_page
 
             text = leaderboard_page(rows, figures=ced_figures(store, rows), reported=published, source=str(path))
     if fmt == "markdown":

@@ -9,8 +9,8 @@ import click
 import numpy as np
 
 from fabrec_bench.errors import UserError
-from fabrec_bench.leaderboard import protocol_label, run_label
-from fabrec_bench.plots import ced_plot
+from fabrec_bench.reports.leaderboard import protocol_label, run_label
+from fabrec_bench.reports.plots import ced_plot
 from fabrec_bench.store import ResultsStore, store_path
 from fabrec_bench_runners.options import console
 
@@ -52,7 +52,7 @@ COMMANDS = (plot_group,)
 
 
 def _rows(obj, **filters):
-    from fabrec_bench.leaderboard import build_rows
+    from fabrec_bench.reports.leaderboard import build_rows
 
     path = store_path(obj.work_dir)
     if not path.exists():
@@ -70,9 +70,9 @@ def _rows(obj, **filters):
 @click.pass_obj
 def attributes_command(obj, dataset, splits, train_count, out):
     """NME per split (the WFLW attribute subsets) as grouped bars, one bar per model and training size."""
-    from fabrec_bench.leaderboard import row_label
-    from fabrec_bench.plots import attribute_bars
     from fabrec_bench.plugins import get_registry
+    from fabrec_bench.reports.leaderboard import row_label
+    from fabrec_bench.reports.plots import attribute_bars
 
     rows = _rows(obj, dataset=dataset, train_count=train_count)
     if not rows:
@@ -102,7 +102,7 @@ def attributes_command(obj, dataset, splits, train_count, out):
 @click.pass_obj
 def fewshot_command(obj, dataset, split, metric, out):
     """NME against the number of training images (log x), mean ± std over seeds, one line per model."""
-    from fabrec_bench.plots import fewshot_plot
+    from fabrec_bench.reports.plots import fewshot_plot
 
     series: dict[str, list[tuple[int, float, float]]] = {}
     for row in _rows(obj, dataset=dataset, split=split):
@@ -125,7 +125,7 @@ def fewshot_command(obj, dataset, split, metric, out):
 @click.pass_obj
 def landmarks_command(obj, dataset, split, model, train_count, out):
     """Per-landmark NME of the latest matching run, drawn on the split's mean face."""
-    from fabrec_bench.plots import landmark_error_plot
+    from fabrec_bench.reports.plots import landmark_error_plot
 
     with ResultsStore(store_path(obj.work_dir)) as store:
         runs = store.runs(dataset=dataset, split=split, model=model, train_count=train_count)

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import torch
 
-from fabrec_bench.crops import fabrec_region
+from fabrec_bench.faces.crops import fabrec_region
 from fabrec_bench.types import FaceSample
 from fabrec_bench_plugins.models.fabrec.heatmaps import decode
 from fabrec_bench_plugins.models.fabrec.networks import Fabrec

@@ -312,7 +312,7 @@ def test_unusual_but_valid_images_are_read_as_stored(kind, pristine, tmp_path):
     annotations refer to the pixel grid as stored."""
     from PIL import Image
 
-    from fabrec_bench.facedata import load_image
+    from fabrec_bench.faces.facedata import load_image
 
     yy, xx = np.mgrid[0:40, 0:60]  # smooth and asymmetric, so JPEG keeps it and a rotation would show
     rgb = np.stack([xx * 4, yy * 6, (xx + yy) * 2], axis=-1).astype(np.uint8)

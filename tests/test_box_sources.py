@@ -10,8 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-from fabrec_bench import api, boxes
+from fabrec_bench import api
 from fabrec_bench.errors import UserError
+from fabrec_bench.faces import boxes
 from fabrec_bench.protocol import EvalProtocol
 from fabrec_bench.store import ResultsStore, store_path
 from fabrec_bench.synth.formats import write_300w

@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from fabrec_bench.augment import PRESETS, AugmentSettings, flip_landmarks
-from fabrec_bench.crops import CropSettings, crop_face, crop_matrix, roi_size_for, to_crop, to_image
-from fabrec_bench.facedata import CropCache, FaceCrops
+from fabrec_bench.faces.augment import PRESETS, AugmentSettings, flip_landmarks
+from fabrec_bench.faces.crops import CropSettings, crop_face, crop_matrix, roi_size_for, to_crop, to_image
+from fabrec_bench.faces.facedata import CropCache, FaceCrops
 from fabrec_bench.schemes import AFLW19, FIVE_POINT, IBUG68, WFLW98
 from fabrec_bench_plugins.datasets.wflw import WFLWDataset
 
@@ -104,7 +104,7 @@ def test_cache_serves_the_same_crop_and_never_a_stale_one(synthetic_wflw, tmp_pa
 
 def test_data_loader_with_worker_processes(synthetic_wflw, tmp_path):
     torch = pytest.importorskip("torch")
-    from fabrec_bench.torchdata import face_loader, normalise
+    from fabrec_bench.torch_helpers.torchdata import face_loader, normalise
 
     samples = WFLWDataset().load_split(synthetic_wflw, "train").samples[:10]
     crops = FaceCrops(samples, WFLW98, input_size=64, augment=PRESETS[6], cache_root=tmp_path, dataset_name="wflw")

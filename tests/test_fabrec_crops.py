@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 import pytest
 
-from fabrec_bench.augment import AugmentSettings
-from fabrec_bench.crops import CropSettings, crop_face, fabrec_region, to_crop, to_image
-from fabrec_bench.facedata import FaceCrops
+from fabrec_bench.faces.augment import AugmentSettings
+from fabrec_bench.faces.crops import CropSettings, crop_face, fabrec_region, to_crop, to_image
+from fabrec_bench.faces.facedata import FaceCrops
 from fabrec_bench.plugins import get_registry
 from fabrec_bench.schemes import FIVE_POINT
 from fabrec_bench.types import FaceSample
@@ -112,7 +112,7 @@ def test_a_model_trained_in_the_raw_1_based_frame_crops_from_the_raw_box():
     raw = tuple(v + 1 for v in box0)
     ours = CropSettings(256, extension=(0.2, 0.12), rule="3fabrec", frame_offset=1.0)
     tl, br = fabrec_region(raw, (0.2, 0.12), 256)
-    from fabrec_bench.crops import crop_matrix
+    from fabrec_bench.faces.crops import crop_matrix
 
     point0 = np.array([[140.25, 120.5]])
     expected = (point0 + 1 - tl) * 363 / (br - tl) - 53

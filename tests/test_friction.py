@@ -46,7 +46,7 @@ def test_score_takes_a_whole_test_split_file_for_an_attribute_subset(cli, synthe
 
 
 def test_ced_plot_shows_curves_that_lie_beyond_the_threshold(tmp_path):
-    from fabrec_bench.plots import ced_axis_extent, ced_plot
+    from fabrec_bench.reports.plots import ced_axis_extent, ced_plot
 
     rng = np.random.default_rng(0)
     good, bad = rng.uniform(0.02, 0.2, 50), rng.uniform(0.3, 0.6, 50)

@@ -74,7 +74,7 @@ class DlibErtModel(LandmarkModel):
         self.rectangle = dlib.rectangle
 
     def predict(self, samples: Sequence[FaceSample]) -> np.ndarray:
-        from fabrec_bench.facedata import face_image  # OpenCV: only when predicting
+        from fabrec_bench.faces.facedata import face_image  # OpenCV: only when predicting
 
         out = np.zeros((len(samples), 68, 2))
         cached_path, rgb = None, None

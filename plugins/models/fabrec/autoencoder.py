@@ -15,14 +15,21 @@ import cv2
 import numpy as np
 import torch
 
-from fabrec_bench.augment import PRESETS
 from fabrec_bench.checkpoints import atomic_write
-from fabrec_bench.distributed import agree, barrier, broadcast_state, max_replica_difference, setup, shard
 from fabrec_bench.errors import UserError
-from fabrec_bench.facedata import IMAGE_MEAN_RGB, FaceCrops
+from fabrec_bench.faces.augment import PRESETS
+from fabrec_bench.faces.facedata import IMAGE_MEAN_RGB, FaceCrops
 from fabrec_bench.models import resolve_device
 from fabrec_bench.schemes import LandmarkScheme
-from fabrec_bench.torchdata import face_loader, normalise
+from fabrec_bench.torch_helpers.distributed import (
+    agree,
+    barrier,
+    broadcast_state,
+    max_replica_difference,
+    setup,
+    shard,
+)
+from fabrec_bench.torch_helpers.torchdata import face_loader, normalise
 from fabrec_bench.types import FaceSample
 from fabrec_bench_plugins.models.fabrec.checkpoints import read_checkpoint, save_checkpoint
 from fabrec_bench_plugins.models.fabrec.networks import Fabrec

@@ -16,14 +16,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fabrec_bench.augment import PRESETS
-from fabrec_bench.crops import CROP_RULES, to_image
-from fabrec_bench.distributed import agree, broadcast_state, max_replica_difference, setup, shard
 from fabrec_bench.errors import UserError
-from fabrec_bench.facedata import FaceCrops
+from fabrec_bench.faces.augment import PRESETS
+from fabrec_bench.faces.crops import CROP_RULES, to_image
+from fabrec_bench.faces.facedata import FaceCrops
 from fabrec_bench.models import LandmarkModel, resolve_device
 from fabrec_bench.schemes import LandmarkScheme
-from fabrec_bench.torchdata import face_loader, normalise
+from fabrec_bench.torch_helpers.distributed import (
+    agree,
+    broadcast_state,
+    max_replica_difference,
+    setup,
+    shard,
+)
+from fabrec_bench.torch_helpers.torchdata import face_loader, normalise
 from fabrec_bench.types import FaceSample
 from fabrec_bench_plugins.models.fabrec.checkpoints import (
     load_weights,
@@ -93,7 +99,7 @@ class FabrecModel(LandmarkModel):
         # Initial weights come from the seed too (not from whatever ran before in this process).
         self.net = Fabrec(self.scheme.num_points, self.net.input_size)
         # Under torchrun each process trains on its share of the faces; gradients are averaged before every
-        # step (fabrec_bench.distributed), so the replicas stay identical.
+        # step (fabrec_bench.torch_helpers.distributed), so the replicas stay identical.
         world, device = setup(self.device_name)
         self.device_name = device
         if world.distributed:

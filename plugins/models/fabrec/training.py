@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fabrec_bench.distributed import World, average_gradients
+from fabrec_bench.torch_helpers.distributed import World, average_gradients
 from fabrec_bench_plugins.models.fabrec.heatmaps import render_targets
 from fabrec_bench_plugins.models.fabrec.networks import Fabrec
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from fabrec_bench.errors import UserError
-from fabrec_bench.leaderboard import LeaderboardRow, protocol_label, row_label, to_table
 from fabrec_bench.plugins import Registry, get_registry
-from fabrec_bench.reference import ReportedResult
+from fabrec_bench.reports.leaderboard import LeaderboardRow, protocol_label, row_label, to_table
+from fabrec_bench.reports.reference import ReportedResult
 from fabrec_bench.store import ResultsStore
 
 
@@ -34,7 +34,7 @@ def esc(value) -> str:
 def ced_figures(store: ResultsStore, rows: list[LeaderboardRow]) -> list[tuple[str, bytes]]:
     """One CED plot (PNG bytes) per dataset, split and normaliser, from the per-face NME of every row's runs
     (all seeds pooled)."""
-    from fabrec_bench.plots import ced_plot
+    from fabrec_bench.reports.plots import ced_plot
 
     groups: dict[tuple, list[LeaderboardRow]] = defaultdict(list)
     for row in rows:

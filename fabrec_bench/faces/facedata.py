@@ -22,9 +22,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fabrec_bench.augment import AugmentSettings, apply_warp, augment_matrix, colour_jitter
 from fabrec_bench.checkpoints import atomic_write
-from fabrec_bench.crops import (
+from fabrec_bench.errors import DatasetError
+from fabrec_bench.faces.augment import AugmentSettings, apply_warp, augment_matrix, colour_jitter
+from fabrec_bench.faces.crops import (
     CropSettings,
     centre_crop_matrix,
     compose,
@@ -33,7 +34,6 @@ from fabrec_bench.crops import (
     roi_size_for,
     to_crop,
 )
-from fabrec_bench.errors import DatasetError
 from fabrec_bench.schemes import LandmarkScheme
 from fabrec_bench.types import FaceSample
 

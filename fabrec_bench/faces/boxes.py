@@ -114,7 +114,7 @@ def apply_box_source(samples: list[FaceSample], source: str) -> tuple[list[FaceS
             pts = np.asarray(s.landmarks_px, dtype=np.float64)
             out.append(replace(s, box_px=tuple(float(v) for v in (*pts.min(axis=0), *pts.max(axis=0)))))
         return out, missed
-    from fabrec_bench.facedata import load_image
+    from fabrec_bench.faces.facedata import load_image
 
     detector = detector_for(source)
     by_image: dict[str, list[int]] = defaultdict(list)

@@ -70,7 +70,7 @@ def _kind_name(kind) -> str:
 def bundled() -> list[ReportedResult]:
     """The cited table shipped with fabrec-bench."""
     text = (Path(__file__).parent / "reference_results.toml").read_text(encoding="utf-8")
-    return _parse(text, "fabrec_bench/reference_results.toml")
+    return _parse(text, "fabrec_bench/reports/reference_results.toml")
 
 
 def load(path: Path) -> list[ReportedResult]:

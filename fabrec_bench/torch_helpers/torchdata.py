@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from fabrec_bench.facedata import IMAGE_MEAN_RGB, FaceCrops
+from fabrec_bench.faces.facedata import IMAGE_MEAN_RGB, FaceCrops
 
 _MEAN = np.asarray(IMAGE_MEAN_RGB, np.float32)
 
