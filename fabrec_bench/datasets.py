@@ -13,6 +13,7 @@ from fabrec_bench.errors import AnnotationError, DatasetError, UserError, refuse
 from fabrec_bench.protocol import EvalProtocol
 from fabrec_bench.schemes import LandmarkScheme
 from fabrec_bench.types import Split
+from fabrec_bench.warnings import warn
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class DatasetAdapter:
     layout_hint: str = ""
     # Adapter options with their defaults (set in fabrec-bench.toml [datasets.NAME] or --dataset-option).
     option_defaults: dict = {}
+    # Former option names still accepted (old name -> new name); a run records the new name.
+    option_aliases: dict = {}
     # Crop-box extension before squaring, as fractions of the box height: (raise top by, lower bottom by).
     # These are 3FabRec's per-dataset adjustments (../shared/docs/3fabrec.md, section 4.1).
     crop_box_extension: tuple[float, float] = (0.0, 0.0)
@@ -62,7 +65,9 @@ class DatasetAdapter:
         return {**self.option_defaults, **getattr(self, "_options", {})}
 
     def with_options(self, **options) -> DatasetAdapter:
-        """A copy of this adapter with some options changed; unknown names or wrong types are user errors."""
+        """A copy of this adapter with some options changed; unknown names or wrong types are user errors.
+        A former name (`option_aliases`) is read as the new one, with a warning."""
+        options = self.canonical_options(options, warn_renamed=True)
         refuse_unknown(options, self.option_defaults, f"dataset '{self.name}'")
         for key, value in options.items():
             default = self.option_defaults[key]
@@ -75,6 +80,16 @@ class DatasetAdapter:
         clone = copy.copy(self)
         clone._options = {**getattr(self, "_options", {}), **options}
         return clone
+
+    def canonical_options(self, options: dict, warn_renamed: bool = False) -> dict:
+        """Options with former names replaced by current ones (stored runs keep the names they were made with)."""
+        out = {}
+        for key, value in options.items():
+            new = self.option_aliases.get(key, key)
+            if new != key and warn_renamed:
+                warn(f"dataset '{self.name}': option {key} is now called {new}")
+            out[new] = value
+        return out
 
     def load_split(self, root: Path, split: str, *, skip_bad: bool = False) -> Split:
         """Read split `split` below `root`; malformed lines raise `AnnotationError` unless `skip_bad`."""

@@ -148,9 +148,9 @@ def test_missing_dlib_extra_gives_one_clear_line(cli, synthetic_300w, monkeypatc
 
 
 def test_runs_with_different_dataset_options_are_never_averaged(cli, synthetic_300w):
-    for extra in ((), ("--dataset-option", "box_source=detector")):
+    for extra in ((), ("--dataset-option", "annotation_boxes=detector")):
         result = cli("run", "-m", "mean-shape", "-d", "300w", "-s", "common", "--data-root", synthetic_300w, *extra)
         assert result.exit_code == 0, result.output
     board = json.loads(cli("leaderboard", "--format", "json").stdout)
-    assert sorted(r["dataset"] for r in board) == ["300w", "300w [box_source=detector]"]
+    assert sorted(r["dataset"] for r in board) == ["300w", "300w [annotation_boxes=detector]"]
     assert all(r["seeds"] == 1 for r in board)

@@ -91,3 +91,23 @@ def test_autoencoder_takes_its_scheme_from_the_data_and_mixes_schemes(cli, tmp_p
     assert result.exit_code == 0, result.output
     assert (tmp_path / "ae" / "latest.pt").is_file() and not list((tmp_path / "ae").glob("epoch_*.pt"))
     assert "faces, epoch 1" in result.output
+
+
+def test_300w_annotation_boxes_has_its_own_name_and_the_old_one_still_works(cli, tmp_path, capsys):
+    """`box_source` meant the .mat boxes in the 300-W option and the face-box source in the protocol; the
+    option is now `annotation_boxes`. The old name is read as the new one, with a warning, and runs stored
+    under either name share a leaderboard row."""
+    from fabrec_bench.plugins import get_registry
+    from fabrec_bench.synth.formats import write_300w
+
+    adapter = get_registry().dataset("300w")
+    assert "annotation_boxes" in adapter.option_defaults and "box_source" not in adapter.option_defaults
+    assert adapter.with_options(box_source="detector").options["annotation_boxes"] == "detector"
+    assert "option box_source is now called annotation_boxes" in capsys.readouterr().err
+    write_300w(tmp_path / "300W", per_folder=1, seed=3)
+    for name in ("box_source", "annotation_boxes"):
+        result = cli("run", "-m", "mean-shape", "-d", "300w", "-s", "common", "--data-root", tmp_path / "300W",
+                     "--dataset-option", f"{name}=detector")
+        assert result.exit_code == 0, result.output
+    board = json.loads(cli("leaderboard", "--format", "json").stdout)
+    assert [(r["dataset"], r["seeds"]) for r in board] == [("300w [annotation_boxes=detector]", 2)]

@@ -39,17 +39,17 @@ def test_300w_splits_coordinates_and_boxes(trees):
     assert np.allclose(face.landmarks_px, raw - 1.0)  # 1-based in the release, 0-based here
     mat = loadmat(str(root / "Bounding Boxes/bounding_boxes_lfpw_testset.mat"))["bounding_boxes"][0]
     truth = next(e[0][0][2] for e in mat if e[0][0][0][0] == "image_0001.png").reshape(4)
-    assert np.allclose(face.box_px, truth - 1.0) and face.attributes["box_source"] == "ground-truth"
+    assert np.allclose(face.box_px, truth - 1.0) and face.attributes["annotation_boxes"] == "ground-truth"
     # The private test set has no box file: the landmarks' extent, and the result says so.
     private = adapter.load_split(root, "test").samples[0]
-    assert private.attributes["box_source"] == "landmarks"
+    assert private.attributes["annotation_boxes"] == "landmarks"
     assert private.box_px == (*private.landmarks_px.min(axis=0), *private.landmarks_px.max(axis=0))
     # The name with a space, and raw coordinates on request.
     challenging = adapter.with_options(zero_based=False).load_split(root, "challenging")
     spaced = next(s for s in challenging.samples if s.id == "ibug/image_092 _01")
     assert np.allclose(spaced.landmarks_px, read_pts(root / "ibug/image_092 _01.pts"))
-    detector = adapter.with_options(box_source="detector").load_split(root, "common").samples[0]
-    assert detector.attributes["box_source"] == "detector" and detector.box_px != common.samples[0].box_px
+    detector = adapter.with_options(annotation_boxes="detector").load_split(root, "common").samples[0]
+    assert detector.attributes["annotation_boxes"] == "detector" and detector.box_px != common.samples[0].box_px
 
 
 def test_aflw_splits_visibility_and_frontal(trees):

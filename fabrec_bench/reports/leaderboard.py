@@ -73,10 +73,11 @@ def _non_default_options(run: RunRecord, registry: Registry | None) -> dict:
     plugin is not installed here)."""
     options = run.config.get("dataset_options") or {}
     try:
-        defaults = (registry or get_registry()).dataset(run.dataset).option_defaults
+        adapter = (registry or get_registry()).dataset(run.dataset)
     except Exception:  # a dataset whose plugin is gone: show everything it recorded
         return dict(options)
-    return {k: v for k, v in options.items() if defaults.get(k, object()) != v}
+    options = adapter.canonical_options(options)  # runs made under a former option name group with new ones
+    return {k: v for k, v in options.items() if adapter.option_defaults.get(k, object()) != v}
 
 
 def build_rows(runs: list[RunRecord], registry: Registry | None = None) -> list[LeaderboardRow]:

@@ -10,8 +10,9 @@ challenging = ibug (135); full = common + challenging (689); test = the private 
 `.pts` coordinates are 1-based in the release (iBUG: the top-left pixel is (1, 1)); they are converted to
 0-based here, like every other dataset (set the option `zero_based = false` for the raw values that 3FabRec,
 SAN and HRNet use). Face boxes come from the official bounding-box files (`bb_ground_truth`, or
-`bb_detector` with `box_source = "detector"`), converted the same way; a face without one (the private set,
-or a missing file) gets the landmarks' extent, and its `box_source` attribute says which was used.
+`bb_detector` with `annotation_boxes = "detector"`; called `box_source` before, which now names the protocol's
+face-box source), converted the same way; a face without one (the private set, or a missing file) gets the
+landmarks' extent, and its `annotation_boxes` attribute says which was used.
 A face's id is its folder and file stem, e.g. `lfpw/testset/image_0001` (names repeat across folders).
 """
 
@@ -122,7 +123,8 @@ class W300Dataset(DatasetAdapter):
     )
     protocol = EvalProtocol(normaliser="inter-ocular", threshold=0.10)
     layout_hint = "afw/, helen/{trainset,testset}/, lfpw/{trainset,testset}/, ibug/, 300W/{01_Indoor,02_Outdoor}/"
-    option_defaults = {"zero_based": True, "box_source": "ground-truth"}
+    option_defaults = {"zero_based": True, "annotation_boxes": "ground-truth"}
+    option_aliases = {"box_source": "annotation_boxes"}
     # 3FabRec's crop box for 300-W: top raised by 20 % of the box height, bottom lowered by 12 %.
     crop_box_extension = (0.2, 0.12)
     file_origin = 1.0  # .pts files and the official boxes are 1-based
@@ -140,9 +142,9 @@ class W300Dataset(DatasetAdapter):
 
     def load_split(self, root: Path, split: str, *, skip_bad: bool = False) -> Split:
         self.split_info(split)
-        box_source = self.options["box_source"]
+        box_source = self.options["annotation_boxes"]
         if box_source not in BOX_SOURCES:
-            raise DatasetError(f"dataset '300w': box_source {box_source!r} must be one of {', '.join(BOX_SOURCES)}")
+            raise DatasetError(f"dataset '300w': annotation_boxes {box_source!r} must be one of {', '.join(BOX_SOURCES)}")
         offset = 1.0 if self.options["zero_based"] else 0.0
         samples, skipped, sources = [], 0, []
         for prefix, folder in self.folders(root, split):
@@ -171,7 +173,7 @@ class W300Dataset(DatasetAdapter):
                     used = "landmarks"
                 samples.append(FaceSample(
                     id=f"{prefix}/{pts.stem}", image_path=image, landmarks_px=landmarks, box_px=box,
-                    attributes={"subset": prefix, "box_source": used},
+                    attributes={"subset": prefix, "annotation_boxes": used},
                 ))
         return Split(self.name, split, self.scheme, samples, source=", ".join(sources), skipped=skipped)
 
