@@ -18,7 +18,6 @@ import numpy as np
 
 from fabrec_bench.datasets import DatasetAdapter, resolve_options, resolve_root
 from fabrec_bench.errors import UserError, refuse_unknown
-from fabrec_bench.faces.boxes import apply_box_source
 from fabrec_bench.metrics import FaceErrors, face_errors, mean_face
 from fabrec_bench.models import LandmarkModel, ModelSpec
 from fabrec_bench.plugins import Registry, get_registry
@@ -62,19 +61,30 @@ def get_adapter(dataset: str, options: dict | None = None, registry: Registry | 
     return adapter.with_options(**resolved) if resolved else adapter
 
 
+def dataset_root(adapter: DatasetAdapter, data_root=None) -> Path:
+    """The dataset's root (--data-root, environment, fabrec-bench.toml), checked to be usable."""
+    root, origin = resolve_root(adapter.name, data_root)
+    adapter.check_root(root, origin)
+    return root
+
+
+def read_split(adapter: DatasetAdapter, root: Path, split: str, *, skip_bad: bool = False) -> Split:
+    """One split through an already resolved adapter and root; an empty split is an error."""
+    adapter.split_info(split)
+    result = adapter.load_split(root, split, skip_bad=skip_bad)
+    if not result.samples:
+        raise UserError(f"dataset '{adapter.name}': split '{split}' is empty in {result.source or root}")
+    return result
+
+
 def load_split(
     dataset: str, split: str, *, data_root=None, skip_bad: bool = False, options: dict | None = None,
     registry: Registry | None = None,
 ) -> Split:
-    """Resolve the dataset's root and read one split through its adapter."""
+    """Resolve the dataset's adapter and root and read one split through it."""
     adapter = get_adapter(dataset, options, registry)
     adapter.split_info(split)
-    root, origin = resolve_root(dataset, data_root)
-    adapter.check_root(root, origin)
-    result = adapter.load_split(root, split, skip_bad=skip_bad)
-    if not result.samples:
-        raise UserError(f"dataset '{dataset}': split '{split}' is empty in {result.source or root}")
-    return result
+    return read_split(adapter, dataset_root(adapter, data_root), split, skip_bad=skip_bad)
 
 
 TRAIN_SELECTIONS = ("random", "first")
@@ -242,12 +252,12 @@ def run_model_on_splits(
     train_split = (train_split or adapter.train_split) if training else None
     if training and train_split is None:
         raise UserError(f"dataset '{dataset}' has no training split; pass --train-split or --checkpoint")
-    eval_splits = [load_split(dataset, split, data_root=data_root, skip_bad=skip_bad, options=dataset_options,
-                              registry=registry) for split in splits]
+    # The adapter (with its options) and the root are resolved once; every split is read through them.
+    root = dataset_root(adapter, data_root)
+    eval_splits = [read_split(adapter, root, split, skip_bad=skip_bad) for split in splits]
     train_samples: list[FaceSample] = []
     if training:
-        train_data = load_split(dataset, train_split, data_root=data_root, skip_bad=skip_bad,
-                                options=dataset_options, registry=registry)
+        train_data = read_split(adapter, root, train_split, skip_bad=skip_bad)
         train_samples = select_training_subset(train_data.samples, train_count, seed, train_selection)
 
     work_dir = Path(work_dir)
@@ -282,37 +292,20 @@ def run_model_on_splits(
                 run_root=work_dir / "runs",
             )
             try:
-                if lm is None:
+                if lm is None:  # step 1: train (once, in the first run's folder) or load
                     t0 = time.perf_counter()
-                    lm = _prepare_model(spec, adapter, config, device, checkpoint, train_samples, seed, run_dir)
+                    lm = _prepare_model(spec, adapter, config, device, checkpoint, train_samples, seed, run_dir,
+                                        work_dir)
                     train_seconds = time.perf_counter() - t0 if training else 0.0
                     if training:
                         (run_dir / "train_ids.txt").write_text("\n".join(s.id for s in train_samples) + "\n")
                         run_config = {**run_config, "trained_in_run": uid}
                 t1 = time.perf_counter()
-                # The model sees each face's box from the protocol's box source (ground truth by default).
-                inputs, missed = apply_box_source(eval_split.samples, protocol.box_source)
-                found = [s for s, m in zip(inputs, missed, strict=True) if not m]
-                expected = (len(found), adapter.scheme.num_points, 2)
-                pred = np.full((len(eval_split), *expected[1:]), np.nan)
-                if found:
-                    got = np.asarray(lm.predict(found), dtype=np.float64)
-                    if got.shape != expected:
-                        raise UserError(f"model '{model}' returned predictions of shape {got.shape}, "
-                                        f"expected {expected}")
-                    pred[~missed] = got
-                evaluation = evaluate(pred, eval_split, protocol, registry, missed=missed, adapter=adapter)
+                pred, missed = _predict(lm, model, eval_split, protocol)  # step 2
+                evaluation = evaluate(pred, eval_split, protocol, registry, missed=missed, adapter=adapter)  # 3
                 t2 = time.perf_counter()
-                write_landmarks_csv(run_dir / "predictions.csv", eval_split.ids,
-                                    [str(s.image_path) for s in eval_split.samples], pred)
-                store.finish_run(
-                    run_id, metrics=evaluation.metrics, face_ids=evaluation.face_ids,
-                    per_face_nme=evaluation.errors.per_face,
-                    model_info={**lm.describe(), **({"faces_missed": int(missed.sum())}
-                                                    if protocol.box_source.startswith("detector") else {})},
-                    train_seconds=train_seconds, eval_seconds=t2 - t1,
-                    landmark_errors=evaluation.landmark_errors(),
-                )
+                _record(store, run_id, run_dir, eval_split, pred, missed, evaluation, lm, protocol,  # step 4
+                        train_seconds, t2 - t1)
             except KeyboardInterrupt:
                 store.fail_run(run_id, "interrupted by the user", status="interrupted")
                 raise
@@ -324,21 +317,52 @@ def run_model_on_splits(
     return outcomes
 
 
+def _predict(lm: LandmarkModel, model: str, split: Split, protocol: EvalProtocol) -> tuple[np.ndarray, np.ndarray]:
+    """(N, L, 2) predictions in image pixels (NaN for faces the box source missed) and the (N,) missed mask.
+    The model sees each face's box from the protocol's box source (ground truth by default)."""
+    from fabrec_bench.faces.boxes import apply_box_source  # detectors need OpenCV: only when predicting
+
+    inputs, missed = apply_box_source(split.samples, protocol.box_source)
+    found = [s for s, m in zip(inputs, missed, strict=True) if not m]
+    expected = (len(found), split.scheme.num_points, 2)
+    pred = np.full((len(split), *expected[1:]), np.nan)
+    if found:
+        got = np.asarray(lm.predict(found), dtype=np.float64)
+        if got.shape != expected:
+            raise UserError(f"model '{model}' returned predictions of shape {got.shape}, expected {expected}")
+        pred[~missed] = got
+    return pred, missed
+
+
+def _record(store: ResultsStore, run_id: int, run_dir: Path, split: Split, pred: np.ndarray, missed: np.ndarray,
+            evaluation: Evaluation, lm: LandmarkModel, protocol: EvalProtocol, train_seconds: float,
+            eval_seconds: float) -> None:
+    """Write the run's predictions file and mark the run finished with its metrics and per-face errors."""
+    write_landmarks_csv(run_dir / "predictions.csv", split.ids, [str(s.image_path) for s in split.samples], pred)
+    detector = {"faces_missed": int(missed.sum())} if protocol.box_source.startswith("detector") else {}
+    store.finish_run(
+        run_id, metrics=evaluation.metrics, face_ids=evaluation.face_ids, per_face_nme=evaluation.errors.per_face,
+        model_info={**lm.describe(), **detector}, train_seconds=train_seconds, eval_seconds=eval_seconds,
+        landmark_errors=evaluation.landmark_errors(),
+    )
+
+
 def _prepare_model(
-    spec: ModelSpec, adapter: DatasetAdapter, config, device, checkpoint, train_samples, seed, run_dir: Path
+    spec: ModelSpec, adapter: DatasetAdapter, config, device, checkpoint, train_samples, seed, run_dir: Path,
+    work_dir: Path,
 ) -> LandmarkModel:
     if checkpoint is not None:
         lm = spec.load(Path(checkpoint), device)
         # The crop convention and the samples' frame belong to the dataset being evaluated, not to where the
         # model was trained; options given on the command line apply to the loaded model as they would in `run`.
-        lm.config.update(_model_config(spec, adapter, config, run_dir.parent.parent, evaluating=True))
+        lm.config.update(_model_config(spec, adapter, config, work_dir, evaluating=True))
         if lm.scheme.num_points != adapter.scheme.num_points:
             raise UserError(
                 f"{checkpoint}: checkpoint predicts {lm.scheme.num_points} landmarks, dataset "
                 f"'{adapter.name}' has {adapter.scheme.num_points}"
             )
         return lm
-    lm = spec.create(adapter.scheme, _model_config(spec, adapter, config, run_dir.parent.parent), device)
+    lm = spec.create(adapter.scheme, _model_config(spec, adapter, config, work_dir), device)
     if spec.needs_training:
         info = lm.train(train_samples, seed=seed, work_dir=run_dir)
         (run_dir / "train_info.json").write_text(json.dumps(info, indent=2, default=str))
@@ -390,14 +414,14 @@ def score_predictions(
 
     registry = registry or get_registry()
     adapter = get_adapter(dataset, dataset_options, registry)
-    target = load_split(dataset, split, data_root=data_root, options=dataset_options, registry=registry)
+    root = dataset_root(adapter, data_root)
+    target = read_split(adapter, root, split)
     ids, landmarks = read_landmarks(Path(path), adapter.scheme.num_points)
     parent_ids: set[str] = set()
     parent = adapter.split_info(split).parent
     if not ignore_extra and set(ids) - set(target.ids):  # a file for a larger split: its parents' ids are fine
         while parent is not None:
-            parent_ids |= set(load_split(dataset, parent, data_root=data_root, options=dataset_options,
-                                         registry=registry).ids)
+            parent_ids |= set(read_split(adapter, root, parent).ids)
             parent = adapter.split_info(parent).parent
     pred = align_to_split(Path(path), ids, landmarks, target.ids, ignore_extra=ignore_extra, parent_ids=parent_ids)
     return evaluate(pred, target, protocol or adapter.protocol, registry, adapter=adapter)
