@@ -21,6 +21,15 @@ AUC_RULES = ("trapezoid", "fabrec50")
 BOX_SOURCES = ("ground-truth", "landmarks", "detector", "detector-hog", "detector-haar")
 FRAMES = ("image", "3fabrec-crop")
 PROTOCOL_NAMES = ("standard", "3fabrec-paper")
+# What each named protocol is and which code it follows (`fabrec-bench protocols`).
+PROTOCOL_DESCRIPTIONS = {
+    "standard": ("each dataset's own protocol, in original-image coordinates, with any option given on the "
+                 "command line; for comparing models", "fabrec-bench (../shared/docs/metrics.md)"),
+    "3fabrec-paper": ("how the 3FabRec paper's tables were scored: errors in the 256-px crop of the original's "
+                      "crop rule, in the annotation files' own frame, ground truth clamped at 0",
+                      "browatbn2/3FabRec: train_aae_landmarks.py, landmarks/lmutils.py, "
+                      "csl_common/utils/transforms.py (CenterCrop)"),
+}
 # The paper's normaliser per dataset; in the crop frame a face's box is the crop, so box-max is 256.
 PAPER_NORMALISERS = {"wflw": "inter-ocular", "300w": "inter-ocular", "aflw": "box-max"}
 PAPER_CROP_SIZE = 256

@@ -73,13 +73,14 @@ def _register_commands() -> None:
         models,
         plot,
         plugins,
+        protocols,
         results,
         run,
         score,
         synth,
     )
 
-    for module in (run, matrix, score, datasets, models, leaderboard, plot, results, plugins, synth, demo):
+    for module in (run, matrix, score, datasets, models, protocols, leaderboard, plot, results, plugins, synth, demo):
         for command in module.COMMANDS:
             cli.add_command(command)
     from fabrec_bench.plugins import get_registry

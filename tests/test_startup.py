@@ -31,7 +31,7 @@ def imported(*args, cwd=None) -> tuple[bool, bool, str]:
     return torch == "True", cv2 == "True", code
 
 
-@pytest.mark.parametrize("command", [["--help"], ["plugins"], ["datasets"], ["models"], ["datasets", "info", "wflw"],
+@pytest.mark.parametrize("command", [["--help"], ["plugins"], ["datasets"], ["models"], ["protocols"], ["datasets", "info", "wflw"],
                                      ["leaderboard", "--help"], ["run", "--help"]])
 def test_light_commands_import_neither_torch_nor_opencv(command, tmp_path):
     torch, cv2, _ = imported(*command, cwd=tmp_path)
