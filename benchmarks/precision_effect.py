@@ -31,13 +31,14 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
 
+    from fabrec_bench.models import RunContext
     from fabrec_bench_plugins.models.fabrec.model import FabrecModel
     from fabrec_bench_plugins.models.fabrec.precision import processor
 
     adapter = get_registry().dataset(args.dataset)
     split = api.load_split(args.dataset, args.split, data_root=args.data_root)
-    model = FabrecModel.load(args.checkpoint, args.device)
-    model.config.update(crop_extension=list(adapter.crop_box_extension), data_origin=adapter.coordinate_origin)
+    model = FabrecModel.load(args.checkpoint, RunContext(device=args.device, crop_extension=adapter.crop_box_extension,
+                                                         data_origin=adapter.coordinate_origin))
     print(f"processor: {processor()}")
     print(f"{args.checkpoint}: {model.describe()['variant']}, input {model.net.input_size}; "
           f"{args.dataset}/{args.split}: {len(split)} faces x {split.scheme.num_points} landmarks")

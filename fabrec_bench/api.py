@@ -9,7 +9,7 @@ import json
 import os
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -19,7 +19,7 @@ import numpy as np
 from fabrec_bench.datasets import DatasetAdapter, resolve_options, resolve_root
 from fabrec_bench.errors import UserError, refuse_unknown
 from fabrec_bench.metrics import FaceErrors, face_errors, mean_face
-from fabrec_bench.models import LandmarkModel, ModelSpec
+from fabrec_bench.models import LandmarkModel, ModelSpec, RunContext
 from fabrec_bench.plugins import Registry, get_registry
 from fabrec_bench.predictions import write_landmarks_csv
 from fabrec_bench.protocol import PAPER_CROP_SIZE, PAPER_NORMALISERS, EvalProtocol, protocol_with_overrides
@@ -225,6 +225,7 @@ def run_model_on_splits(
     registry: Registry | None = None,
     precision: str | None = None,
     train_selection: str = "random",
+    resume_dir: Path | None = None,
 ) -> list[RunOutcome]:
     """Train once (unless `checkpoint` is given or the model needs no training), then evaluate on each split,
     storing one run per split. The model's checkpoint is saved in the first run's folder.
@@ -234,7 +235,11 @@ def run_model_on_splits(
     faces: `random` (seeded) or `first` (annotation order, as the original 3FabRec).
 
     Each run is recorded as 'running' first; an error or interruption marks it failed or interrupted, so it
-    never shows up as a result. `cell_keys` (split -> key) tags runs made for a matrix cell.
+    never shows up as a result. `cell_keys` (split -> key) tags runs made for a matrix cell; `resume_dir` is
+    where a model that can resume its training keeps its state (matrices give one per cell).
+
+    The model gets a `RunContext`: the run's folders, the crop cache, the dataset's crop-box extension and
+    coordinate frame, device, seed and the inference precision asked for.
     """
     registry = registry or get_registry()
     adapter = get_adapter(dataset, dataset_options, registry)
@@ -247,7 +252,9 @@ def run_model_on_splits(
         raise UserError(f"dataset '{dataset}' has no landmark annotations to evaluate against")
     protocol = protocol or adapter.protocol
     check_protocol(protocol, adapter)
-    config = _with_precision(spec, config, precision)
+    _check_precision(spec, precision)
+    refuse_unknown(config or {}, spec.default_config, f"model '{spec.name}'")
+    config = dict(config or {})
     training = checkpoint is None and spec.needs_training
     train_split = (train_split or adapter.train_split) if training else None
     if training and train_split is None:
@@ -261,12 +268,15 @@ def run_model_on_splits(
         train_samples = select_training_subset(train_data.samples, train_count, seed, train_selection)
 
     work_dir = Path(work_dir)
+    context = RunContext(device=device, seed=seed, work_dir=work_dir, cache_dir=work_dir / "crop-cache",
+                         resume_dir=Path(resume_dir) if resume_dir else None, precision=precision,
+                         crop_extension=tuple(adapter.crop_box_extension), data_origin=adapter.coordinate_origin)
     if training and int(os.environ.get("WORLD_SIZE", "1")) > 1 and int(os.environ.get("RANK", "0")) != 0:
         # A helper process under torchrun: it trains its share alongside rank 0, which stores the results.
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="fabrec-bench-rank") as tmp:
-            lm = spec.create(adapter.scheme, _model_config(spec, adapter, config, work_dir), device)
+            lm = spec.create(adapter.scheme, config, replace(context, run_dir=Path(tmp)))
             lm.train(train_samples, seed=seed, work_dir=Path(tmp))
         return []
     run_config = dict(config or {})
@@ -294,8 +304,8 @@ def run_model_on_splits(
             try:
                 if lm is None:  # step 1: train (once, in the first run's folder) or load
                     t0 = time.perf_counter()
-                    lm = _prepare_model(spec, adapter, config, device, checkpoint, train_samples, seed, run_dir,
-                                        work_dir)
+                    lm = _prepare_model(spec, adapter, config, replace(context, run_dir=run_dir), checkpoint,
+                                        train_samples)
                     train_seconds = time.perf_counter() - t0 if training else 0.0
                     if training:
                         (run_dir / "train_ids.txt").write_text("\n".join(s.id for s in train_samples) + "\n")
@@ -347,55 +357,33 @@ def _record(store: ResultsStore, run_id: int, run_dir: Path, split: Split, pred:
     )
 
 
-def _prepare_model(
-    spec: ModelSpec, adapter: DatasetAdapter, config, device, checkpoint, train_samples, seed, run_dir: Path,
-    work_dir: Path,
-) -> LandmarkModel:
+def _prepare_model(spec: ModelSpec, adapter: DatasetAdapter, config: dict, context: RunContext, checkpoint,
+                   train_samples) -> LandmarkModel:
+    """Step 1 of a run: load the checkpoint, or create the model and train it (saving its checkpoint in the
+    run's folder). The context carries the dataset being evaluated (its crop rule and frame), not the one the
+    checkpoint was trained on; options given on the command line apply to a loaded model as they would in run."""
+    run_dir = context.run_dir
     if checkpoint is not None:
-        lm = spec.load(Path(checkpoint), device)
-        # The crop convention and the samples' frame belong to the dataset being evaluated, not to where the
-        # model was trained; options given on the command line apply to the loaded model as they would in `run`.
-        lm.config.update(_model_config(spec, adapter, config, work_dir, evaluating=True))
+        lm = spec.open(Path(checkpoint), context)
+        lm.config.update(config)
         if lm.scheme.num_points != adapter.scheme.num_points:
             raise UserError(
                 f"{checkpoint}: checkpoint predicts {lm.scheme.num_points} landmarks, dataset "
                 f"'{adapter.name}' has {adapter.scheme.num_points}"
             )
         return lm
-    lm = spec.create(adapter.scheme, _model_config(spec, adapter, config, work_dir), device)
+    lm = spec.create(adapter.scheme, config, context)
     if spec.needs_training:
-        info = lm.train(train_samples, seed=seed, work_dir=run_dir)
+        info = lm.train(train_samples, seed=context.seed, work_dir=run_dir)
         (run_dir / "train_info.json").write_text(json.dumps(info, indent=2, default=str))
         lm.save(run_dir / f"checkpoint{spec.checkpoint_suffix}")
     return lm
 
 
-def _model_config(spec: ModelSpec, adapter: DatasetAdapter, config: dict | None, work_dir: Path,
-                  evaluating: bool = False) -> dict:
-    """Models that crop faces get the dataset's crop-box extension, the frame of its samples and a crop cache
-    in the work directory. Unknown options are refused as `spec.create` refuses them."""
-    config = dict(config or {})
-    refuse_unknown(config, spec.default_config, f"model '{spec.name}'")
-    facts = {"crop_extension": list(adapter.crop_box_extension), "data_origin": adapter.coordinate_origin,
-             "cache_dir": str(Path(work_dir) / "crop-cache")}
-    facts = {k: v for k, v in facts.items() if k in spec.default_config}
-    # Training: the user's options win. Evaluating a checkpoint: the dataset's crop rule and frame win over
-    # what the checkpoint was trained with (the cache stays wherever the user puts it).
-    if evaluating:
-        return {**facts, **config, **{k: facts[k] for k in ("crop_extension", "data_origin") if k in facts}}
-    return {**facts, **config}
-
-
-def _with_precision(spec: ModelSpec, config: dict | None, precision: str | None) -> dict:
-    """The model options with the inference precision asked for on the command line."""
-    config = dict(config or {})
-    if precision is None:
-        return config
-    if "inference_precision" in spec.default_config:
-        config["inference_precision"] = precision
-    elif precision != "fp32":
+def _check_precision(spec: ModelSpec, precision: str | None) -> None:
+    """Refuse an inference precision a model cannot honour (models with `inference_precision` can)."""
+    if precision not in (None, "fp32") and "inference_precision" not in spec.default_config:
         raise UserError(f"model '{spec.name}' computes in fp32 only; --precision {precision} does not apply")
-    return config
 
 
 def score_predictions(

@@ -13,20 +13,49 @@ from fabrec_bench.schemes import LandmarkScheme
 from fabrec_bench.types import FaceSample
 
 
+@dataclass
+class RunContext:
+    """What a run gives a model besides its options: where it may write, what the data is, how to compute.
+
+    The run pipeline (fabrec_bench.api) makes one per run; models read it instead of receiving hidden config
+    keys. A plain device string where a context is expected means `RunContext(device=...)`."""
+
+    device: str = "auto"
+    seed: int = 0
+    work_dir: Path | None = None  # the work directory (results store, caches)
+    run_dir: Path | None = None  # this run's folder: training artefacts (loss curves, grids) go here
+    cache_dir: Path | None = None  # a cache the model may fill (3FabRec: face crops)
+    resume_dir: Path | None = None  # where a training keeps state to continue after an interruption
+    precision: str | None = None  # the inference precision asked for (None: the model's own default)
+    crop_extension: tuple[float, float] = (0.0, 0.0)  # the dataset's crop-box extension (top, bottom)
+    data_origin: float = 0.0  # the samples' frame: coordinate of the top-left pixel centre (0: 0-based)
+    progress: Callable[[str, int, int | None], None] | None = None  # (what, done, total) during training
+
+
+def as_context(context: RunContext | str | None) -> RunContext:
+    """A run context from a context, a device string or None (defaults)."""
+    if isinstance(context, RunContext):
+        return context
+    return RunContext(device=context or "auto")
+
+
 class LandmarkModel:
     """A model that predicts landmarks in original-image pixel coordinates.
 
-    Lifecycle: `spec.factory(scheme, config, device)` creates it; `train` (if `spec.needs_training`);
-    `predict`; `save`/`load` checkpoints. Plain data goes in and out: samples and NumPy arrays.
+    Lifecycle: `spec.factory(scheme, config, context)` creates it; `train` (if `spec.needs_training`);
+    `predict`; `save`/`load(path, context)` checkpoints. Plain data goes in and out: samples and NumPy arrays.
+    The run context (`self.context`) says where to write, the data's crop rule and frame, device and seed.
     """
 
-    def __init__(self, scheme: LandmarkScheme, config: dict, device: str = "auto"):
+    def __init__(self, scheme: LandmarkScheme, config: dict, context: RunContext | str = "auto"):
         self.scheme = scheme
         self.config = dict(config)
-        self.device = device
+        self.context = as_context(context)
+        self.device = self.context.device
 
-    def train(self, samples: Sequence[FaceSample], *, seed: int, work_dir: Path) -> dict:
-        """Fit on `samples`; returns a small dict of training facts (losses, epochs) for the results store."""
+    def train(self, samples: Sequence[FaceSample], *, seed: int | None = None, work_dir: Path | None = None) -> dict:
+        """Fit on `samples` (seed and folder from the run context unless given); returns a small dict of
+        training facts (losses, epochs) for the results store."""
         raise NotImplementedError
 
     def predict(self, samples: Sequence[FaceSample]) -> np.ndarray:
@@ -52,8 +81,8 @@ class ModelSpec:
     """A registered model: its name, how to create and load it, and its default configuration."""
 
     name: str
-    factory: Callable[[LandmarkScheme, dict, str], LandmarkModel]
-    load: Callable[[Path, str], LandmarkModel]
+    factory: Callable[[LandmarkScheme, dict, RunContext], LandmarkModel]
+    load: Callable[[Path, RunContext], LandmarkModel]
     description: str = ""
     needs_training: bool = True
     default_config: dict = field(default_factory=dict)
@@ -68,11 +97,16 @@ class ModelSpec:
     # The options `pretrain` accepts in its config (checked when a matrix spec is read).
     pretrain_options: tuple[str, ...] = ()
 
-    def create(self, scheme: LandmarkScheme, config: dict | None = None, device: str = "auto") -> LandmarkModel:
+    def create(self, scheme: LandmarkScheme, config: dict | None = None,
+               context: RunContext | str = "auto") -> LandmarkModel:
         """Create the model with its default config updated by `config`; unknown keys are an error."""
         config = dict(config or {})
         refuse_unknown(config, self.default_config, f"model '{self.name}'")
-        return self.factory(scheme, {**self.default_config, **config}, device)
+        return self.factory(scheme, {**self.default_config, **config}, as_context(context))
+
+    def open(self, path: Path, context: RunContext | str = "auto") -> LandmarkModel:
+        """Load a checkpoint (`load`) for a run with this context."""
+        return self.load(Path(path), as_context(context))
 
     def describe(self) -> dict:
         return {

@@ -81,14 +81,14 @@ def test_a_released_300w_snapshot_crops_in_the_raw_1_based_frame(tmp_path):
     samples = adapter.load_split(root, "common").samples
     model = FabrecModel.load(tmp_path / "lms_300w", "cpu")
     assert model.config["frame_origin"] == 1.0 and model.describe()["frame_origin"] == 1.0
-    model.config.update(crop_extension=list(adapter.crop_box_extension), data_origin=adapter.coordinate_origin)
+    model.context.crop_extension, model.context.data_origin = adapter.crop_box_extension, adapter.coordinate_origin
     got = model.predict(samples)
     for row, sample in enumerate(samples):
         expected = original_prediction(net, sample, adapter.crop_box_extension, frame_offset=1.0)
         assert np.abs(got[row] - expected).max() < 1e-9
     # With the raw values (zero_based = false) the samples are already in the model's frame: same answer.
     raw = adapter.with_options(zero_based=False)
-    model.config["data_origin"] = raw.coordinate_origin
+    model.context.data_origin = raw.coordinate_origin
     raw_pred = model.predict(raw.load_split(root, "common").samples)
     assert np.abs(raw_pred - 1.0 - got).max() < 1e-9
 
@@ -108,8 +108,9 @@ def test_checkpoints_written_before_the_original_crops_keep_their_affine_crops(t
     from fabrec_bench_plugins.models.fabrec.checkpoints import save_checkpoint
 
     net = Fabrec(98, 128)
-    old_config = {k: v for k, v in DEFAULT_CONFIG.items() if k not in ("crop_rule", "frame_origin", "data_origin",
+    old_config = {k: v for k, v in DEFAULT_CONFIG.items() if k not in ("crop_rule", "frame_origin",
                                                                       "inference_precision")}
+    old_config.update(crop_extension=[0.0, 0.1], cache_dir="", resume_dir="")  # keys such checkpoints hold
     old_config["channels_last"] = True
     save_checkpoint(tmp_path / "old.pt", net, {"stage": "landmarks", "scheme": "wflw98", "num_points": 98,
                                                "input_size": 128, "config": old_config})

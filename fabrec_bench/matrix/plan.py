@@ -86,19 +86,15 @@ def run_job(job: Job, work_dir: str, pending: tuple[str, ...], artefacts: dict[s
     except Exception as e:  # a failed pretraining fails the cells that need it
         return job.describe(), list(pending), f"pretraining: {type(e).__name__}: {e}"
     options = {k: json.loads(v) for k, v in job.options}
-    try:  # models that can resume a training get a folder per job, so a killed cell continues where it was
-        from fabrec_bench.plugins import get_registry
-
-        if "resume_dir" in get_registry().model(job.model).default_config:
-            config.setdefault("resume_dir", str(Path(work_dir) / "resume" / job.cell_key("+".join(job.splits))))
-    except UserError as e:
-        return job.describe(), list(pending), f"{type(e).__name__}: {e}"
+    # A folder per job for models that can resume a training, so a killed cell continues where it was.
+    resume_dir = Path(work_dir) / "resume" / job.cell_key("+".join(job.splits))
     try:
         # One training, evaluated on every pending split; each split's run records its own cell key.
         api.run_model_on_splits(
             job.model, job.dataset, list(pending), work_dir=Path(work_dir), data_root=job.data_root,
             train_count=job.train_count, seed=job.seed, config=config, dataset_options=options,
             cell_keys={split: job.cell_key(split) for split in pending}, train_selection=job.train_selection,
+            resume_dir=resume_dir,
         )
         return job.describe(), list(pending), None
     except Exception as e:  # recorded and reported; the matrix goes on

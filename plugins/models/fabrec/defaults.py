@@ -10,7 +10,6 @@ DEFAULT_CONFIG = {
     # batches then depends on the machine, and is recorded)
     "max_seconds": 0.0,
     "tag": "",  # a note shown with the model's variant in leaderboards and plots, e.g. "smoke budget"
-    "resume_dir": "",  # a folder for stage-2 training state: an interrupted training continues from its last save
     "resume_every_seconds": 30.0,  # how often that state is saved (at the end of an epoch)
     "batch_size": 40,
     "eval_batch_size": 50,
@@ -29,14 +28,12 @@ DEFAULT_CONFIG = {
     "channels_last": "auto",
     "compile": False,  # torch.compile the inference path
     "workers": 0,
-    # Cropping: the original's rule (`3fabrec`) or one exact affine warp (`affine`). The crop box extension
-    # and data_origin are set by the run from the dataset; frame_origin is the coordinate of the top-left
-    # pixel in the frame the model learned (0: ours; 1: released 300-W models, trained on raw .pts).
+    # Cropping: the original's rule (`3fabrec`) or one exact affine warp (`affine`); frame_origin is the
+    # coordinate of the top-left pixel in the frame the model learned (0: ours; 1: released 300-W models,
+    # trained on raw .pts). The dataset's crop-box extension and frame, the crop cache and the resume folder
+    # come from the run context (fabrec_bench.models.RunContext).
     "crop_rule": "3fabrec",
-    "crop_extension": [0.0, 0.0],
-    "data_origin": 0.0,
     "frame_origin": 0.0,
-    "cache_dir": "",
     "images_per_epoch_grid": 8,
     "grid_every": 0,  # write a landmark grid every N epochs (0: about ten per run, and the last)
 }

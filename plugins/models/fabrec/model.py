@@ -20,7 +20,7 @@ from fabrec_bench.errors import UserError
 from fabrec_bench.faces.augment import PRESETS
 from fabrec_bench.faces.crops import CROP_RULES, to_image
 from fabrec_bench.faces.facedata import FaceCrops
-from fabrec_bench.models import LandmarkModel, resolve_device
+from fabrec_bench.models import LandmarkModel, RunContext, resolve_device
 from fabrec_bench.schemes import LandmarkScheme
 from fabrec_bench.torch_helpers.distributed import (
     agree,
@@ -47,8 +47,8 @@ from fabrec_bench_plugins.models.fabrec.training import Curve, LandmarkTrainer, 
 class FabrecModel(LandmarkModel):
     """3FabRec behind the fabrec-bench model contract."""
 
-    def __init__(self, scheme: LandmarkScheme, config: dict, device: str = "auto"):
-        super().__init__(scheme, config, device)
+    def __init__(self, scheme: LandmarkScheme, config: dict, context: RunContext | str = "auto"):
+        super().__init__(scheme, config, context)
         if config["decoding"] not in DECODINGS:
             raise UserError(f"3fabrec: decoding {config['decoding']!r} must be one of {', '.join(DECODINGS)}")
         if config["init"] not in ("autoencoder", "scratch"):
@@ -60,7 +60,7 @@ class FabrecModel(LandmarkModel):
         for key in ("precision", "inference_precision"):
             if config[key] not in PRECISIONS:
                 raise UserError(f"3fabrec: {key} {config[key]!r} must be one of {', '.join(PRECISIONS)}")
-        self.device_name = resolve_device(device)
+        self.device_name = resolve_device(self.context.device)
         self.net = Fabrec(scheme.num_points, int(config["input_size"]))
         self.trained = False
         self.history: dict = {}
@@ -84,18 +84,22 @@ class FabrecModel(LandmarkModel):
         return images.contiguous(memory_format=torch.channels_last) if channels_last else images
 
     def _crops(self, samples, augment=None, seed=0) -> FaceCrops:
-        cfg = self.config
-        cache = Path(cfg["cache_dir"]) if cfg["cache_dir"] else None
+        cfg, run = self.config, self.context
         return FaceCrops(samples, self.scheme, input_size=self.net.input_size,
-                         extension=tuple(cfg["crop_extension"]), augment=augment, cache_root=cache,
+                         extension=tuple(run.crop_extension), augment=augment, cache_root=run.cache_dir,
                          dataset_name=f"{self.scheme.name}", seed=seed, rule=cfg["crop_rule"],
-                         frame_offset=float(cfg["frame_origin"]) - float(cfg["data_origin"]))
+                         frame_offset=float(cfg["frame_origin"]) - float(run.data_origin))
 
-    def train(self, samples: Sequence[FaceSample], *, seed: int, work_dir: Path) -> dict:
+    def _inference_precision(self) -> str:
+        return self.context.precision or self.config["inference_precision"]
+
+    def train(self, samples: Sequence[FaceSample], *, seed: int | None = None, work_dir: Path | None = None) -> dict:
+        seed = self.context.seed if seed is None else seed
+        work_dir = Path(work_dir if work_dir is not None else self.context.run_dir or ".")
         torch.manual_seed(seed)
         cfg = self.config
         # The model learns the frame of the data it is trained on, and keeps it (saved with its config).
-        cfg["frame_origin"] = float(cfg["data_origin"])
+        cfg["frame_origin"] = float(self.context.data_origin)
         # Initial weights come from the seed too (not from whatever ran before in this process).
         self.net = Fabrec(self.scheme.num_points, self.net.input_size)
         # Under torchrun each process trains on its share of the faces; gradients are averaged before every
@@ -132,14 +136,13 @@ class FabrecModel(LandmarkModel):
         speed = Throughput()
         from rich.progress import Progress
 
-        work_dir = Path(work_dir)
         iterations = int(cfg["iterations"])
         if iterations < 0:
             raise UserError(f"3fabrec: iterations must be 0 (train by epochs) or positive, got {iterations}")
         epochs = -(-iterations // len(loader)) if iterations else int(cfg["epochs"])
         grid_every = int(cfg["grid_every"]) or max(1, epochs // 10)
         grid_faces = list(samples[: int(cfg["images_per_epoch_grid"])])
-        resume = Stage2State(cfg, samples, seed, world) if cfg["resume_dir"] else None
+        resume = Stage2State(self.context.resume_dir, cfg, samples, seed, world) if self.context.resume_dir else None
         start_epoch = resume.restore(self.net, trainer, curve) if resume else 0
         budget, started, out_of_time = float(cfg["max_seconds"]), time.perf_counter(), False
         with Progress(transient=True) as progress:
@@ -185,12 +188,12 @@ class FabrecModel(LandmarkModel):
         return self.history
 
     def predict(self, samples: Sequence[FaceSample]) -> np.ndarray:
-        precision = self.config["inference_precision"]
+        precision = self._inference_precision()
         return self._predict(samples, self._channels_last(precision, training=False))
 
     @torch.no_grad()
     def _predict(self, samples: Sequence[FaceSample], channels_last: bool) -> np.ndarray:
-        precision = self.config["inference_precision"]
+        precision = self._inference_precision()
         self._prepare(channels_last)
         self.net.eval()
         autocast = autocast_for(self.device_name, precision)
@@ -223,7 +226,7 @@ class FabrecModel(LandmarkModel):
                                          "config": self.config, "history": self.history})
 
     @classmethod
-    def load(cls, path: Path, device: str = "auto") -> FabrecModel:
+    def load(cls, path: Path, context: RunContext | str = "auto") -> FabrecModel:
         from fabrec_bench.plugins import scheme_by_name
 
         state, meta = read_checkpoint(Path(path))
@@ -241,7 +244,7 @@ class FabrecModel(LandmarkModel):
             saved["crop_rule"] = "affine"  # written before fabrec-bench made the original's crops: keep its own
         config = {**DEFAULT_CONFIG, **{k: v for k, v in saved.items() if k in DEFAULT_CONFIG},
                   "input_size": int(meta.get("input_size", 256))}
-        model = cls(scheme, config, device)
+        model = cls(scheme, config, context)
         model.history = meta.get("history", {})
         load_weights(model.net, state, Path(path), head=True)
         model.trained = True
@@ -257,7 +260,7 @@ class FabrecModel(LandmarkModel):
             variant += f", {self.config['tag']}"
         return {"variant": variant, "train_faces": self.history.get("train_faces"),
                 "decoding": self.config["decoding"], "input_size": self.net.input_size, "init": self.config["init"],
-                "precision": choose(self.device_name, self.config["inference_precision"])[0],
+                "precision": choose(self.device_name, self._inference_precision())[0],
                 "train_precision": self.history.get("precision"), "device": self.device_name,
                 "crop_rule": self.config["crop_rule"], "frame_origin": self.config["frame_origin"],
                 "autoencoder": self.config["autoencoder"], "train_encoder": self.config["train_encoder"]}

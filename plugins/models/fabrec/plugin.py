@@ -12,18 +12,18 @@ from fabrec_bench.models import ModelSpec
 from fabrec_bench_plugins.models.fabrec.defaults import DEFAULT_CONFIG
 
 
-def create_model(scheme, config: dict, device: str = "auto"):
+def create_model(scheme, config: dict, context="auto"):
     """The model (torch is imported here, when a model is made, not when the plugin is registered)."""
     from fabrec_bench_plugins.models.fabrec.model import FabrecModel
 
-    return FabrecModel(scheme, config, device)
+    return FabrecModel(scheme, config, context)
 
 
-def load_model(path: Path, device: str = "auto"):
-    """A checkpoint or released snapshot folder as a model."""
+def load_model(path: Path, context="auto"):
+    """A checkpoint or released snapshot folder as a model for a run with `context`."""
     from fabrec_bench_plugins.models.fabrec.model import FabrecModel
 
-    return FabrecModel.load(path, device)
+    return FabrecModel.load(path, context)
 
 
 @hookimpl

@@ -14,17 +14,17 @@ from fabrec_bench.checkpoints import atomic_write
 
 
 class Stage2State:
-    """Stage-2 training state in `resume_dir` (weights, optimiser states, iteration, loss curve), saved at
+    """Stage-2 training state in the run's resume folder (weights, optimiser states, iteration, loss curve), saved at
     epoch ends (atomically, at most every `resume_every_seconds`) and removed when training completes. It
     is used only by a training with the same config, faces and seed (a fingerprint is stored with it)."""
 
     FORMAT = "fabrec-bench/3fabrec-stage2-state/1"
 
-    def __init__(self, cfg: dict, samples, seed: int, world):
-        self.path = Path(cfg["resume_dir"]) / "stage2_state.pt"
+    def __init__(self, folder: Path, cfg: dict, samples, seed: int, world):
+        self.path = Path(folder) / "stage2_state.pt"
         self.every = float(cfg["resume_every_seconds"])
         self.world = world
-        ident = {k: v for k, v in cfg.items() if k not in ("resume_dir", "resume_every_seconds", "workers")}
+        ident = {k: v for k, v in cfg.items() if k not in ("resume_every_seconds", "workers")}
         ident.update(seed=seed, faces=[s.id for s in samples], processes=world.size)
         self.fingerprint = hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()
         self.last_save = time.monotonic()
