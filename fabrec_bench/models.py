@@ -29,7 +29,6 @@ class RunContext:
     precision: str | None = None  # the inference precision asked for (None: the model's own default)
     crop_extension: tuple[float, float] = (0.0, 0.0)  # the dataset's crop-box extension (top, bottom)
     data_origin: float = 0.0  # the samples' frame: coordinate of the top-left pixel centre (0: 0-based)
-    progress: Callable[[str, int, int | None], None] | None = None  # (what, done, total) during training
 
 
 def as_context(context: RunContext | str | None) -> RunContext:
