@@ -16,13 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from fabrec_bench.datasets import DatasetAdapter, resolve_options, resolve_root
+from fabrec_bench.datasets import DatasetAdapter
 from fabrec_bench.errors import UserError, refuse_unknown
 from fabrec_bench.metrics import FaceErrors, face_errors, mean_face
 from fabrec_bench.models import LandmarkModel, ModelSpec, RunContext
 from fabrec_bench.plugins import Registry, get_registry
 from fabrec_bench.predictions import write_landmarks_csv
 from fabrec_bench.protocol import PAPER_CROP_SIZE, PAPER_NORMALISERS, EvalProtocol, protocol_with_overrides
+from fabrec_bench.roots import resolve_options, resolve_root
 from fabrec_bench.store import ResultsStore, store_path
 from fabrec_bench.types import FaceSample, Split
 

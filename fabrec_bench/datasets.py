@@ -1,16 +1,16 @@
-"""The dataset-adapter contract and dataset-root resolution."""
+"""The dataset-adapter contract: what an adapter declares (splits, scheme, protocol, options, crop rule and
+frame) and the helpers every adapter shares. Root lookup lives in fabrec_bench.roots, safe reading of
+annotation files in fabrec_bench.files."""
 
 from __future__ import annotations
 
 import copy
-import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from fabrec_bench.config import config_files, read_config
-from fabrec_bench.errors import AnnotationError, DatasetError, UserError, refuse_unknown
+from fabrec_bench.errors import DatasetError, UserError, refuse_unknown
 from fabrec_bench.protocol import EvalProtocol
+from fabrec_bench.roots import how_to_set_root, root_env_var
 from fabrec_bench.schemes import LandmarkScheme
 from fabrec_bench.types import Split
 from fabrec_bench.warnings import warn
@@ -143,97 +143,3 @@ class DatasetAdapter:
             "coordinate_origin": self.coordinate_origin,
             "file_origin": self.file_origin,
         }
-
-
-def path_inside(base: Path, relative: str) -> Path | None:
-    """`base / relative` resolved, or None if `relative` is absolute or leads outside `base` (e.g. '../x').
-
-    Annotation files name images by relative path; this keeps a malformed or hostile file from reaching
-    anything outside the dataset's image folder.
-    """
-    relative = relative.replace("\\", "/")
-    base = Path(base).resolve()
-    target = (base / relative).resolve()
-    if os.path.isabs(relative) or not target.is_relative_to(base):
-        return None
-    return target
-
-
-def printable_path(path) -> str:
-    """A path as text even when its name is not valid UTF-8 (undecodable bytes shown as \\xNN)."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
-
-
-def check_utf8_name(path: Path) -> None:
-    """Refuse a file whose name is not valid UTF-8: face ids, the results store and CSV files are text."""
-    try:
-        str(path).encode("utf-8")
-    except UnicodeEncodeError:
-        raise AnnotationError(printable_path(path), None, "file name is not valid UTF-8; rename it") from None
-
-
-def read_text_lines(path: Path) -> list[str]:
-    """A UTF-8 annotation file as lines; bytes that are not UTF-8 are reported with their line number."""
-    data = Path(path).read_bytes()
-    try:
-        return data.decode("utf-8").splitlines()
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-        raise AnnotationError(path, line, f"not UTF-8 text (byte 0x{data[e.start]:02x} at column {column}); "
-                                          "save the file as UTF-8") from None
-
-
-def is_number(text: str) -> bool:
-    """Whether `float(text)` succeeds (to name the offending token in parse errors)."""
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
-
-
-def root_env_var(dataset: str) -> str:
-    """The environment variable that holds a dataset's root, e.g. FABREC_BENCH_WFLW_ROOT."""
-    return "FABREC_BENCH_" + re.sub(r"[^A-Za-z0-9]", "_", dataset).upper() + "_ROOT"
-
-
-def how_to_set_root(dataset: str) -> str:
-    return (
-        f"pass --data-root, set {root_env_var(dataset)}, or add [datasets.{dataset}] root = \"...\" "
-        f"to fabrec-bench.toml"
-    )
-
-
-def resolve_options(dataset: str, cli_options: dict | None = None) -> dict:
-    """Adapter options from fabrec-bench.toml ([datasets.NAME], every key but root), then the command line."""
-    options: dict = {}
-    for path in reversed(config_files()):  # the working directory's file wins over the user's
-        entry = read_config(path).get("datasets", {}).get(dataset, {})
-        options.update({k: v for k, v in entry.items() if k != "root"})
-    options.update(cli_options or {})
-    return options
-
-
-def resolve_root(dataset: str, data_root: str | os.PathLike | None = None) -> tuple[Path, str]:
-    """Find a dataset's root: --data-root, then the environment variable, then fabrec-bench.toml files.
-
-    Returns the path and a phrase saying where it came from (for error messages).
-    """
-    if data_root:
-        return Path(data_root).expanduser(), "--data-root"
-    env = root_env_var(dataset)
-    if os.environ.get(env):
-        return Path(os.environ[env]).expanduser(), env
-    for path in config_files():
-        cfg = read_config(path)
-        entry = cfg.get("datasets", {}).get(dataset, {})
-        if "root" in entry:
-            root = Path(str(entry["root"])).expanduser()
-            if not root.is_absolute():
-                root = path.parent / root
-            return root, str(path)
-    tried = ", ".join(str(p) for p in config_files(existing_only=False))
-    raise DatasetError(
-        f"dataset '{dataset}': no root is set (tried --data-root, {env}, {tried}); {how_to_set_root(dataset)}"
-    )

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from fabrec_bench.checkpoints import atomic_write, read_npz
-from fabrec_bench.datasets import is_number
 from fabrec_bench.errors import UserError
+from fabrec_bench.files import is_number
 
 
 def coordinate_header(num_points: int) -> list[str]:

@@ -8,8 +8,8 @@ import traceback
 import click
 
 from fabrec_bench.config import resolve_work_dir
-from fabrec_bench.datasets import printable_path
 from fabrec_bench.errors import UserError
+from fabrec_bench.files import printable_path
 
 
 class Context:

@@ -11,10 +11,10 @@ from rich.table import Table
 
 from fabrec_bench import api
 from fabrec_bench.check import check_dataset
-from fabrec_bench.datasets import resolve_root
 from fabrec_bench.errors import DatasetError
 from fabrec_bench.plugins import get_registry
 from fabrec_bench.predictions import write_landmarks_csv
+from fabrec_bench.roots import resolve_root
 from fabrec_bench_runners.options import console, parse_options
 
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from fabrec_bench.datasets import resolve_root
 from fabrec_bench.errors import DatasetError, UserError
+from fabrec_bench.roots import resolve_root
 
 
 def test_lookup_order(tmp_path, monkeypatch):

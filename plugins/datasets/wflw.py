@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fabrec_bench.datasets import DatasetAdapter, SplitInfo, is_number, path_inside, read_text_lines
+from fabrec_bench.datasets import DatasetAdapter, SplitInfo
 from fabrec_bench.errors import AnnotationError, DatasetError
+from fabrec_bench.files import is_number, path_inside, read_text_lines
 from fabrec_bench.hookspecs import hookimpl
 from fabrec_bench.problems import bad_line
 from fabrec_bench.protocol import EvalProtocol

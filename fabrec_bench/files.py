@@ -1,0 +1,57 @@
+"""Reading annotation files safely: paths that stay inside a dataset, UTF-8 names and text with the line at
+fault named, numbers recognised before they are parsed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from fabrec_bench.errors import AnnotationError
+
+
+def path_inside(base: Path, relative: str) -> Path | None:
+    """`base / relative` resolved, or None if `relative` is absolute or leads outside `base` (e.g. '../x').
+
+    Annotation files name images by relative path; this keeps a malformed or hostile file from reaching
+    anything outside the dataset's image folder.
+    """
+    relative = relative.replace("\\", "/")
+    base = Path(base).resolve()
+    target = (base / relative).resolve()
+    if os.path.isabs(relative) or not target.is_relative_to(base):
+        return None
+    return target
+
+
+def printable_path(path) -> str:
+    """A path as text even when its name is not valid UTF-8 (undecodable bytes shown as \\xNN)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def check_utf8_name(path: Path) -> None:
+    """Refuse a file whose name is not valid UTF-8: face ids, the results store and CSV files are text."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise AnnotationError(printable_path(path), None, "file name is not valid UTF-8; rename it") from None
+
+
+def read_text_lines(path: Path) -> list[str]:
+    """A UTF-8 annotation file as lines; bytes that are not UTF-8 are reported with their line number."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise AnnotationError(path, line, f"not UTF-8 text (byte 0x{data[e.start]:02x} at column {column}); "
+                                          "save the file as UTF-8") from None
+
+
+def is_number(text: str) -> bool:
+    """Whether `float(text)` succeeds (to name the offending token in parse errors)."""
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
