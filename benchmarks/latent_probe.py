@@ -31,6 +31,7 @@ from fabrec_bench.schemes import WFLW98
 from fabrec_bench.torch_helpers.torchdata import face_loader, normalise
 from fabrec_bench_plugins.datasets.wflw import WFLWDataset
 from fabrec_bench_plugins.models.fabrec.checkpoints import load_weights, read_checkpoint
+from fabrec_bench_plugins.models.fabrec.defaults import IMAGE_MEAN_RGB
 from fabrec_bench_plugins.models.fabrec.networks import Fabrec
 
 
@@ -46,7 +47,7 @@ def crops_and_landmarks(samples, input_size: int, cache: Path) -> tuple[torch.Te
 def encode(net: Fabrec, images: torch.Tensor) -> np.ndarray:
     """Codes (N, 99) of uint8 crops."""
     with torch.inference_mode():
-        codes = [net.Q(normalise(images[i:i + 64], "cpu")).float().numpy() for i in range(0, len(images), 64)]
+        codes = [net.Q(normalise(images[i:i + 64], "cpu", mean_rgb=IMAGE_MEAN_RGB)).float().numpy() for i in range(0, len(images), 64)]
     return np.concatenate(codes).astype(np.float64)
 
 
@@ -79,7 +80,7 @@ def supervised_bound(images: torch.Tensor, landmarks: np.ndarray, test_images: t
     while time.perf_counter() - started < seconds:
         pick = torch.randint(len(images), (16,), generator=generator)
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            out = readout(encoder(normalise(images[pick], "cpu").contiguous(memory_format=torch.channels_last)))
+            out = readout(encoder(normalise(images[pick], "cpu", mean_rgb=IMAGE_MEAN_RGB).contiguous(memory_format=torch.channels_last)))
         loss = (out.float().view(-1, 98, 2) - targets[pick]).abs().mean()
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
@@ -87,7 +88,7 @@ def supervised_bound(images: torch.Tensor, landmarks: np.ndarray, test_images: t
         batches += 1
     encoder.eval()
     with torch.inference_mode():
-        predicted = torch.cat([readout(encoder(normalise(test_images[i:i + 64], "cpu")))
+        predicted = torch.cat([readout(encoder(normalise(test_images[i:i + 64], "cpu", mean_rgb=IMAGE_MEAN_RGB)))
                                for i in range(0, len(test_images), 64)])
     predicted = (predicted.float().view(-1, 98, 2).numpy() + 0.5) * input_size
     return nme(predicted, test_landmarks), batches

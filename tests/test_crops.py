@@ -105,6 +105,7 @@ def test_cache_serves_the_same_crop_and_never_a_stale_one(synthetic_wflw, tmp_pa
 def test_data_loader_with_worker_processes(synthetic_wflw, tmp_path):
     torch = pytest.importorskip("torch")
     from fabrec_bench.torch_helpers.torchdata import face_loader, normalise
+    from fabrec_bench_plugins.models.fabrec.defaults import IMAGE_MEAN_RGB
 
     samples = WFLWDataset().load_split(synthetic_wflw, "train").samples[:10]
     crops = FaceCrops(samples, WFLW98, input_size=64, augment=PRESETS[6], cache_root=tmp_path, dataset_name="wflw")
@@ -112,7 +113,7 @@ def test_data_loader_with_worker_processes(synthetic_wflw, tmp_path):
     batches = list(loader)
     assert [b["image"].shape[0] for b in batches] == [4, 4, 2]  # nothing dropped
     assert batches[0]["image"].shape[1:] == (64, 64, 3) and batches[0]["image"].dtype == torch.uint8
-    normalised = normalise(batches[0]["image"])
+    normalised = normalise(batches[0]["image"], mean_rgb=IMAGE_MEAN_RGB)
     assert normalised.shape[1:] == (3, 64, 64) and normalised.dtype == torch.float32
     # Channel order: BGR in, RGB out, mean subtracted.
     first = batches[0]["image"][0].numpy()

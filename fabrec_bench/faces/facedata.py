@@ -37,8 +37,6 @@ from fabrec_bench.faces.crops import (
 from fabrec_bench.schemes import LandmarkScheme
 from fabrec_bench.types import FaceSample
 
-# 3FabRec normalises by subtracting this RGB mean only (std 1).
-IMAGE_MEAN_RGB = (0.518, 0.418, 0.361)
 CACHE_VERSION = 1
 CACHE_FORMATS = ("npy", "png", "jpeg")
 

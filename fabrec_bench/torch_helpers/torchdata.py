@@ -6,18 +6,17 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from fabrec_bench.faces.facedata import IMAGE_MEAN_RGB, FaceCrops
-
-_MEAN = np.asarray(IMAGE_MEAN_RGB, np.float32)
+from fabrec_bench.faces.facedata import FaceCrops
 
 
 def normalise(images: torch.Tensor, device: torch.device | str | None = None,
-              dtype: torch.dtype = torch.float32) -> torch.Tensor:
+              dtype: torch.dtype = torch.float32, mean_rgb=(0.0, 0.0, 0.0)) -> torch.Tensor:
     """Loader batches (B x H x W x 3 uint8 BGR, as OpenCV decodes) -> B x 3 x H x W RGB `dtype` in [0, 1]
-    minus the 3FabRec mean. Done per batch on `device`: workers and the host-to-GPU copy move 1 byte per
-    pixel instead of 4, and no per-image transpose is paid."""
+    minus the model's `mean_rgb` (3FabRec's is fabrec_bench_plugins.models.fabrec.defaults.IMAGE_MEAN_RGB).
+    Done per batch on `device`: workers and the host-to-GPU copy move 1 byte per pixel instead of 4, and no
+    per-image transpose is paid."""
     images = images.to(device, non_blocking=True) if device is not None else images
-    mean = torch.as_tensor(_MEAN, device=images.device, dtype=dtype).view(1, 3, 1, 1)
+    mean = torch.as_tensor(np.asarray(mean_rgb, np.float32), device=images.device, dtype=dtype).view(1, 3, 1, 1)
     rgb = images.flip(-1).permute(0, 3, 1, 2)
     return rgb.to(dtype) / 255.0 - mean
 

@@ -18,7 +18,7 @@ import torch
 from fabrec_bench.checkpoints import atomic_write
 from fabrec_bench.errors import UserError
 from fabrec_bench.faces.augment import PRESETS
-from fabrec_bench.faces.facedata import IMAGE_MEAN_RGB, FaceCrops
+from fabrec_bench.faces.facedata import FaceCrops
 from fabrec_bench.models import resolve_device
 from fabrec_bench.schemes import LandmarkScheme
 from fabrec_bench.torch_helpers.distributed import (
@@ -32,6 +32,7 @@ from fabrec_bench.torch_helpers.distributed import (
 from fabrec_bench.torch_helpers.torchdata import face_loader, normalise
 from fabrec_bench.types import FaceSample
 from fabrec_bench_plugins.models.fabrec.checkpoints import read_checkpoint, save_checkpoint
+from fabrec_bench_plugins.models.fabrec.defaults import IMAGE_MEAN_RGB
 from fabrec_bench_plugins.models.fabrec.networks import Fabrec
 from fabrec_bench_plugins.models.fabrec.precision import autocast_for
 from fabrec_bench_plugins.models.fabrec.training import STAGE1_PRESETS, AutoencoderTrainer, Curve, Throughput
@@ -101,7 +102,7 @@ def train_autoencoder(samples: Sequence[FaceSample], scheme: LandmarkScheme, out
                       rule="3fabrec", landmarks=False)  # labels are not used: faces of any scheme mix
     loader = face_loader(crops, batch_size, shuffle=True, workers=workers, pin_memory=device.startswith("cuda"),
                          drop_last=len(crops) > batch_size, seed=seed)
-    fixed = normalise(next(iter(face_loader(crops, min(8, len(crops)))))["image"], device)
+    fixed = normalise(next(iter(face_loader(crops, min(8, len(crops)))))["image"], device, mean_rgb=IMAGE_MEAN_RGB)
     curve = Curve()
     speed = Throughput()
     summary = {}
@@ -112,7 +113,8 @@ def train_autoencoder(samples: Sequence[FaceSample], scheme: LandmarkScheme, out
         loader.generator.manual_seed(seed * 100_003 + epoch)
         torch.manual_seed(seed * 100_019 + epoch)
         for batch in loader:
-            losses = trainer.step(normalise(batch["image"], device).contiguous(memory_format=torch.channels_last))
+            images = normalise(batch["image"], device, mean_rgb=IMAGE_MEAN_RGB)
+            losses = trainer.step(images.contiguous(memory_format=torch.channels_last))
             rate = speed.add(len(batch["index"]))
             curve.add(iteration=trainer.iteration, epoch=epoch, **losses)
             if progress:

@@ -1,4 +1,8 @@
-"""3FabRec's options and their defaults (`--config KEY=VALUE`), importable without torch (the CLI lists them)."""
+"""3FabRec's options and their defaults (`--config KEY=VALUE`), and its constants; importable without torch
+(the CLI lists them)."""
+
+# 3FabRec normalises images by subtracting this RGB mean only (std 1): the VGGFace2 mean of the original.
+IMAGE_MEAN_RGB = (0.518, 0.418, 0.361)
 
 DEFAULT_CONFIG = {
     "input_size": 256,

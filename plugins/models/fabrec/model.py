@@ -36,7 +36,7 @@ from fabrec_bench_plugins.models.fabrec.checkpoints import (
     read_checkpoint,
     save_checkpoint,
 )
-from fabrec_bench_plugins.models.fabrec.defaults import DEFAULT_CONFIG
+from fabrec_bench_plugins.models.fabrec.defaults import DEFAULT_CONFIG, IMAGE_MEAN_RGB
 from fabrec_bench_plugins.models.fabrec.heatmaps import DECODINGS, decode
 from fabrec_bench_plugins.models.fabrec.networks import Fabrec
 from fabrec_bench_plugins.models.fabrec.precision import PRECISIONS, autocast_for, choose
@@ -80,7 +80,7 @@ class FabrecModel(LandmarkModel):
             torch.backends.cudnn.benchmark = channels_last
 
     def _images(self, batch: dict, channels_last: bool) -> torch.Tensor:
-        images = normalise(batch["image"], self.device_name)
+        images = normalise(batch["image"], self.device_name, mean_rgb=IMAGE_MEAN_RGB)
         return images.contiguous(memory_format=torch.channels_last) if channels_last else images
 
     def _crops(self, samples, augment=None, seed=0) -> FaceCrops:
