@@ -126,3 +126,24 @@ def test_the_region_truncates_every_side_towards_zero():
     half = np.float32(49.5) * np.float32(363 / 256)
     assert tl.tolist() == [int(np.float32(39.5) - half), int(np.float32(29.5) - half)]
     assert br.tolist() == [int(2 * half + (np.float32(39.5) - half)), int(2 * half + (np.float32(29.5) - half))]
+
+
+def test_faces_of_several_datasets_are_each_cropped_by_their_own_rule(tmp_path):
+    """3FabRec's stage 1 trains on VGGFace2 and AffectNet together; the original crops each face with its
+    own dataset's box extension. Per-face extensions give the same crops as one dataset at a time."""
+    _require_fixtures()
+    by_id = {c["id"]: c for c in _cases()}
+    chosen = [by_id["vggface2-3"], by_id["affectnet-1"]]
+    samples, extensions = [], []
+    for i, case in enumerate(chosen):
+        path = tmp_path / f"face{i}.png"
+        cv2.imwrite(str(path), np.ascontiguousarray(pattern_rgb(*case["image_wh"])[..., ::-1]))
+        samples.append(FaceSample(id=str(i), image_path=path, landmarks_px=np.asarray(case["points_in_image"]),
+                                  box_px=tuple(case["box"])))
+        extensions.append(_settings(case).extension)
+    assert extensions[0] != extensions[1]
+    mixed = FaceCrops(samples, FIVE_POINT, rule="3fabrec", extensions=extensions, cache_root=tmp_path / "cache")
+    for i, case in enumerate(chosen):
+        image, _, _ = mixed.item(i)
+        diff = np.abs(image[..., ::-1].astype(int) - np.load(FIXTURES / "crops.npz")[case["id"]].astype(int))
+        assert diff.mean() <= 0.5 and (diff <= 2).mean() >= 0.99, case["id"]

@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import cv2
@@ -137,15 +137,19 @@ class FaceCrops:
     in one warp; a flip also permutes the landmark indices with the scheme's permutation. Under the `3fabrec`
     crop rule the landmarks are clamped at 0 afterwards, as the original's centre crop does to every sample
     (its training targets included). With `landmarks=False` (unsupervised training on faces of any schemes,
-    mixed) items carry no landmarks: an empty (0, 2) array.
+    mixed) items carry no landmarks: an empty (0, 2) array. `extensions` gives each face its own dataset's
+    box extension (faces of several datasets in one training, as 3FabRec's stage 1 on VGGFace2 + AffectNet).
     """
 
     def __init__(self, samples: Sequence[FaceSample], scheme: LandmarkScheme, *, input_size: int = 256,
                  extension: tuple[float, float] = (0.0, 0.0), augment: AugmentSettings | None = None,
                  cache_root: Path | None = None, dataset_name: str = "faces", seed: int = 0,
                  cache_format: str = "npy", rule: str = "affine", frame_offset: float = 0.0,
-                 landmarks: bool = True):
+                 landmarks: bool = True, extensions: Sequence[tuple[float, float]] | None = None):
         self.samples = list(samples)
+        if extensions is not None and len(extensions) != len(self.samples):
+            raise ValueError(f"{len(extensions)} extensions for {len(self.samples)} faces")
+        self.extensions = [tuple(e) for e in extensions] if extensions is not None else None
         self.with_landmarks = landmarks
         self.scheme = scheme
         self.input_size = input_size
@@ -153,6 +157,13 @@ class FaceCrops:
         self.settings = CropSettings(input_size=input_size, extension=tuple(extension), roi=augment is not None,
                                      rule=rule, frame_offset=frame_offset)
         self.cache = CropCache(cache_root, dataset_name, self.settings, cache_format) if cache_root else None
+        # One settings (and cache folder) per extension in use; the crop cache keys on the settings.
+        self._by_extension = {self.settings.extension: (self.settings, self.cache)}
+        for ext in set(self.extensions or ()):
+            if ext not in self._by_extension:
+                settings = replace(self.settings, extension=ext)
+                cache = CropCache(cache_root, dataset_name, settings, cache_format) if cache_root else None
+                self._by_extension[ext] = (settings, cache)
         self.seed = seed
         self.epoch = 0
 
@@ -165,7 +176,8 @@ class FaceCrops:
 
     def item(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         sample = self.samples[index]
-        image, matrix = self.cache.crop(sample) if self.cache else uncached_crop(sample, self.settings)
+        settings, cache = self._by_extension[self.extensions[index] if self.extensions else self.settings.extension]
+        image, matrix = cache.crop(sample) if cache else uncached_crop(sample, settings)
         points = sample.landmarks_px if self.with_landmarks else np.zeros((0, 2))
         if self.augment is None:
             return image, self._clamped(to_crop(points, matrix)), matrix

@@ -59,11 +59,12 @@ def train_autoencoder(samples: Sequence[FaceSample], scheme: LandmarkScheme, out
                       daug: int = 4, device: str = "auto", precision: str = "auto", workers: int = 0,
                       crop_extension=(0.0, 0.0), cache_dir: Path | None = None, seed: int = 0,
                       resume: bool = True, progress=None, max_seconds: float | None = None,
-                      keep_every: int = 10) -> dict:
+                      keep_every: int = 10, crop_extensions=None) -> dict:
     """Train (or continue training) an autoencoder; returns a summary with the final reconstruction error.
 
     `max_seconds` stops after the first epoch that ends past that budget (snapshots are complete epochs).
     `keep_every` K keeps `epoch_NNN.pt` for every K-th epoch besides `latest.pt` (0: latest only).
+    `crop_extensions` (one per face) crops faces of several datasets each by its own dataset's rule.
     """
     if keep_every < 0:
         raise UserError(f"keep_every must be 0 (latest only) or a positive number of epochs, got {keep_every}")
@@ -77,6 +78,7 @@ def train_autoencoder(samples: Sequence[FaceSample], scheme: LandmarkScheme, out
     world, device = setup(device)
     device = resolve_device(device)
     samples = shard(list(samples), world)
+    crop_extensions = shard(list(crop_extensions), world) if crop_extensions is not None else None
     if not samples:
         raise UserError("no faces to train the autoencoder on")
     torch.manual_seed(seed)
@@ -99,7 +101,8 @@ def train_autoencoder(samples: Sequence[FaceSample], scheme: LandmarkScheme, out
             opt.load_state_dict(optimiser_states[name])
     crops = FaceCrops(samples, scheme, input_size=input_size, extension=tuple(crop_extension),
                       augment=PRESETS[daug], cache_root=cache_dir, dataset_name=f"ae-{scheme.name}", seed=seed,
-                      rule="3fabrec", landmarks=False)  # labels are not used: faces of any scheme mix
+                      rule="3fabrec", landmarks=False,  # labels are not used: faces of any scheme mix
+                      extensions=crop_extensions)
     loader = face_loader(crops, batch_size, shuffle=True, workers=workers, pin_memory=device.startswith("cuda"),
                          drop_last=len(crops) > batch_size, seed=seed)
     fixed = normalise(next(iter(face_loader(crops, min(8, len(crops)))))["image"], device, mean_rgb=IMAGE_MEAN_RGB)

@@ -116,14 +116,16 @@ def fabrec_bench_register_commands(cli):
         from fabrec_bench import api
         from fabrec_bench_plugins.models.fabrec.autoencoder import train_autoencoder
 
-        samples, extension, scheme = [], None, None
+        samples, extension_of, scheme = [], {}, None
         for name in datasets:
             adapter = api.get_adapter(name)
             split_data = api.load_split(name, split, data_root=data_root if len(datasets) == 1 else None)
             samples += split_data.samples
-            extension = extension or adapter.crop_box_extension
+            # Each face is cropped by its own dataset's rule, as the original's concatenated datasets do.
+            extension_of.update({id(s): tuple(adapter.crop_box_extension) for s in split_data.samples})
             scheme = scheme or split_data.scheme  # only sizes the unused head: stage 1 ignores landmarks
         samples = api.select_training_subset(samples, train_count, seed)
+        extensions = [extension_of[id(s)] for s in samples]
         console = Console()
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("stage 1", total=None)
@@ -135,7 +137,7 @@ def fabrec_bench_register_commands(cli):
             summary = train_autoencoder(
                 samples, scheme, Path(out), input_size=int(input_size), epochs=epochs, batch_size=batch_size,
                 preset=preset, lr=lr, daug=daug, device=device, precision=precision, workers=workers,
-                crop_extension=extension, cache_dir=obj.work_dir / "crop-cache", seed=seed, resume=not fresh,
+                crop_extensions=extensions, cache_dir=obj.work_dir / "crop-cache", seed=seed, resume=not fresh,
                 progress=report, keep_every=keep_every, max_seconds=max_seconds)
         console.print(f"{len(samples)} faces, epoch {summary.get('epoch', '-')}: reconstruction L1 "
                       f"{summary.get('recon_l1', float('nan')):.2f} (0-255 scale), "
