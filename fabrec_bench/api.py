@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import metadata
@@ -19,7 +20,7 @@ import numpy as np
 from fabrec_bench.datasets import DatasetAdapter
 from fabrec_bench.errors import UserError, refuse_unknown
 from fabrec_bench.metrics import FaceErrors, face_errors, mean_face
-from fabrec_bench.models import LandmarkModel, ModelSpec, RunContext
+from fabrec_bench.models import LandmarkModel, ModelSpec, RunContext, TrainingProgress
 from fabrec_bench.plugins import Registry, get_registry
 from fabrec_bench.predictions import write_landmarks_csv
 from fabrec_bench.protocol import PAPER_CROP_SIZE, PAPER_NORMALISERS, EvalProtocol, protocol_with_overrides
@@ -227,6 +228,7 @@ def run_model_on_splits(
     precision: str | None = None,
     train_selection: str = "random",
     resume_dir: Path | None = None,
+    progress: Callable[[TrainingProgress], None] | None = None,
 ) -> list[RunOutcome]:
     """Train once (unless `checkpoint` is given or the model needs no training), then evaluate on each split,
     storing one run per split. The model's checkpoint is saved in the first run's folder.
@@ -240,7 +242,8 @@ def run_model_on_splits(
     where a model that can resume its training keeps its state (matrices give one per cell).
 
     The model gets a `RunContext`: the run's folders, the crop cache, the dataset's crop-box extension and
-    coordinate frame, device, seed and the inference precision asked for.
+    coordinate frame, device, seed, the inference precision asked for, the torchrun process group (when
+    launched by torchrun) and `progress`, told after every training step.
     """
     registry = registry or get_registry()
     adapter = get_adapter(dataset, dataset_options, registry)
@@ -271,8 +274,14 @@ def run_model_on_splits(
     work_dir = Path(work_dir)
     context = RunContext(device=device, seed=seed, work_dir=work_dir, cache_dir=work_dir / "crop-cache",
                          resume_dir=Path(resume_dir) if resume_dir else None, precision=precision,
-                         crop_extension=tuple(adapter.crop_box_extension), data_origin=adapter.coordinate_origin)
-    if training and int(os.environ.get("WORLD_SIZE", "1")) > 1 and int(os.environ.get("RANK", "0")) != 0:
+                         crop_extension=tuple(adapter.crop_box_extension), data_origin=adapter.coordinate_origin,
+                         progress=progress)
+    if training and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        from fabrec_bench.torch_helpers.distributed import setup
+
+        world, process_device = setup(device)  # joins torchrun's process group
+        context = replace(context, process_group=world, device=process_device)
+    if context.process_group is not None and not context.process_group.is_main:
         # A helper process under torchrun: it trains its share alongside rank 0, which stores the results.
         import tempfile
 

@@ -5,12 +5,32 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from fabrec_bench.errors import UserError, refuse_unknown
 from fabrec_bench.schemes import LandmarkScheme
 from fabrec_bench.types import FaceSample
+
+
+@dataclass(frozen=True)
+class TrainingProgress:
+    """One training step, as reported to the run context's progress callback (every model's training reports
+    this way; the CLI draws it)."""
+
+    stage: str  # e.g. "3fabrec stage 2"
+    epoch: int  # 1-based epoch being trained
+    epochs: int
+    iteration: int  # iterations done
+    iterations: int  # iterations planned (the run may stop earlier on a time budget)
+    losses: dict[str, float]
+    images_per_second: float
+
+    def describe(self) -> str:
+        losses = " ".join(f"{k} {v:.4g}" for k, v in self.losses.items())
+        return (f"{self.stage} epoch {self.epoch}/{self.epochs}, iteration {self.iteration}/{self.iterations}: "
+                f"{losses} ({self.images_per_second:.0f} img/s)")
 
 
 @dataclass
@@ -29,6 +49,10 @@ class RunContext:
     precision: str | None = None  # the inference precision asked for (None: the model's own default)
     crop_extension: tuple[float, float] = (0.0, 0.0)  # the dataset's crop-box extension (top, bottom)
     data_origin: float = 0.0  # the samples' frame: coordinate of the top-left pixel centre (0: 0-based)
+    # The processes a training shares its work with (fabrec_bench.torch_helpers.distributed.World); None: one
+    # process, or the torchrun group joined from the environment when a training starts.
+    process_group: Any = None
+    progress: Callable[[TrainingProgress], None] | None = None  # told after every training step
 
 
 def as_context(context: RunContext | str | None) -> RunContext:

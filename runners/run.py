@@ -9,6 +9,7 @@ import click
 
 from fabrec_bench import api
 from fabrec_bench.plugins import get_registry
+from fabrec_bench.progress import training_progress
 from fabrec_bench_runners.options import (
     console,
     evaluation_json,
@@ -74,12 +75,13 @@ def run_command(obj, model, dataset, splits, data_root, device, skip_bad, datase
     """Train MODEL if it needs training, evaluate it on DATASET/SPLIT and store the result."""
     registry = get_registry()
     protocol = api.protocol_for(registry.dataset(dataset), **protocol_overrides)
-    with console.status(f"[bold]{model}[/] on {dataset}/{', '.join(splits)}: loading, training, evaluating…"):
+    with training_progress(console, f"[bold]{model}[/] on {dataset}/{', '.join(splits)}: loading, training, "
+                           "evaluating…") as progress:
         outcomes = api.run_model_on_splits(
             model, dataset, list(splits), work_dir=obj.work_dir, data_root=data_root, train_split=train_split,
             train_count=train_count, seed=seed, config=parse_options(config_pairs), device=device,
             skip_bad=skip_bad, protocol=protocol, dataset_options=parse_options(dataset_options),
-            precision=precision, train_selection=train_selection,
+            precision=precision, train_selection=train_selection, progress=progress,
         )
     _show(obj, outcomes, model, dataset, splits, as_json)
 

@@ -15,14 +15,12 @@ import cv2
 import numpy as np
 import torch
 
-from fabrec_bench.checkpoints import atomic_write
 from fabrec_bench.errors import UserError
 from fabrec_bench.faces.augment import PRESETS
 from fabrec_bench.faces.facedata import FaceCrops
 from fabrec_bench.models import resolve_device
 from fabrec_bench.schemes import LandmarkScheme
 from fabrec_bench.torch_helpers.distributed import (
-    agree,
     barrier,
     broadcast_state,
     max_replica_difference,
@@ -31,11 +29,13 @@ from fabrec_bench.torch_helpers.distributed import (
 )
 from fabrec_bench.torch_helpers.torchdata import face_loader, normalise
 from fabrec_bench.types import FaceSample
-from fabrec_bench_plugins.models.fabrec.checkpoints import read_checkpoint, save_checkpoint
+from fabrec_bench_plugins.models.fabrec.checkpoints import save_checkpoint
 from fabrec_bench_plugins.models.fabrec.defaults import IMAGE_MEAN_RGB
+from fabrec_bench_plugins.models.fabrec.loop import EpochLoop
 from fabrec_bench_plugins.models.fabrec.networks import Fabrec
 from fabrec_bench_plugins.models.fabrec.precision import autocast_for
-from fabrec_bench_plugins.models.fabrec.training import STAGE1_PRESETS, AutoencoderTrainer, Curve, Throughput
+from fabrec_bench_plugins.models.fabrec.resume import stage1_state
+from fabrec_bench_plugins.models.fabrec.training import STAGE1_PRESETS, AutoencoderTrainer
 
 
 def to_bgr_uint8(images: torch.Tensor) -> np.ndarray:
@@ -63,14 +63,12 @@ def train_autoencoder(samples: Sequence[FaceSample], scheme: LandmarkScheme, out
     """Train (or continue training) an autoencoder; returns a summary with the final reconstruction error.
 
     `max_seconds` stops after the first epoch that ends past that budget (snapshots are complete epochs).
+    `progress` is told every step (a `fabrec_bench.models.TrainingProgress`).
     `keep_every` K keeps `epoch_NNN.pt` for every K-th epoch besides `latest.pt` (0: latest only).
     `crop_extensions` (one per face) crops faces of several datasets each by its own dataset's rule.
     """
     if keep_every < 0:
         raise UserError(f"keep_every must be 0 (latest only) or a positive number of epochs, got {keep_every}")
-    import time
-
-    started = time.perf_counter()
     if preset not in STAGE1_PRESETS:
         raise UserError(f"preset {preset!r} must be one of {', '.join(STAGE1_PRESETS)}")
     out = Path(out)
@@ -85,20 +83,16 @@ def train_autoencoder(samples: Sequence[FaceSample], scheme: LandmarkScheme, out
     net = Fabrec(scheme.num_points, input_size)
     trainer = AutoencoderTrainer(net, lr=lr, autocast=autocast_for(device, precision), world=world,
                                  **STAGE1_PRESETS[preset])
-    start_epoch = 0
-    latest = out / "latest.pt"
-    if resume and latest.is_file():
-        state, meta = read_checkpoint(latest)
-        net.load_state_dict({k: v for k, v in state.items() if not k.startswith("optim.") and k in net.state_dict()},
-                            strict=False)
-        start_epoch = int(meta["epoch"])
-        trainer.iteration = int(meta["iteration"])
     net.to(device).to(memory_format=torch.channels_last)
+
+    def meta_of(epoch: int) -> dict:
+        return {"stage": "autoencoder", "epoch": epoch, "iteration": trainer.iteration, "input_size": input_size,
+                "preset": preset, "lr": lr, "daug": daug, "seed": seed, "faces": len(samples) * world.size,
+                "processes": world.size}
+
+    state = stage1_state(out, net, meta_of, world, input_size)
+    start_epoch = state.restore(net, trainer, device=device) if resume else 0
     broadcast_state(net, world)
-    if resume and latest.is_file():
-        optimiser_states = torch.load(out / "latest.optim.pt", map_location=device, weights_only=True)
-        for name, opt in trainer.optimizers().items():
-            opt.load_state_dict(optimiser_states[name])
     crops = FaceCrops(samples, scheme, input_size=input_size, extension=tuple(crop_extension),
                       augment=PRESETS[daug], cache_root=cache_dir, dataset_name=f"ae-{scheme.name}", seed=seed,
                       rule="3fabrec", landmarks=False,  # labels are not used: faces of any scheme mix
@@ -106,47 +100,33 @@ def train_autoencoder(samples: Sequence[FaceSample], scheme: LandmarkScheme, out
     loader = face_loader(crops, batch_size, shuffle=True, workers=workers, pin_memory=device.startswith("cuda"),
                          drop_last=len(crops) > batch_size, seed=seed)
     fixed = normalise(next(iter(face_loader(crops, min(8, len(crops)))))["image"], device, mean_rgb=IMAGE_MEAN_RGB)
-    curve = Curve()
-    speed = Throughput()
-    summary = {}
-    for epoch in range(start_epoch, epochs):
-        # Everything random in an epoch (order, augmentation, the latent prior, dropout) is seeded by (seed,
-        # epoch), so a run resumed from an epoch snapshot continues exactly as the uninterrupted run would.
-        crops.set_epoch(epoch)
-        loader.generator.manual_seed(seed * 100_003 + epoch)
-        torch.manual_seed(seed * 100_019 + epoch)
-        for batch in loader:
-            images = normalise(batch["image"], device, mean_rgb=IMAGE_MEAN_RGB)
-            losses = trainer.step(images.contiguous(memory_format=torch.channels_last))
-            rate = speed.add(len(batch["index"]))
-            curve.add(iteration=trainer.iteration, epoch=epoch, **losses)
-            if progress:
-                progress(epoch, losses, rate)
+    # Snapshots are whole epochs, so the time budget is checked at epoch ends.
+    loop = EpochLoop("3fabrec stage 1", trainer, loader, crops, seed, epochs, world=world,
+                     max_seconds=float(max_seconds or 0), budget_at_epoch_end=True, progress=progress)
+
+    def step(batch):
+        images = normalise(batch["image"], device, mean_rgb=IMAGE_MEAN_RGB)
+        return trainer.step(images.contiguous(memory_format=torch.channels_last))
+
+    def end_of_epoch(done: int, stopping: bool) -> None:
         # BatchNorm statistics are per process (as DistributedDataParallel's default); rank 0's are kept.
         broadcast_state(net, world)
-        meta = {"stage": "autoencoder", "epoch": epoch + 1, "iteration": trainer.iteration, "input_size": input_size,
-                "preset": preset, "lr": lr, "daug": daug, "seed": seed, "faces": len(samples) * world.size,
-                "processes": world.size}
         if world.is_main:
-            if keep_every and (epoch + 1) % keep_every == 0:
-                save_checkpoint(out / f"epoch_{epoch + 1:03d}.pt", net, meta)
-            _save_optimisers(out / "latest.optim.pt", trainer)
-            save_checkpoint(latest, net, meta)  # last, so latest.pt never points past the optimiser state
-            reconstruction_grid(net, fixed, out / f"reconstructions_epoch_{epoch + 1:03d}.png")
+            if keep_every and done % keep_every == 0:
+                save_checkpoint(out / f"epoch_{done:03d}.pt", net, meta_of(done))
+            reconstruction_grid(net, fixed, out / f"reconstructions_epoch_{done:03d}.png")
+        state.save(net, trainer, None, done, force=True)  # optimisers, then latest.pt
         barrier(world)
-        epoch_rows = [r for r in curve.rows if r["epoch"] == epoch]
-        summary = {"epoch": epoch + 1, "recon_l1": float(np.mean([r["recon_l1"] for r in epoch_rows])),
-                   "images_per_second": round(speed.add(0), 1)}
-        if agree(max_seconds is not None and time.perf_counter() - started > max_seconds, world):
-            break
-    if curve.rows and world.is_main:
-        curve.write(out, f"stage1_loss_epochs_{start_epoch + 1}-{summary.get('epoch', epochs)}")
-    summary["checkpoint"] = str(latest)
+
+    result = loop.run(step, start_epoch, end_of_epoch)
+    summary = {}
+    if result.epochs_done > start_epoch:
+        last = [r["recon_l1"] for r in loop.curve.rows if r["epoch"] == result.epochs_done - 1]
+        summary = {"epoch": result.epochs_done, "recon_l1": float(np.mean(last)),
+                   "images_per_second": result.images_per_second}
+        if world.is_main:
+            loop.curve.write(out, f"stage1_loss_epochs_{start_epoch + 1}-{result.epochs_done}")
+    summary["checkpoint"] = str(out / "latest.pt")
     summary["processes"] = world.size
     summary["replica_max_difference"] = max_replica_difference(net, world)
     return summary
-
-
-def _save_optimisers(path: Path, trainer: AutoencoderTrainer) -> None:
-    states = {name: opt.state_dict() for name, opt in trainer.optimizers().items()}
-    atomic_write(path, lambda f: torch.save(states, f))

@@ -9,7 +9,6 @@ result.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,7 +22,6 @@ from fabrec_bench.faces.facedata import FaceCrops
 from fabrec_bench.models import LandmarkModel, RunContext, resolve_device
 from fabrec_bench.schemes import LandmarkScheme
 from fabrec_bench.torch_helpers.distributed import (
-    agree,
     broadcast_state,
     max_replica_difference,
     setup,
@@ -38,10 +36,11 @@ from fabrec_bench_plugins.models.fabrec.checkpoints import (
 )
 from fabrec_bench_plugins.models.fabrec.defaults import DEFAULT_CONFIG, IMAGE_MEAN_RGB
 from fabrec_bench_plugins.models.fabrec.heatmaps import DECODINGS, decode
+from fabrec_bench_plugins.models.fabrec.loop import EpochLoop
 from fabrec_bench_plugins.models.fabrec.networks import Fabrec
 from fabrec_bench_plugins.models.fabrec.precision import PRECISIONS, autocast_for, choose
-from fabrec_bench_plugins.models.fabrec.resume import Stage2State
-from fabrec_bench_plugins.models.fabrec.training import Curve, LandmarkTrainer, Throughput
+from fabrec_bench_plugins.models.fabrec.resume import stage2_state
+from fabrec_bench_plugins.models.fabrec.training import LandmarkTrainer
 
 
 class FabrecModel(LandmarkModel):
@@ -104,8 +103,9 @@ class FabrecModel(LandmarkModel):
         self.net = Fabrec(self.scheme.num_points, self.net.input_size)
         # Under torchrun each process trains on its share of the faces; gradients are averaged before every
         # step (fabrec_bench.torch_helpers.distributed), so the replicas stay identical.
-        world, device = setup(self.device_name)
-        self.device_name = device
+        world = self.context.process_group
+        if world is None:
+            world, self.device_name = setup(self.device_name)
         if world.distributed:
             count = len(samples)
             samples = shard(list(samples), world)
@@ -132,59 +132,41 @@ class FabrecModel(LandmarkModel):
         # Never drop data: with fewer faces than the batch size, the batch is all of them.
         loader = face_loader(crops, int(cfg["batch_size"]), shuffle=True, workers=int(cfg["workers"]),
                              pin_memory=self.device_name.startswith("cuda"), seed=seed)
-        curve = Curve()
-        speed = Throughput()
-        from rich.progress import Progress
-
         iterations = int(cfg["iterations"])
         if iterations < 0:
             raise UserError(f"3fabrec: iterations must be 0 (train by epochs) or positive, got {iterations}")
         epochs = -(-iterations // len(loader)) if iterations else int(cfg["epochs"])
         grid_every = int(cfg["grid_every"]) or max(1, epochs // 10)
         grid_faces = list(samples[: int(cfg["images_per_epoch_grid"])])
-        resume = Stage2State(self.context.resume_dir, cfg, samples, seed, world) if self.context.resume_dir else None
-        start_epoch = resume.restore(self.net, trainer, curve) if resume else 0
-        budget, started, out_of_time = float(cfg["max_seconds"]), time.perf_counter(), False
-        with Progress(transient=True) as progress:
-            task = progress.add_task("3fabrec stage 2", total=iterations or epochs * len(loader))
-            progress.update(task, completed=trainer.iteration)
-            for epoch in range(start_epoch, epochs):
-                if out_of_time:
-                    break
-                # An epoch's randomness (order, augmentation) depends only on (seed, epoch), so a resumed
-                # training continues exactly as the uninterrupted one would have.
-                crops.set_epoch(epoch)
-                loader.generator.manual_seed(seed * 100_003 + epoch)
-                torch.manual_seed(seed * 100_019 + epoch)
-                for batch in loader:
-                    if iterations and trainer.iteration >= iterations:
-                        break
-                    if budget > 0 and agree(time.perf_counter() - started > budget, world):
-                        out_of_time = True
-                        break
-                    losses = trainer.step(self._images(batch, channels_last), batch["landmarks"].to(self.device_name))
-                    rate = speed.add(len(batch["index"]))
-                    curve.add(iteration=trainer.iteration, epoch=epoch, **losses)
-                    progress.update(task, advance=1, description=f"3fabrec stage 2 epoch {epoch + 1} "
-                                    f"loss {losses['heatmap_mse_x300']:.4f} {rate:.0f} img/s")
-                if world.is_main and ((epoch + 1) % grid_every == 0 or epoch + 1 == epochs or out_of_time):
-                    self._landmark_grid(grid_faces, work_dir / f"stage2_landmarks_epoch_{epoch + 1:04d}.png",
-                                        channels_last)
-                if resume and epoch + 1 < epochs:
-                    resume.save(self.net, trainer, curve, epoch + 1)
+        loop = EpochLoop("3fabrec stage 2", trainer, loader, crops, seed, epochs, world=world, iterations=iterations,
+                         max_seconds=float(cfg["max_seconds"]), progress=self.context.progress)
+        resume = stage2_state(self.context.resume_dir, cfg, samples, seed, world) if self.context.resume_dir else None
+        start_epoch = resume.restore(self.net, trainer, loop.curve) if resume else 0
+
+        def step(batch):
+            return trainer.step(self._images(batch, channels_last), batch["landmarks"].to(self.device_name))
+
+        def end_of_epoch(done: int, stopping: bool) -> None:
+            if world.is_main and (done % grid_every == 0 or stopping):
+                self._landmark_grid(grid_faces, work_dir / f"stage2_landmarks_epoch_{done:04d}.png", channels_last)
+            if resume and not stopping:
+                resume.save(self.net, trainer, loop.curve, done)
+
+        result = loop.run(step, start_epoch, end_of_epoch)
         if resume:
             resume.finished()
         broadcast_state(self.net, world)  # BatchNorm statistics (from scratch) are per process; rank 0's win
+        curve = loop.curve
         csv_path, png_path = curve.write(work_dir, "stage2_loss")
         self.trained = True
         self.history = {"iterations": trainer.iteration, "epochs": epochs,
                         "final_loss": curve.rows[-1]["heatmap_mse_x300"] if curve.rows else None,
-                        "images_per_second": round(speed.add(0), 1), "train_faces": len(samples) * world.size,
+                        "images_per_second": result.images_per_second, "train_faces": len(samples) * world.size,
                         "faces_per_process": len(samples),
                         "loss_csv": str(csv_path), "loss_png": str(png_path), "init": cfg["init"],
                         "processes": world.size, "replica_max_difference": max_replica_difference(self.net, world),
                         "precision": choose(self.device_name, cfg["precision"])[0],
-                        "resumed_from_epoch": start_epoch, "stopped_by_time_budget": out_of_time}
+                        "resumed_from_epoch": start_epoch, "stopped_by_time_budget": result.stopped_by_time_budget}
         return self.history
 
     def predict(self, samples: Sequence[FaceSample]) -> np.ndarray:

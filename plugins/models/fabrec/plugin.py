@@ -111,9 +111,9 @@ def fabrec_bench_register_commands(cli):
         N processes (one per GPU, or gloo on CPU) whose gradients are averaged every step.
         """
         from rich.console import Console
-        from rich.progress import Progress
 
         from fabrec_bench import api
+        from fabrec_bench.progress import training_progress
         from fabrec_bench_plugins.models.fabrec.autoencoder import train_autoencoder
 
         samples, extension_of, scheme = [], {}, None
@@ -127,13 +127,7 @@ def fabrec_bench_register_commands(cli):
         samples = api.select_training_subset(samples, train_count, seed)
         extensions = [extension_of[id(s)] for s in samples]
         console = Console()
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("stage 1", total=None)
-
-            def report(epoch, losses, rate):
-                text = " ".join(f"{k} {v:.3f}" for k, v in losses.items())
-                progress.update(task, description=f"stage 1 epoch {epoch + 1}: {text} ({rate:.0f} img/s)")
-
+        with training_progress(console) as report:
             summary = train_autoencoder(
                 samples, scheme, Path(out), input_size=int(input_size), epochs=epochs, batch_size=batch_size,
                 preset=preset, lr=lr, daug=daug, device=device, precision=precision, workers=workers,

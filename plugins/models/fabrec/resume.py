@@ -1,61 +1,42 @@
-"""Resumable stage 2: the training state saved at epoch ends and restored by a training with the same
-config, faces and seed, so a killed cell continues exactly where it was."""
+"""Where each 3FabRec stage keeps the state it resumes from (one mechanism: `loop.TrainingState`).
+
+Stage 1 continues `latest.pt` (the autoencoder checkpoint it writes every epoch anyway) with the optimiser
+states in `latest.optim.pt`; a later run may train longer or switch presets. Stage 2 keeps everything in the
+run's resume folder (`stage2_state.pt`), used only by a training with the same config, faces and seed, and
+removed once the training completes.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import time
 from pathlib import Path
 
-import torch
+from fabrec_bench.torch_helpers.distributed import World
+from fabrec_bench_plugins.models.fabrec.checkpoints import read_checkpoint, save_checkpoint
+from fabrec_bench_plugins.models.fabrec.loop import TrainingState, fingerprint
 
-from fabrec_bench.checkpoints import atomic_write
+
+def stage1_state(out: Path, net, meta_of, world: World, input_size: int) -> TrainingState:
+    """Stage 1's state: optimisers in `out/latest.optim.pt`, weights in `out/latest.pt` (written after them,
+    with `meta_of(epoch)` as its metadata)."""
+    latest = Path(out) / "latest.pt"
+
+    def write(epoch: int) -> None:
+        save_checkpoint(latest, net, meta_of(epoch))
+
+    def read():
+        if not latest.is_file():
+            return None
+        state, meta = read_checkpoint(latest)
+        weights = {k: v for k, v in state.items() if not k.startswith("optim.") and k in net.state_dict()}
+        return weights, int(meta["epoch"])
+
+    return TrainingState(Path(out) / "latest.optim.pt", fingerprint(stage="autoencoder", input_size=input_size),
+                         world=world, weights=(write, read))
 
 
-class Stage2State:
-    """Stage-2 training state in the run's resume folder (weights, optimiser states, iteration, loss curve), saved at
-    epoch ends (atomically, at most every `resume_every_seconds`) and removed when training completes. It
-    is used only by a training with the same config, faces and seed (a fingerprint is stored with it)."""
-
-    FORMAT = "fabrec-bench/3fabrec-stage2-state/1"
-
-    def __init__(self, folder: Path, cfg: dict, samples, seed: int, world):
-        self.path = Path(folder) / "stage2_state.pt"
-        self.every = float(cfg["resume_every_seconds"])
-        self.world = world
-        ident = {k: v for k, v in cfg.items() if k not in ("resume_every_seconds", "workers")}
-        ident.update(seed=seed, faces=[s.id for s in samples], processes=world.size)
-        self.fingerprint = hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()
-        self.last_save = time.monotonic()
-
-    def restore(self, net, trainer, curve) -> int:
-        """Load a matching saved state into the network and trainer; returns the epoch to start from."""
-        if not self.path.is_file():
-            return 0
-        try:
-            state = torch.load(self.path, map_location="cpu", weights_only=True)
-        except Exception:  # unreadable (should not happen: writes are atomic): start over
-            return 0
-        if state.get("format") != self.FORMAT or state.get("fingerprint") != self.fingerprint:
-            return 0
-        net.load_state_dict(state["model"])
-        for name, opt in trainer.optimizers().items():
-            opt.load_state_dict(state["optim"][name])
-        trainer.iteration = int(state["iteration"])
-        curve.rows = list(state["curve"])
-        return int(state["epoch"])
-
-    def save(self, net, trainer, curve, epoch: int) -> None:
-        if not self.world.is_main or time.monotonic() - self.last_save < self.every:
-            return
-        state = {"format": self.FORMAT, "fingerprint": self.fingerprint, "epoch": epoch,
-                 "iteration": trainer.iteration, "curve": curve.rows,
-                 "model": {k: v.detach().cpu() for k, v in net.state_dict().items()},
-                 "optim": {name: opt.state_dict() for name, opt in trainer.optimizers().items()}}
-        atomic_write(self.path, lambda f: torch.save(state, f))
-        self.last_save = time.monotonic()
-
-    def finished(self) -> None:
-        if self.world.is_main:
-            self.path.unlink(missing_ok=True)
+def stage2_state(folder: Path, cfg: dict, samples, seed: int, world: World) -> TrainingState:
+    """Stage 2's state in the run's resume folder, saved at most every `resume_every_seconds`."""
+    ident = {k: v for k, v in cfg.items() if k not in ("resume_every_seconds", "workers")}
+    ident.update(seed=seed, faces=[s.id for s in samples], processes=world.size)
+    return TrainingState(Path(folder) / "stage2_state.pt", fingerprint(**ident), world=world,
+                         every_seconds=float(cfg["resume_every_seconds"]))

@@ -1,0 +1,179 @@
+"""The one training loop of both 3FabRec stages, with one way to report progress and one way to resume.
+
+`EpochLoop.run` goes over epochs whose randomness (order, augmentation, latent prior, dropout) depends only on
+(seed, epoch), so a training resumed at an epoch boundary continues exactly as the uninterrupted one would;
+it stops at an iteration cap or a time budget (checked before every batch, or at epoch ends where snapshots
+must be whole epochs), records the losses in a `Curve` and reports every step to the run context's progress
+callback as a `TrainingProgress`.
+
+`TrainingState` is what a training keeps to continue after an interruption: optimiser states, epoch,
+iteration, loss curve and a fingerprint of what must not change between the two runs, written atomically;
+the weights go in the same file or, for stage 1, in the checkpoint it writes anyway (`latest.pt`).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from fabrec_bench.checkpoints import atomic_write
+from fabrec_bench.models import TrainingProgress
+from fabrec_bench.torch_helpers.distributed import World, agree
+from fabrec_bench_plugins.models.fabrec.training import Curve, Throughput
+
+
+@dataclass
+class LoopResult:
+    epochs_done: int  # the epoch count reached (epochs completed, counting those before a resume)
+    stopped_by_time_budget: bool
+    images_per_second: float
+
+
+@dataclass
+class EpochLoop:
+    """Epochs over `loader`; `step(batch)` trains on one batch and returns its losses."""
+
+    stage: str
+    trainer: object  # has `.iteration`
+    loader: object
+    crops: object  # has `set_epoch(epoch)`
+    seed: int
+    epochs: int
+    world: World = field(default_factory=World)
+    iterations: int = 0  # stop after this many iterations (0: no cap)
+    max_seconds: float = 0.0  # time budget (0: none)
+    budget_at_epoch_end: bool = False  # stage 1: only whole epochs, so the budget is checked after each
+    progress: Callable[[TrainingProgress], None] | None = None
+    curve: Curve = field(default_factory=Curve)
+
+    def total_iterations(self) -> int:
+        return self.iterations or self.epochs * len(self.loader)
+
+    def run(self, step: Callable[[dict], dict], start_epoch: int = 0,
+            end_of_epoch: Callable[[int, bool], None] | None = None) -> LoopResult:
+        """Train from `start_epoch`; `end_of_epoch(epochs_done, stopping)` runs after every epoch (snapshots,
+        grids, resume state), `stopping` true when no epoch follows."""
+        started, speed = time.perf_counter(), Throughput()
+        out_of_time, done = False, start_epoch
+        for epoch in range(start_epoch, self.epochs):
+            self.crops.set_epoch(epoch)
+            self.loader.generator.manual_seed(self.seed * 100_003 + epoch)
+            torch.manual_seed(self.seed * 100_019 + epoch)
+            for batch in self.loader:
+                if self.iterations and self.trainer.iteration >= self.iterations:
+                    break
+                if (self.max_seconds > 0 and not self.budget_at_epoch_end
+                        and agree(time.perf_counter() - started > self.max_seconds, self.world)):
+                    out_of_time = True
+                    break
+                losses = step(batch)
+                rate = speed.add(len(batch["index"]))
+                self.curve.add(iteration=self.trainer.iteration, epoch=epoch, **losses)
+                if self.progress:
+                    self.progress(TrainingProgress(self.stage, epoch + 1, self.epochs, self.trainer.iteration,
+                                                   self.total_iterations(), losses, rate))
+            done = epoch + 1
+            if self.max_seconds > 0 and self.budget_at_epoch_end:
+                out_of_time = agree(time.perf_counter() - started > self.max_seconds, self.world)
+            stopping = out_of_time or done == self.epochs
+            if end_of_epoch:
+                end_of_epoch(done, stopping)
+            if out_of_time:
+                break
+        return LoopResult(done, out_of_time, round(speed.add(0), 1))
+
+
+class TrainingState:
+    """The state a training keeps in `path` to continue after an interruption.
+
+    `fingerprint` names what must match for a saved state to be used (a different config, faces or seed starts
+    over). With `weights=None` the network's weights are in the state file; otherwise `weights` is a pair
+    (write(epoch), read() -> (state_dict, epoch)) for a checkpoint the training writes anyway, written after
+    the state so that it never runs ahead of it. Saves happen at most every `every_seconds` (0: every epoch
+    end asked for); only the main process writes.
+    """
+
+    FORMAT = "fabrec-bench/3fabrec-training-state/1"
+
+    def __init__(self, path: Path, fingerprint: str, *, world: World | None = None, every_seconds: float = 0.0,
+                 weights: tuple[Callable[[int], None], Callable[[], tuple[dict, int] | None]] | None = None):
+        self.path = Path(path)
+        self.fingerprint = fingerprint
+        self.world = world or World()
+        self.every = float(every_seconds)
+        self.weights = weights
+        self.last_save = time.monotonic()
+
+    def restore(self, net, trainer, curve: Curve | None = None, device: str = "cpu") -> int:
+        """Load a matching saved state into the network and trainer; returns the epoch to start from (0 when
+        nothing usable is saved)."""
+        external = self.weights[1]() if self.weights else None
+        if self.weights and external is None:
+            return 0
+        state = self._read(device)
+        if state is None:
+            if external is not None:  # weights without a readable state: continue them, optimisers fresh
+                warnings.warn(f"{self.path}: no usable optimiser state; continuing the weights of epoch "
+                              f"{external[1]} with fresh optimisers", stacklevel=2)
+                net.load_state_dict(external[0], strict=False)
+                return external[1]
+            return 0
+        if external is not None:
+            weights, epoch = external
+            if epoch != state["epoch"]:  # interrupted between the two writes: the weights are what counts
+                warnings.warn(f"{self.path}: optimiser state of epoch {state['epoch']}, weights of epoch {epoch}; "
+                              "continuing the weights with fresh optimisers", stacklevel=2)
+                net.load_state_dict(weights, strict=False)
+                return epoch
+            net.load_state_dict(weights, strict=False)
+        else:
+            net.load_state_dict(state["model"])
+        for name, opt in trainer.optimizers().items():
+            opt.load_state_dict(state["optim"][name])
+        trainer.iteration = int(state["iteration"])
+        if curve is not None:
+            curve.rows = list(state.get("curve", []))
+        return int(state["epoch"])
+
+    def _read(self, device: str) -> dict | None:
+        if not self.path.is_file():
+            return None
+        try:
+            state = torch.load(self.path, map_location=device, weights_only=True)
+        except Exception:  # unreadable (writes are atomic, so only a foreign file): not ours to continue
+            return None
+        if state.get("format") != self.FORMAT or state.get("fingerprint") != self.fingerprint:
+            return None
+        return state
+
+    def save(self, net, trainer, curve: Curve | None, epoch: int, *, force: bool = False) -> None:
+        """Save the state after `epoch` epochs (throttled by `every_seconds` unless `force`)."""
+        if not self.world.is_main or (not force and time.monotonic() - self.last_save < self.every):
+            return
+        state = {"format": self.FORMAT, "fingerprint": self.fingerprint, "epoch": epoch,
+                 "iteration": trainer.iteration, "curve": curve.rows if curve is not None else [],
+                 "optim": {name: opt.state_dict() for name, opt in trainer.optimizers().items()}}
+        if self.weights is None:
+            state["model"] = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+        atomic_write(self.path, lambda f: torch.save(state, f))
+        if self.weights is not None:
+            self.weights[0](epoch)
+        self.last_save = time.monotonic()
+
+    def finished(self) -> None:
+        """Training completed: a state kept only for resuming is no longer needed."""
+        if self.world.is_main:
+            self.path.unlink(missing_ok=True)
+
+
+def fingerprint(**identity) -> str:
+    """A stable digest of what identifies a training (config, faces, seed, processes)."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
