@@ -225,7 +225,7 @@ def test_3fabrec_is_registered_with_its_config():
 def test_contrast_structure_loss_is_the_windowed_ssim_cs_term():
     import torch.nn.functional as F
 
-    from fabrec_bench_plugins.models.fabrec.training import contrast_structure_loss
+    from fabrec_bench_plugins.models.fabrec.losses import contrast_structure_loss
 
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(2, 3, 48, 48, generator=gen) * 1.2 - 0.6  # reaches below -0.5: the reference guesses L = 2

@@ -11,8 +11,7 @@ from fabrec_bench.models import TrainingProgress
 from fabrec_bench.schemes import WFLW98
 from fabrec_bench_plugins.datasets.wflw import WFLWDataset
 from fabrec_bench_plugins.models.fabrec.checkpoints import read_checkpoint
-from fabrec_bench_plugins.models.fabrec.loop import EpochLoop, TrainingState, fingerprint
-from fabrec_bench_plugins.models.fabrec.training import Curve
+from fabrec_bench_plugins.models.fabrec.loop import Curve, EpochLoop, TrainingState, fingerprint
 
 
 class Counter:

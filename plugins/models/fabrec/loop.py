@@ -13,18 +13,69 @@ the weights go in the same file or, for stage 1, in the checkpoint it writes any
 
 from __future__ import annotations
 
+import csv
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from fabrec_bench.checkpoints import atomic_write
 from fabrec_bench.models import TrainingProgress
 from fabrec_bench.torch_helpers.distributed import World, agree
-from fabrec_bench_plugins.models.fabrec.training import Curve, Throughput
+
+
+@dataclass
+class Curve:
+    """Loss values per iteration, written as CSV and a PNG plot."""
+
+    rows: list[dict] = field(default_factory=list)
+
+    def add(self, **values) -> None:
+        self.rows.append(values)
+
+    def write(self, folder: Path, name: str) -> tuple[Path, Path]:
+        folder.mkdir(parents=True, exist_ok=True)
+        csv_path, png_path = folder / f"{name}.csv", folder / f"{name}.png"
+        keys = list(dict.fromkeys(k for r in self.rows for k in r))
+        with open(csv_path, "w", newline="") as f:
+            writer = csv.DictWriter(f, keys)
+            writer.writeheader()
+            writer.writerows(self.rows)
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        for key in keys:
+            if key in ("iteration", "epoch"):
+                continue
+            values = [r.get(key, np.nan) for r in self.rows]
+            ax.plot([r["iteration"] for r in self.rows], values, label=key, linewidth=1)
+        ax.set_xlabel("iteration")
+        ax.set_yscale("log")
+        ax.legend(fontsize=8)
+        ax.set_title(name)
+        fig.tight_layout()
+        fig.savefig(png_path, dpi=100)
+        plt.close(fig)
+        return csv_path, png_path
+
+
+class Throughput:
+    """Images per second over a sliding run of steps."""
+
+    def __init__(self):
+        self.start = time.perf_counter()
+        self.images = 0
+
+    def add(self, n: int) -> float:
+        self.images += n
+        return self.images / max(time.perf_counter() - self.start, 1e-9)
 
 
 @dataclass

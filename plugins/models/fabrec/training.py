@@ -1,4 +1,5 @@
-"""3FabRec training: stage 1 (adversarial autoencoder) and stage 2 (interleaved transfer layers).
+"""3FabRec's trainers: one `step` per batch for stage 1 (adversarial autoencoder) and stage 2 (interleaved
+transfer layers); the epochs around them are `loop.EpochLoop`.
 
 Stage 1, per batch (../shared/docs/3fabrec.md 3.1): encode; every 4th iteration update D_z on prior N(0, I)
 vs the codes; every 2nd iteration add the encoder's latent adversarial loss; decode; L1 reconstruction on the
@@ -14,18 +15,14 @@ its own Adam (lr 2e-5), still in eval mode. `scratch` trains Q, P and the head t
 
 from __future__ import annotations
 
-import csv
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from fabrec_bench.torch_helpers.distributed import World, average_gradients
 from fabrec_bench_plugins.models.fabrec.heatmaps import render_targets
+from fabrec_bench_plugins.models.fabrec.losses import bce, contrast_structure_loss
 from fabrec_bench_plugins.models.fabrec.networks import Fabrec
 
 # The three-step recipe of the reference README, as presets.
@@ -34,85 +31,6 @@ STAGE1_PRESETS = {
     "recon+gan": {"with_gan": True, "with_ssim": False},
     "recon+gan+ssim": {"with_gan": True, "with_ssim": True},
 }
-
-
-@dataclass
-class Curve:
-    """Loss values per iteration, written as CSV and a PNG plot."""
-
-    rows: list[dict] = field(default_factory=list)
-
-    def add(self, **values) -> None:
-        self.rows.append(values)
-
-    def write(self, folder: Path, name: str) -> tuple[Path, Path]:
-        folder.mkdir(parents=True, exist_ok=True)
-        csv_path, png_path = folder / f"{name}.csv", folder / f"{name}.png"
-        keys = list(dict.fromkeys(k for r in self.rows for k in r))
-        with open(csv_path, "w", newline="") as f:
-            writer = csv.DictWriter(f, keys)
-            writer.writeheader()
-            writer.writerows(self.rows)
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(7, 3.5))
-        for key in keys:
-            if key in ("iteration", "epoch"):
-                continue
-            values = [r.get(key, np.nan) for r in self.rows]
-            ax.plot([r["iteration"] for r in self.rows], values, label=key, linewidth=1)
-        ax.set_xlabel("iteration")
-        ax.set_yscale("log")
-        ax.legend(fontsize=8)
-        ax.set_title(name)
-        fig.tight_layout()
-        fig.savefig(png_path, dpi=100)
-        plt.close(fig)
-        return csv_path, png_path
-
-
-def contrast_structure_loss(x: torch.Tensor, y: torch.Tensor, window: int = 31, sigma: float = 1.5) -> torch.Tensor:
-    """1 - mean contrast*structure SSIM term per image (no luminance term), Gaussian window, valid convolution.
-
-    C2 = (0.03 L)^2 with L = 2 for inputs reaching below -0.5 (the reference's guess for normalised images).
-    Always float32 and NCHW, outside autocast: the variances are differences of means (bf16 would cancel
-    them away), and depthwise convolutions over channels-last 3-channel maps take a path thousands of times
-    slower on CPUs.
-    """
-    with torch.autocast(x.device.type, enabled=False):
-        return _contrast_structure_loss(x.float().contiguous(), y.float().contiguous(), window, sigma)
-
-
-def _contrast_structure_loss(x: torch.Tensor, y: torch.Tensor, window: int, sigma: float) -> torch.Tensor:
-    coords = torch.arange(window, dtype=x.dtype, device=x.device) - window // 2
-    g = torch.exp(-(coords ** 2) / (2 * sigma ** 2))
-    g = (g / g.sum())
-    channels = x.shape[1]
-    # The 2-D Gaussian is separable: a 31 x 1 then a 1 x 31 pass, 62 taps per pixel instead of 961.
-    column = g.view(1, 1, window, 1).expand(channels, 1, window, 1).contiguous()
-    row = g.view(1, 1, 1, window).expand(channels, 1, 1, window).contiguous()
-    value_range = 2.0 if x.min() < -0.5 else 1.0
-    c2 = (0.03 * value_range) ** 2
-
-    def filt(t):
-        return F.conv2d(F.conv2d(t, column, groups=channels), row, groups=channels)
-
-    mu_x, mu_y = filt(x), filt(y)
-    sxx = filt(x * x) - mu_x ** 2
-    syy = filt(y * y) - mu_y ** 2
-    sxy = filt(x * y) - mu_x * mu_y
-    cs = (2 * sxy + c2) / (sxx + syy + c2)
-    return 1 - cs.flatten(1).mean(dim=1).mean()
-
-
-def bce(p: torch.Tensor, target: float) -> torch.Tensor:
-    """Binary cross-entropy of sigmoid outputs against a constant label, in float32 (F.binary_cross_entropy
-    is refused under CUDA autocast; the discriminators end in a sigmoid, as in the reference)."""
-    p = p.float().clamp(1e-7, 1 - 1e-7)
-    return -(target * torch.log(p) + (1 - target) * torch.log1p(-p)).mean()
 
 
 class AutoencoderTrainer:
@@ -238,15 +156,3 @@ class LandmarkTrainer:
             opt.step()
         self.iteration += 1
         return {"heatmap_mse_x300": loss.item()}
-
-
-class Throughput:
-    """Images per second over a sliding run of steps."""
-
-    def __init__(self):
-        self.start = time.perf_counter()
-        self.images = 0
-
-    def add(self, n: int) -> float:
-        self.images += n
-        return self.images / max(time.perf_counter() - self.start, 1e-9)
