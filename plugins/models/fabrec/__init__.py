@@ -1,8 +1,9 @@
 """The 3FabRec model (CVPR 2020): adversarial autoencoder + interleaved transfer layers for landmarks.
 
 networks.py (Q, P, D_z, D, the landmark head), heatmaps.py (targets placed as the original places them, and
-batched decoding), training.py (the stage-1 and stage-2 steps and loss curves), autoencoder.py (stage 1),
-model.py (the model adapter: stage 2, inference), checkpoints.py (ours and released snapshots), resume.py
-(stage-2 resume state), precision.py (exact fp32, bf16 where native), defaults.py (options), plugin.py
-(registration and the `autoencoder` command).
+batched decoding), losses.py (SSIM contrast-structure, BCE), training.py (the stage-1 and stage-2 steps),
+loop.py (the one epoch loop of both stages: seeds, budgets, progress reports, loss curves, resume state),
+autoencoder.py (stage 1), model.py (the model adapter: stage 2, inference), checkpoints.py (ours and released
+snapshots), resume.py (where each stage keeps its resume state), precision.py (exact fp32, bf16 where
+native), defaults.py (options), plugin.py (registration and the `autoencoder` command).
 """
