@@ -23,7 +23,14 @@ from fabrec_bench.metrics import FaceErrors, face_errors, mean_face
 from fabrec_bench.models import LandmarkModel, ModelSpec, RunContext, TrainingProgress
 from fabrec_bench.plugins import Registry, get_registry
 from fabrec_bench.predictions import write_landmarks_csv
-from fabrec_bench.protocol import PAPER_CROP_SIZE, PAPER_NORMALISERS, EvalProtocol, protocol_with_overrides
+from fabrec_bench.protocol import (
+    PAPER_CROP_SIZE,
+    PAPER_NORMALISERS,
+    PROTOCOL_NAMES,
+    EvalProtocol,
+    protocol_applies,
+    protocol_with_overrides,
+)
 from fabrec_bench.roots import resolve_options, resolve_root
 from fabrec_bench.store import ResultsStore, store_path
 from fabrec_bench.types import FaceSample, Split
@@ -54,6 +61,8 @@ class RunOutcome:
     train_seconds: float
     eval_seconds: float
     train_ids: list[str] = field(default_factory=list)
+    # The same predictions under further protocols (`--protocol all`), each stored as a run of its own.
+    also: list[tuple[int, Evaluation]] = field(default_factory=list)
 
 
 def get_adapter(dataset: str, options: dict | None = None, registry: Registry | None = None) -> DatasetAdapter:
@@ -202,6 +211,20 @@ def protocol_for(adapter: DatasetAdapter, name: str = "standard", **overrides) -
     return protocol
 
 
+def protocols_for(adapter: DatasetAdapter, name: str = "standard", **overrides) -> list[EvalProtocol]:
+    """The protocols `--protocol NAME` asks for: NAME's, or with `all` every named protocol that has rules for
+    this dataset (standard first). With `all` only `metrics` may be given (each protocol fixes the rest)."""
+    if name != "all":
+        return [protocol_for(adapter, name, **overrides)]
+    given = {k for k, v in overrides.items() if v is not None and k != "metrics"}
+    if given:
+        options = ", ".join("--" + k.replace("_", "-") for k in sorted(given))
+        raise UserError(f"--protocol all scores by each protocol's own rules; {options} cannot change them "
+                        "(use --protocol standard with your options instead)")
+    return [protocol_for(adapter, n, metrics=overrides.get("metrics") if n == "standard" else None)
+            for n in PROTOCOL_NAMES if protocol_applies(n, adapter.name)]
+
+
 def run_model(model: str, dataset: str, split: str, **kwargs) -> RunOutcome:
     """Train (if needed), evaluate on one split and store the run; see `run_model_on_splits`."""
     return run_model_on_splits(model, dataset, [split], **kwargs)[0]
@@ -229,9 +252,13 @@ def run_model_on_splits(
     train_selection: str = "random",
     resume_dir: Path | None = None,
     progress: Callable[[TrainingProgress], None] | None = None,
+    also_protocols: list[EvalProtocol] | None = None,
 ) -> list[RunOutcome]:
     """Train once (unless `checkpoint` is given or the model needs no training), then evaluate on each split,
     storing one run per split. The model's checkpoint is saved in the first run's folder.
+
+    `also_protocols`: the same predictions are scored under each of these too and stored as runs of their own
+    (`--protocol all`); a leaderboard shows them as separate rows.
 
     `precision` is the inference precision (models with an `inference_precision` option; fp32 otherwise);
     `config` sets model options, for a loaded checkpoint too. `train_selection` picks the `train_count`
@@ -326,6 +353,12 @@ def run_model_on_splits(
                 t2 = time.perf_counter()
                 _record(store, run_id, run_dir, eval_split, pred, missed, evaluation, lm, protocol,  # step 4
                         train_seconds, t2 - t1)
+                also = [_record_also(store, other, pred, missed, eval_split, lm, adapter, registry, work_dir,
+                                     run_dir, t2 - t1, uid,
+                                     model=model, dataset=dataset, train_split=train_split, seed=seed,
+                                     train_count=len(train_samples) if training else None,
+                                     config={**run_config, **cell})
+                        for other in also_protocols or ()]
             except KeyboardInterrupt:
                 store.fail_run(run_id, "interrupted by the user", status="interrupted")
                 raise
@@ -333,7 +366,7 @@ def run_model_on_splits(
                 store.fail_run(run_id, f"{type(e).__name__}: {e}")
                 raise
             outcomes.append(RunOutcome(run_id, uid, run_dir, evaluation, train_seconds, t2 - t1,
-                                       [s.id for s in train_samples]))
+                                       [s.id for s in train_samples], also))
     return outcomes
 
 
@@ -365,6 +398,22 @@ def _record(store: ResultsStore, run_id: int, run_dir: Path, split: Split, pred:
         model_info={**lm.describe(), **detector}, train_seconds=train_seconds, eval_seconds=eval_seconds,
         landmark_errors=evaluation.landmark_errors(),
     )
+
+
+def _record_also(store: ResultsStore, protocol: EvalProtocol, pred: np.ndarray, missed: np.ndarray, split: Split,
+                 lm: LandmarkModel, adapter: DatasetAdapter, registry: Registry, work_dir: Path, run_dir: Path,
+                 eval_seconds: float, scored_from: str, **run) -> tuple[int, Evaluation]:
+    """Score a run's predictions under a further protocol and store that as a run of its own (its folder
+    points at the predictions of the run that made them)."""
+    evaluation = evaluate(pred, split, protocol, registry, missed=missed, adapter=adapter)
+    run_id, _, other_dir = store.start_run(
+        split=split.name, protocol=protocol.to_dict(), code_version=code_version(), versions=library_versions(),
+        run_root=work_dir / "runs", **{**run, "config": {**run["config"], "predictions_of_run": scored_from}})
+    (other_dir / "predictions.txt").write_text(f"{run_dir / 'predictions.csv'}\n")
+    store.finish_run(run_id, metrics=evaluation.metrics, face_ids=evaluation.face_ids,
+                     per_face_nme=evaluation.errors.per_face, model_info=lm.describe(), train_seconds=0.0,
+                     eval_seconds=eval_seconds, landmark_errors=evaluation.landmark_errors())
+    return run_id, evaluation
 
 
 def _prepare_model(spec: ModelSpec, adapter: DatasetAdapter, config: dict, context: RunContext, checkpoint,
@@ -406,8 +455,11 @@ def score_predictions(
     ignore_extra: bool = False,
     dataset_options: dict | None = None,
     registry: Registry | None = None,
-) -> Evaluation:
-    """Score a predictions file (CSV keyed by `id`, or .npz with `ids` and `landmarks`) against a split."""
+    protocols: list[EvalProtocol] | None = None,
+) -> Evaluation | list[Evaluation]:
+    """Score a predictions file (CSV keyed by `id`, or .npz with `ids` and `landmarks`) against a split;
+    with `protocols`, under each of them (a list of evaluations, the file read once)."""
+    several = protocols is not None
     from fabrec_bench.predictions import align_to_split, read_landmarks
 
     registry = registry or get_registry()
@@ -422,7 +474,9 @@ def score_predictions(
             parent_ids |= set(read_split(adapter, root, parent).ids)
             parent = adapter.split_info(parent).parent
     pred = align_to_split(Path(path), ids, landmarks, target.ids, ignore_extra=ignore_extra, parent_ids=parent_ids)
-    return evaluate(pred, target, protocol or adapter.protocol, registry, adapter=adapter)
+    protocols = protocols or [protocol or adapter.protocol]
+    evaluations = [evaluate(pred, target, p, registry, adapter=adapter) for p in protocols]
+    return evaluations if several else evaluations[0]
 
 
 def store_scored(

@@ -5,8 +5,11 @@ where `Metric.percent` says so. Conventions pinned by tests:
 - FR@t counts faces with NME strictly greater than t.
 - CED(x) is the fraction of faces with NME <= x.
 - AUC@t is the area under CED on [0, t] divided by t: `trapezoid` integrates CED sampled every 1e-4 with the
-  trapezoid rule (STAR/ADNet evaluation code); `fabrec50` averages CED at 50 evenly spaced thresholds on
-  [0, t], both ends included (3FabRec's Riemann sum).
+  trapezoid rule (ours); `fabrec50` averages CED at 50 evenly spaced thresholds on [0, t], both ends included
+  (3FabRec's Riemann sum); `simpson` samples CED on np.arange(0, t + 1e-4, 1e-4) and integrates it by Simpson's
+  rule as SciPy's `simps` did before 1.11 (STAR/ADNet, PIPNet); `spiga` is SPIGA's 10,000-bin histogram rule.
+- The field's codes also differ in how FR is read (`fr_rule`) and NME averaged (`averaging`, mmpose pools
+  every point); fabrec_bench.field_protocols says which code does what.
 The built-in metrics plugin (fabrec_bench_plugins.metrics.nme) registers them by name.
 """
 
@@ -102,15 +105,19 @@ def face_errors(
         bad = int(np.flatnonzero(~np.isfinite(pred).reshape(len(pred), -1).all(axis=1))[0])
         raise UserError(f"prediction for face #{bad} contains NaN or inf")
     d = np.asarray(normaliser.distances(gt, boxes, scheme), dtype=np.float64)
-    if d.shape != (len(gt),):
-        raise UserError(f"normaliser '{normaliser.name}' returned shape {d.shape}, expected ({len(gt)},)")
+    if d.shape not in ((len(gt),), (len(gt), 2)):
+        raise UserError(f"normaliser '{normaliser.name}' returned shape {d.shape}, expected ({len(gt)},) "
+                        f"or ({len(gt)}, 2)")
     if len(d) and not (np.isfinite(d).all() and (d > 0).all()):
-        bad = int(np.flatnonzero(~(np.isfinite(d) & (d > 0)))[0])
+        bad = int(np.flatnonzero(~(np.isfinite(d) & (d > 0)).reshape(len(d), -1).all(axis=1))[0])
         raise UserError(f"normaliser '{normaliser.name}' is {d[bad]!r} for face #{bad}; NME is undefined there")
     mask = np.ones(gt.shape[:2], dtype=bool)
     if mask_invisible and visible is not None:
         mask = np.asarray(visible, dtype=bool)
-    per_point = np.linalg.norm(pred - gt, axis=-1) / d[:, None]
+    if d.ndim == 2:  # per-axis normalisers (PIPNet's AFLW: x by the box width, y by its height)
+        per_point = np.linalg.norm((pred - gt) / d[:, None, :], axis=-1)
+    else:
+        per_point = np.linalg.norm(pred - gt, axis=-1) / d[:, None]
     counts = mask.sum(axis=1)
     if (counts == 0).any():
         bad = int(np.flatnonzero(counts == 0)[0])
@@ -150,6 +157,12 @@ def box_size_sqrt(gt: np.ndarray, boxes: np.ndarray, scheme: LandmarkScheme) -> 
     return np.sqrt(np.clip(wh[:, 0], 0, None) * np.clip(wh[:, 1], 0, None))
 
 
+def box_axes(gt: np.ndarray, boxes: np.ndarray, scheme: LandmarkScheme) -> np.ndarray:
+    """Per-axis normaliser: x errors divided by the box width, y errors by its height (PIPNet's AFLW, whose
+    coordinates are fractions of the box and whose normaliser is 1)."""
+    return boxes[:, 2:4] - boxes[:, 0:2]
+
+
 def fabrec_pupil_proxy(gt: np.ndarray, boxes: np.ndarray, scheme: LandmarkScheme) -> np.ndarray:
     """3FabRec's 'pupil' option: the mean of the inner-corner and outer-corner distances (68 points only)."""
     if scheme.num_points != 68:
@@ -162,10 +175,20 @@ def fabrec_pupil_proxy(gt: np.ndarray, boxes: np.ndarray, scheme: LandmarkScheme
 # -- metrics on per-face NME ------------------------------------------------------------------------------
 
 
-def failure_rate(nme: np.ndarray, threshold: float) -> float:
-    """Fraction of faces whose NME is strictly greater than `threshold`."""
+def failure_rate(nme: np.ndarray, threshold: float, rule: str = "strict") -> float:
+    """Fraction of faces that fail at `threshold`: NME strictly greater (`strict`), 1 - CED at the last point
+    of the `simpson` grid (`grid-end`: STAR/PIPNet, whose grid for 0.05 ends at 0.0501), or SPIGA's
+    histogram rule (`histogram`)."""
     nme = np.asarray(nme, dtype=np.float64)
-    return float(np.mean(nme > threshold)) if nme.size else float("nan")
+    if not nme.size:
+        return float("nan")
+    if rule == "strict":
+        return float(np.mean(nme > threshold))
+    if rule == "grid-end":
+        return float(1.0 - ced(nme, field_grid(threshold)[-1:])[0])
+    if rule == "histogram":
+        return spiga_auc_fr(nme, threshold)[1]
+    raise UserError(f"unknown failure rule {rule!r}")
 
 
 def ced(nme: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -177,26 +200,100 @@ def ced(nme: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     return np.searchsorted(nme, thresholds, side="right") / nme.size
 
 
+def field_grid(threshold: float, step: float = AUC_GRID_STEP) -> np.ndarray:
+    """The CED grid of STAR/ADNet and PIPNet, np.arange(0, t + step, step), float quirks included (for
+    t = 0.05 it has 502 points and ends at 0.0501)."""
+    return np.arange(0, threshold + step, step)
+
+
+def _simpson_odd(y: np.ndarray, x: np.ndarray) -> float:
+    """Composite Simpson's rule over an odd number of samples with uneven spacing (pairs of intervals)."""
+    h = np.diff(x)
+    h0, h1 = h[0:-1:2], h[1::2]
+    y0, y1, y2 = y[0:-2:2], y[1:-1:2], y[2::2]
+    hsum, hprod, ratio = h0 + h1, h0 * h1, h0 / h1
+    return float(np.sum(hsum / 6.0 * (y0 * (2.0 - 1.0 / ratio) + y1 * (hsum * hsum / hprod) + y2 * (2.0 - ratio))))
+
+
+def simpson_classic(y: np.ndarray, x: np.ndarray) -> float:
+    """Simpson's rule as SciPy's `simps` computed it before SciPy 1.11 (the versions the field's codes ran):
+    odd sample counts by the composite rule; even counts averaged from Simpson on the first N-1 samples plus
+    a trapezoid on the last interval, and a trapezoid on the first interval plus Simpson on the rest."""
+    y, x = np.asarray(y, dtype=np.float64), np.asarray(x, dtype=np.float64)
+    n = len(y)
+    if n < 2:
+        return 0.0
+    if n == 2:
+        return float((x[1] - x[0]) * (y[0] + y[1]) / 2)
+    if n % 2 == 1:
+        return _simpson_odd(y, x)
+    first = _simpson_odd(y[:-1], x[:-1]) + (x[-1] - x[-2]) * (y[-1] + y[-2]) / 2
+    last = (x[1] - x[0]) * (y[0] + y[1]) / 2 + _simpson_odd(y[1:], x[1:])
+    return float((first + last) / 2)
+
+
+SPIGA_BINS = 10_000
+
+
+def spiga_auc_fr(nme: np.ndarray, threshold: float, bins: int = SPIGA_BINS) -> tuple[float, float]:
+    """SPIGA's AUC and FR (spiga/eval/benchmark/metrics/landmarks.py), as fractions: errors in percent are
+    binned into `bins` equal bins between their minimum and maximum; the CED at each bin's left edge is the
+    cumulative count up to that bin's right edge over N; the edges below the threshold are kept; AUC is
+    Simpson's rule over them divided by the threshold, plus (t - last edge) / t when every face is counted by
+    then; FR is 1 - the last kept CED value (1 when no edge lies below the threshold). Faces without a
+    prediction (infinite NME) count in N but not in the histogram."""
+    nme = np.asarray(nme, dtype=np.float64)
+    finite = nme[np.isfinite(nme)] * 100.0
+    thr = threshold * 100.0
+    if not nme.size:
+        return float("nan"), float("nan")
+    if not finite.size:
+        return 0.0, 1.0
+    counts, edges = np.histogram(finite, bins=bins)
+    cumulative = np.cumsum(counts) / float(len(nme))
+    base = edges[:bins]
+    keep = base < thr
+    base, cumulative = base[keep], cumulative[: int(keep.sum())]
+    if not base.size:
+        return 0.0, 1.0
+    auc = simpson_classic(cumulative, base) / thr
+    if base[-1] < thr and cumulative[-1] == 1:
+        auc += (thr - base[-1]) / thr
+    return float(auc), float(1.0 - cumulative[-1])
+
+
 def auc_thresholds(threshold: float, rule: str) -> np.ndarray:
-    """The thresholds at which the CED is sampled for AUC under `rule`."""
+    """The thresholds at which the CED is sampled for AUC under `rule` (and drawn in CED plots)."""
     if rule == "trapezoid":
         return np.linspace(0.0, threshold, int(round(threshold / AUC_GRID_STEP)) + 1)
     if rule == "fabrec50":
         return np.linspace(0.0, threshold, 50)
+    if rule in ("simpson", "spiga", "none"):
+        return field_grid(threshold)
     raise UserError(f"unknown AUC rule {rule!r}")
 
 
 def area_under_ced(nme: np.ndarray, threshold: float, rule: str = "trapezoid") -> float:
     """AUC@threshold: area under the CED on [0, threshold] divided by threshold (1 is perfect)."""
+    if rule == "none":
+        return float("nan")
+    if rule == "spiga":
+        return spiga_auc_fr(nme, threshold)[0]
     x = auc_thresholds(threshold, rule)
     y = ced(nme, x)
     if rule == "fabrec50":
         return float(y.mean())
+    if rule == "simpson":
+        return simpson_classic(y, x) / threshold
     return float(np.sum((y[1:] + y[:-1]) * np.diff(x)) / 2 / threshold)  # trapezoid rule
 
 
 def mean_nme(errors: FaceErrors, protocol=None) -> float:
-    """Mean per-face NME over the faces that have a prediction (a detector's misses are infinite)."""
+    """Mean per-face NME over the faces that have a prediction (a detector's misses are infinite); under a
+    protocol with `pooled` averaging (mmpose), the mean of every scored point's error over the dataset."""
+    if protocol is not None and getattr(protocol, "averaging", "per-face") == "pooled":
+        points = errors.per_point[errors.mask & np.isfinite(errors.per_point)]
+        return float(points.mean()) if points.size else float("nan")
     found = errors.per_face[np.isfinite(errors.per_face)]
     return float(found.mean()) if found.size else float("nan")
 

@@ -8,6 +8,7 @@ import click
 from rich.table import Table
 
 from fabrec_bench.checkpoints import atomic_write
+from fabrec_bench.protocol import PROTOCOL_NAMES
 from fabrec_bench.reports import reference
 from fabrec_bench.reports.leaderboard import FORMATS, build_rows, compact, render, to_table
 from fabrec_bench.store import ResultsStore, store_path
@@ -33,6 +34,9 @@ def _reported_body(reported) -> list[list]:
 @click.option("--split", "-s", default=None, help="Only this split.")
 @click.option("--model", "-m", default=None, help="Only this model.")
 @click.option("--train-count", type=int, default=None, help="Only runs trained on this many faces.")
+@click.option("--protocol", "protocol_name", type=click.Choice([*PROTOCOL_NAMES, "all"]), default="all",
+              show_default=True, help="Only results scored under this protocol (each protocol is its own rows; "
+                                      "`run --protocol all` stores one result per protocol).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="latex: a booktabs tabular; html: a self-contained page (sortable, CED plots embedded).")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default=None,
@@ -43,7 +47,7 @@ def _reported_body(reported) -> list[list]:
 @click.option("--reference", "reference_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="More reported results, in the bundled reference_results.toml format (repeatable).")
 @click.pass_obj
-def leaderboard_command(obj, dataset, split, model, train_count, fmt, out, reported, reference_files):
+def leaderboard_command(obj, dataset, split, model, train_count, protocol_name, fmt, out, reported, reference_files):
     """Show finished runs, one row per model, dataset, split, training size and protocol (seeds averaged)."""
     path = store_path(obj.work_dir)
     if not path.exists():
@@ -52,6 +56,8 @@ def leaderboard_command(obj, dataset, split, model, train_count, fmt, out, repor
         store.mark_stale()
         runs = store.runs(status="finished", dataset=dataset, split=split, model=model, train_count=train_count)
         rows = build_rows(runs)
+        if protocol_name != "all":
+            rows = [r for r in rows if r.protocol.name == protocol_name]
         published = reported_rows(rows, dataset, split, None, reference_files) if reported else []
         if fmt == "html":
             from fabrec_bench.reports.html import ced_figures, leaderboard_page

@@ -18,11 +18,11 @@ err_console = Console(stderr=True)
 
 def protocol_options(f):
     """--protocol, then --normaliser, --threshold, --auc-rule, --metric, --box-source to override the standard one."""
-    @click.option("--protocol", "protocol_name", type=click.Choice(PROTOCOL_NAMES), default="standard",
+    @click.option("--protocol", "protocol_name", type=click.Choice([*PROTOCOL_NAMES, "all"]), default="standard",
                   show_default=True,
                   help="standard: the dataset's protocol in image coordinates (for comparing models); 3fabrec-paper: "
-                       "how the 3FabRec paper scored (its 256-px crops, outer eye corners, AFLW by the crop side, "
-                       "50-point AUC).")
+                       "how the 3FabRec paper scored; hrnet, star, pipnet, spiga, mmpose: how those codes score "
+                       "(`fabrec-bench protocols`); all: every protocol with rules for the dataset, side by side.")
     @click.option("--box-source", type=click.Choice(BOX_SOURCES), default=None,
                   help="Face box given to the model: the dataset's (ground-truth, default), the landmarks' extent, "
                        "or a detector's (detector = detector-hog, dlib; detector-haar, OpenCV). Missed faces count "
@@ -49,6 +49,29 @@ def metrics_table(title: str, evaluation, registry) -> Table:
         metric = registry.metric(name)
         shown = value * 100 if metric.percent else value
         table.add_row(metric.label_for(evaluation.protocol), f"{shown:.4f}")
+    return table
+
+
+def _fr_cell(evaluation, metric: str, threshold: float | None) -> str:
+    value = evaluation.metrics.get(metric)
+    if value is None or threshold is None:
+        return ""
+    rule = {"strict": ">", "grid-end": "> grid end", "histogram": "histogram"}[evaluation.protocol.fr_rule]
+    return f"{value * 100:.2f} ({rule} {threshold:g})"
+
+
+def protocols_table(title: str, evaluations) -> Table:
+    """The same predictions under several protocols: one row each, every number with the rule behind it."""
+    table = Table(title=title, caption="each row is its own protocol; compare numbers within a row's rules only")
+    for column in ("protocol", "normaliser", "averaging", "NME (%)", "FR (%)", "AUC"):
+        table.add_column(column, justify="right" if column in ("NME (%)",) else "left")
+    for evaluation in evaluations:
+        p, m = evaluation.protocol, evaluation.metrics
+        fr = "; ".join(c for c in (_fr_cell(evaluation, "fr", p.threshold),
+                                   _fr_cell(evaluation, "fr2", p.second_threshold)) if c)
+        auc = f"{m['auc']:.4f} ({p.auc_rule} @ {p.threshold:g})" if "auc" in m else ""
+        name = p.name + (" (crop frame)" if p.frame != "image" else "")
+        table.add_row(name, p.normaliser, p.averaging, f"{m['nme'] * 100:.4f}" if "nme" in m else "", fr, auc)
     return table
 
 

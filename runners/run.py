@@ -16,6 +16,7 @@ from fabrec_bench_runners.options import (
     metrics_table,
     parse_options,
     protocol_options,
+    protocols_table,
 )
 
 
@@ -49,14 +50,18 @@ def _show(ctx_obj, outcomes, model, dataset, splits, as_json):
     if not outcomes:  # a helper process under torchrun: rank 0 evaluates and stores
         return
     if as_json:
-        docs = [json.loads(evaluation_json(o.evaluation, run_id=o.run_id, run=o.uid, model=model, dataset=dataset,
+        docs = [json.loads(evaluation_json(evaluation, run_id=run_id, run=o.uid, model=model, dataset=dataset,
                                            split=split, run_dir=str(o.run_dir)))
-                for o, split in zip(outcomes, splits, strict=True)]
+                for o, split in zip(outcomes, splits, strict=True)
+                for run_id, evaluation in [(o.run_id, o.evaluation), *o.also]]
         click.echo(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2))
         return
     for outcome, split in zip(outcomes, splits, strict=True):
         title = f"{model} on {dataset}/{split} ({len(outcome.evaluation.face_ids)} faces)"
-        console.print(metrics_table(title, outcome.evaluation, registry))
+        if outcome.also:
+            console.print(protocols_table(title, [outcome.evaluation, *(e for _, e in outcome.also)]))
+        else:
+            console.print(metrics_table(title, outcome.evaluation, registry))
         console.print(f"stored as run {outcome.run_id} in {ctx_obj.work_dir / 'results.sqlite'}; "
                       f"predictions in {outcome.run_dir / 'predictions.csv'}")
 
@@ -74,14 +79,14 @@ def run_command(obj, model, dataset, splits, data_root, device, skip_bad, datase
                 config_pairs, protocol_overrides, train_split, train_count, train_selection, seed):
     """Train MODEL if it needs training, evaluate it on DATASET/SPLIT and store the result."""
     registry = get_registry()
-    protocol = api.protocol_for(registry.dataset(dataset), **protocol_overrides)
+    protocol, *also = api.protocols_for(registry.dataset(dataset), **protocol_overrides)
     with training_progress(console, f"[bold]{model}[/] on {dataset}/{', '.join(splits)}: loading, training, "
                            "evaluating…") as progress:
         outcomes = api.run_model_on_splits(
             model, dataset, list(splits), work_dir=obj.work_dir, data_root=data_root, train_split=train_split,
             train_count=train_count, seed=seed, config=parse_options(config_pairs), device=device,
             skip_bad=skip_bad, protocol=protocol, dataset_options=parse_options(dataset_options),
-            precision=precision, train_selection=train_selection, progress=progress,
+            precision=precision, train_selection=train_selection, progress=progress, also_protocols=also,
         )
     _show(obj, outcomes, model, dataset, splits, as_json)
 
@@ -96,13 +101,13 @@ def eval_command(obj, model, dataset, splits, data_root, device, skip_bad, datas
     """Evaluate a trained MODEL from a checkpoint (ours, or a released 3FabRec snapshot folder) on
     DATASET/SPLIT and store the result."""
     registry = get_registry()
-    protocol = api.protocol_for(registry.dataset(dataset), **protocol_overrides)
+    protocol, *also = api.protocols_for(registry.dataset(dataset), **protocol_overrides)
     with console.status(f"[bold]{model}[/] from {checkpoint} on {dataset}/{', '.join(splits)}…"):
         outcomes = api.run_model_on_splits(
             model, dataset, list(splits), work_dir=obj.work_dir, data_root=data_root, device=device,
             skip_bad=skip_bad, protocol=protocol, checkpoint=Path(checkpoint),
             dataset_options=parse_options(dataset_options), config=parse_options(config_pairs),
-            precision=precision,
+            precision=precision, also_protocols=also,
         )
     _show(obj, outcomes, model, dataset, splits, as_json)
 

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
 from fabrec_bench import api
 from fabrec_bench.plugins import get_registry
-from fabrec_bench_runners.options import console, evaluation_json, metrics_table, protocol_options
+from fabrec_bench_runners.options import (
+    console,
+    evaluation_json,
+    metrics_table,
+    protocol_options,
+    protocols_table,
+)
 
 
 @click.command("score")
@@ -25,21 +32,26 @@ from fabrec_bench_runners.options import console, evaluation_json, metrics_table
 def score_command(obj, predictions, dataset, split, data_root, ignore_extra, model_name, as_json, protocol_overrides):
     """Score PREDICTIONS (CSV: id,image,x0,y0,...; or .npz with ids and landmarks) on DATASET/SPLIT."""
     registry = get_registry()
-    protocol = api.protocol_for(registry.dataset(dataset), **protocol_overrides)
-    evaluation = api.score_predictions(Path(predictions), dataset, split, data_root=data_root, protocol=protocol,
-                                       ignore_extra=ignore_extra)
-    run_id = None
+    protocols = api.protocols_for(registry.dataset(dataset), **protocol_overrides)
+    evaluations = api.score_predictions(Path(predictions), dataset, split, data_root=data_root, protocols=protocols,
+                                        ignore_extra=ignore_extra)
+    run_ids = []
     if model_name:
-        run_id = api.store_scored(evaluation, work_dir=obj.work_dir, model=model_name, dataset=dataset,
-                                  split=split, source=Path(predictions))
+        run_ids = [api.store_scored(e, work_dir=obj.work_dir, model=model_name, dataset=dataset, split=split,
+                                    source=Path(predictions)) for e in evaluations]
+    title = f"{predictions} on {dataset}/{split} ({len(evaluations[0].face_ids)} faces)"
     if as_json:
-        click.echo(evaluation_json(evaluation, dataset=dataset, split=split, predictions=str(predictions),
-                                   run_id=run_id))
+        docs = [json.loads(evaluation_json(e, dataset=dataset, split=split, predictions=str(predictions),
+                                           run_id=run_ids[i] if run_ids else None))
+                for i, e in enumerate(evaluations)]
+        click.echo(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2))
         return
-    console.print(metrics_table(f"{predictions} on {dataset}/{split} ({len(evaluation.face_ids)} faces)",
-                                evaluation, registry))
-    if run_id is not None:
-        console.print(f"stored as run {run_id} (model '{model_name}')")
+    if len(evaluations) == 1:
+        console.print(metrics_table(title, evaluations[0], registry))
+    else:
+        console.print(protocols_table(title, evaluations))
+    if run_ids:
+        console.print(f"stored as run(s) {', '.join(map(str, run_ids))} (model '{model_name}')")
 
 
 COMMANDS = (score_command,)

@@ -154,7 +154,7 @@ def test_few_shot_selection_first_takes_annotation_order_and_is_recorded(cli, sy
 
 def test_protocols_lists_and_shows_the_named_protocols(cli):
     docs = {d["name"]: d for d in json.loads(cli("protocols", "--json").output)}
-    assert set(docs) == {"standard", "3fabrec-paper"}
+    assert {"standard", "3fabrec-paper"} <= set(docs)
     paper = {r["dataset"]: r for r in docs["3fabrec-paper"]["rules"]}
     assert set(paper) == {"wflw", "300w", "aflw"}
     assert paper["aflw"]["normaliser"] == "box-max" and paper["wflw"]["auc_rule"] == "fabrec50"
@@ -163,5 +163,5 @@ def test_protocols_lists_and_shows_the_named_protocols(cli):
     assert standard["aflw"]["normaliser"] == "box" and standard["wflw"]["frame"] == "image"
     shown = cli("protocols", "show", "3fabrec-paper")
     assert shown.exit_code == 0 and "box-max" in shown.output and "fabrec50" in shown.output
-    unknown = cli("protocols", "show", "hrnet")
-    assert unknown.exit_code == 2 and "unknown protocol 'hrnet'" in unknown.output
+    unknown = cli("protocols", "show", "nope")
+    assert unknown.exit_code == 2 and "unknown protocol 'nope'" in unknown.output

@@ -13,6 +13,7 @@ from fabrec_bench.metrics import (
     Metric,
     Normaliser,
     area_under_ced,
+    box_axes,
     box_size_max,
     box_size_sqrt,
     fabrec_pupil_proxy,
@@ -33,6 +34,7 @@ def fabrec_bench_register_metrics(register):
     register(Normaliser("inter-ocular", inter_ocular_distance, "outer eye corners (WFLW 60-72, 68-pt 36-45)"))
     register(Normaliser("inter-pupil", inter_pupil_distance, "eye centres (WFLW 96-97, 68-pt eye means)"))
     register(Normaliser("box", box_size_sqrt, "sqrt(w * h) of the ground-truth box (AFLW-19 in SAN, HRNet)"))
+    register(Normaliser("box-axes", box_axes, "x by the box width, y by its height (PIPNet's AFLW)"))
     register(Normaliser("box-max", box_size_max, "max(w, h) of the ground-truth box (3FabRec's crop side)"))
     register(Normaliser("fabrec-pupil", fabrec_pupil_proxy, "3FabRec's pupil proxy (68 points)"))
     register(
@@ -43,8 +45,14 @@ def fabrec_bench_register_metrics(register):
                "faces the box detector missed (counted as failures in FR and AUC)", label=lambda p: "missed")
     )
     register(
-        Metric("fr", lambda e, p: failure_rate(e.per_face, p.threshold),
+        Metric("fr", lambda e, p: failure_rate(e.per_face, p.threshold, p.fr_rule),
                "failure rate: faces with NME > threshold", label=lambda p: f"FR@{_fmt(p.threshold)}")
+    )
+    register(
+        Metric("fr2", lambda e, p: failure_rate(e.per_face, p.second_threshold, p.fr_rule)
+               if p.second_threshold else float("nan"),
+               "failure rate at the protocol's second threshold (HRNet's 0.08)",
+               label=lambda p: f"FR@{_fmt(p.second_threshold or float('nan'))}")
     )
     register(
         Metric("auc", lambda e, p: area_under_ced(e.per_face, p.threshold, p.auc_rule),

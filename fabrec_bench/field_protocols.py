@@ -1,0 +1,116 @@
+"""The evaluation protocols of the field's major codes, as data: which normaliser and threshold each code uses
+on each dataset, how it averages, how it reads FR and integrates AUC, and the files it follows.
+
+Every fact below was read from the code named in `files` (the search tool's copies of the public
+repositories); what could not be read there is said in `notes`. fabrec_bench.protocol turns them into
+`EvalProtocol`s; `fabrec-bench protocols show NAME` prints them; `--protocol NAME` scores by them and
+`--protocol all` scores one set of predictions by each.
+Normaliser names are fabrec-bench's (fabrec_bench.metrics): `inter-ocular` = outer eye corners (WFLW 60/72,
+68 points 36/45, COFW 8/9), `inter-pupil` = eye centres (WFLW 96/97, 68 points the means of 36-41 and 42-47,
+COFW 16/17), `box` = sqrt(w * h) of the face box, `box-axes` = x by the box width and y by its height.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fabrec_bench.errors import UserError
+
+
+@dataclass(frozen=True)
+class DatasetRule:
+    """A code's normaliser and failure threshold on one dataset."""
+
+    normaliser: str
+    threshold: float
+
+
+@dataclass(frozen=True)
+class FieldProtocol:
+    """One code's evaluation rules."""
+
+    name: str
+    code: str  # the repository
+    files: str  # the files the rules come from
+    summary: str
+    datasets: dict[str, DatasetRule]
+    metrics: tuple[str, ...]
+    auc_rule: str  # fabrec_bench.protocol.AUC_RULES
+    fr_rule: str  # fabrec_bench.protocol.FR_RULES
+    averaging: str = "per-face"
+    second_threshold: float | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def rule(self, dataset: str) -> DatasetRule:
+        rule = self.datasets.get(dataset)
+        if rule is None:
+            raise UserError(f"the {self.name} protocol has no rules for '{dataset}'; it covers "
+                            f"{', '.join(self.datasets)}")
+        return rule
+
+
+FIELD_PROTOCOLS: dict[str, FieldProtocol] = {
+    "hrnet": FieldProtocol(
+        name="hrnet", code="HRNet/HRNet-Facial-Landmark-Detection",
+        files="lib/core/evaluation.py (compute_nme), lib/core/function.py (failure rates)",
+        summary="per-face mean point error over the normaliser; FR at 0.08 and at 0.10 (NME > t); no AUC",
+        datasets={"wflw": DatasetRule("inter-ocular", 0.10), "300w": DatasetRule("inter-ocular", 0.10),
+                  "cofw": DatasetRule("inter-ocular", 0.10), "aflw": DatasetRule("box", 0.10)},
+        metrics=("nme", "fr", "fr2"), auc_rule="none", fr_rule="strict", second_threshold=0.08,
+        notes=("The normaliser is chosen by the number of points: 68 -> 36/45, 98 -> 60/72, 29 -> 8/9, "
+               "19 -> the face's box_size from HRNet's AFLW annotation file (here sqrt(w * h) of the box).",),
+    ),
+    "star": FieldProtocol(
+        name="star", code="ZhenglinZhou/STAR (the ADNet lineage)",
+        files="lib/metric/nme.py, lib/metric/fr_and_auc.py, conf/alignment.py",
+        summary="per-face mean point error; FR and AUC from the CED sampled on np.arange(0, t + 1e-4, 1e-4), "
+                "AUC by Simpson's rule divided by t; t = 0.05 on 300-W, 0.1 otherwise",
+        datasets={"wflw": DatasetRule("inter-ocular", 0.10), "300w": DatasetRule("inter-ocular", 0.05),
+                  "cofw": DatasetRule("inter-pupil", 0.10)},
+        metrics=("nme", "fr", "auc"), auc_rule="simpson", fr_rule="grid-end",
+        notes=("norm_type 'default': 300-W 36/45, WFLW 60/72, COFW the pupils 16/17 (its 'ocular' option is 8/9).",
+               "FR = 1 - CED at the grid's last point: for t = 0.05 the grid ends at 0.0501, so a face with NME "
+               "0.0500x does not fail.",
+               "Simpson's rule as SciPy's simps before 1.11 (STAR pins numpy 1.16); the 502-point 300-W grid "
+               "uses its even-count averaging.",
+               "No AFLW definition in conf/alignment.py."),
+    ),
+    "pipnet": FieldProtocol(
+        name="pipnet", code="jhb86253817/PIPNet",
+        files="lib/functions.py (compute_nme, compute_fr_and_auc), lib/test.py, the AFLW preprocessing (process_aflw)",
+        summary="per-face mean point error; FR and AUC at 0.1 on every dataset, CED grid and Simpson's rule as "
+                "STAR; AFLW errors in box-normalised coordinates (normaliser 1)",
+        datasets={"wflw": DatasetRule("inter-ocular", 0.10), "300w": DatasetRule("inter-ocular", 0.10),
+                  "cofw": DatasetRule("inter-ocular", 0.10), "aflw": DatasetRule("box-axes", 0.10)},
+        metrics=("nme", "fr", "auc"), auc_rule="simpson", fr_rule="grid-end",
+        notes=("AFLW: PIPNet's preprocessing divides x by the box width and y by its height after clipping the "
+               "box and clamping the ground truth to the image; fabrec-bench divides by the annotation box as "
+               "given (no clipping), which differs only for boxes or points outside the image.",),
+    ),
+    "spiga": FieldProtocol(
+        name="spiga", code="andresprados/SPIGA",
+        files="spiga/eval/benchmark/metrics/landmarks.py, spiga/data/annotations/wflw/db_info.json",
+        summary="per-face mean point error (in percent); CED from a 10,000-bin histogram between the smallest "
+                "and largest error, edges below the threshold kept; AUC by Simpson's rule over them divided by "
+                "the threshold plus a tail correction; FR = 1 - the last kept CED value",
+        datasets={"wflw": DatasetRule("inter-ocular", 0.10), "300w": DatasetRule("inter-ocular", 0.08),
+                  "aflw": DatasetRule("box", 0.07)},
+        metrics=("nme", "fr", "auc"), auc_rule="spiga", fr_rule="histogram",
+        notes=("WFLW: 'corners' at 10 is the default in db_info.json (read). The 300-W (corners, 8) and AFLW "
+               "(box sqrt(w * h), 7) defaults come from the issue's look-up: their db_info.json files were not "
+               "in the sources read.",
+               "Points are the ones listed in each annotation's ids; fabrec-bench scores every point."),
+    ),
+    "mmpose": FieldProtocol(
+        name="mmpose", code="open-mmlab/mmpose",
+        files="mmpose/evaluation/metrics/keypoint_2d_metrics.py (NME), "
+              "mmpose/evaluation/functional/keypoint_eval.py (keypoint_nme)",
+        summary="NME averaged over every scored point of the dataset pooled (not per face first); no FR, no "
+                "AUC for faces",
+        datasets={"wflw": DatasetRule("inter-ocular", 0.10), "300w": DatasetRule("inter-ocular", 0.10),
+                  "cofw": DatasetRule("inter-ocular", 0.10), "aflw": DatasetRule("box", 0.10)},
+        metrics=("nme",), auc_rule="none", fr_rule="strict", averaging="pooled",
+        notes=("DEFAULT_KEYPOINT_INDICES: 300w 36/45, wflw 60/72, cofw 8/9; AFLW uses norm_item box_size.",
+               "mmpose skips points whose keypoints_visible is 0; fabrec-bench scores every annotated point."),
+    ),
+}
