@@ -81,9 +81,11 @@ FIELD_PROTOCOLS: dict[str, FieldProtocol] = {
         summary="per-face mean point error; FR and AUC at 0.1 on every dataset, CED grid and Simpson's rule as "
                 "STAR; AFLW errors in box-normalised coordinates (normaliser 1)",
         datasets={"wflw": DatasetRule("inter-ocular", 0.10), "300w": DatasetRule("inter-ocular", 0.10),
-                  "cofw": DatasetRule("inter-ocular", 0.10), "aflw": DatasetRule("box-axes", 0.10)},
+                  "cofw": DatasetRule("inter-ocular", 0.10), "cofw68": DatasetRule("inter-ocular", 0.10),
+                  "aflw": DatasetRule("box-axes", 0.10)},
         metrics=("nme", "fr", "auc"), auc_rule="simpson", fr_rule="grid-end",
-        notes=("AFLW: PIPNet's preprocessing divides x by the box width and y by its height after clipping the "
+        notes=("COFW-68 (its data_300W_COFW_WFLW test): 36/45, as for 300-W.",
+               "AFLW: PIPNet's preprocessing divides x by the box width and y by its height after clipping the "
                "box and clamping the ground truth to the image; fabrec-bench divides by the annotation box as "
                "given (no clipping), which differs only for boxes or points outside the image.",),
     ),
@@ -111,6 +113,9 @@ FIELD_PROTOCOLS: dict[str, FieldProtocol] = {
                   "cofw": DatasetRule("inter-ocular", 0.10), "aflw": DatasetRule("box", 0.10)},
         metrics=("nme",), auc_rule="none", fr_rule="strict", averaging="pooled",
         notes=("DEFAULT_KEYPOINT_INDICES: 300w 36/45, wflw 60/72, cofw 8/9; AFLW uses norm_item box_size.",
-               "mmpose skips points whose keypoints_visible is 0; fabrec-bench scores every annotated point."),
+               "Points with keypoints_visible 0 are skipped; mmpose's converters mark every annotated point "
+               "visible (COFW's occluded points get COCO visibility 1, still counted), so every point is scored, "
+               "and with every face fully annotated the pooled mean equals the per-face mean. It differs where "
+               "points are masked or faces miss points."),
     ),
 }

@@ -30,6 +30,7 @@ DEFAULT_PLUGINS = (
     "fabrec_bench_plugins.datasets.wflw",
     "fabrec_bench_plugins.datasets.w300",
     "fabrec_bench_plugins.datasets.aflw",
+    "fabrec_bench_plugins.datasets.cofw",
     "fabrec_bench_plugins.datasets.vggface2",
     "fabrec_bench_plugins.datasets.affectnet",
     "fabrec_bench_plugins.models.mean_shape",

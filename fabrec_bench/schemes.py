@@ -119,6 +119,19 @@ AFLW19 = LandmarkScheme(
     description="AFLW-19: brows 0-5, eyes 6-11 (7, 10 centres), nose 12-14, mouth 15-17, chin 18",
 )
 
+COFW29 = LandmarkScheme(
+    name="cofw29",
+    num_points=29,
+    flip_permutation=permutation_from_pairs(29, [(0, 1), (2, 3), (4, 6), (5, 7), (8, 9), (10, 11), (12, 14),
+                                                 (13, 15), (16, 17), (18, 19), (22, 23)]),
+    groups={"inner": tuple(range(28)), "brows": tuple(range(0, 8)), "eyes": tuple(range(8, 18)),
+            "pupils": (16, 17), "nose": (18, 19, 20, 21), "mouth": tuple(range(22, 28)), "chin": (28,)},
+    outer_eye_corners=(8, 9),
+    eye_centres=((16,), (17,)),
+    description="COFW (LFPW-29 order): brows 0-7, eye corners 8-11 (8/9 outer), eyelids 12-15, pupils 16-17, "
+                "nose 18-21, mouth 22-27, chin 28",
+)
+
 FIVE_POINT = LandmarkScheme(
     name="five-point",
     num_points=5,
@@ -144,11 +157,14 @@ WFLW98_TO_AFLW19: tuple[tuple[int, ...], ...] = (
     (33,), (35,), (37,), (42,), (44,), (46,), (60,), (96,), (64,), (68,), (97,), (72,),
     (55,), (54,), (59,), (76,), (90, 94), (82,), (16,),
 )
+# For synthetic COFW files: the 29 COFW points picked from the 98 (mirror pairs as COFW29's flips).
+WFLW98_TO_COFW29: tuple[int, ...] = (33, 46, 37, 42, 35, 40, 44, 48, 60, 72, 64, 68, 62, 66, 70, 74, 96, 97,
+                                     55, 59, 54, 57, 76, 82, 79, 90, 94, 85, 16)
 WFLW98_TO_FIVE: tuple[tuple[int, ...], ...] = ((96,), (97,), (54,), (76,), (82,))
 
 
 # The built-in schemes by name (fabrec_bench.plugins.scheme_by_name adds those of installed datasets).
-BUILTIN_SCHEMES: dict[str, LandmarkScheme] = {s.name: s for s in (WFLW98, IBUG68, AFLW19, FIVE_POINT)}
+BUILTIN_SCHEMES: dict[str, LandmarkScheme] = {s.name: s for s in (WFLW98, IBUG68, AFLW19, COFW29, FIVE_POINT)}
 
 
 def reduce_points(landmarks: np.ndarray, mapping) -> np.ndarray:

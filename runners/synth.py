@@ -82,6 +82,21 @@ def synth_aflw_command(out, faces, seed):
     console.print(f"wrote {counts['faces']} faces to {out}")
 
 
+@synth_group.command("cofw")
+@click.option("--out", "-o", type=click.Path(file_okay=False), required=True)
+@click.option("--train", type=click.IntRange(min=2), default=24, show_default=True)
+@click.option("--test", type=click.IntRange(min=2), default=12, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--with-68/--without-68", default=True, show_default=True,
+              help="Also write the 68-point re-annotation of the test faces (COFW68_Data/).")
+def synth_cofw_command(out, train, test, seed, with_68):
+    """COFW release: COFW_train_color.mat and COFW_test_color.mat (MATLAB v7.3), optionally COFW68_Data/."""
+    from fabrec_bench.synth.formats import write_cofw
+
+    counts = _with_progress(train + test, lambda p: write_cofw(Path(out), train, test, seed, p, with_68=with_68))
+    console.print(f"wrote {counts['train']} train and {counts['test']} test faces to {out}")
+
+
 @synth_group.command("vggface2")
 @click.option("--out", "-o", type=click.Path(file_okay=False), required=True)
 @click.option("--identities", type=click.IntRange(min=1), default=4, show_default=True)

@@ -22,6 +22,8 @@ def isolated_environment(tmp_path, monkeypatch):
         if key.startswith("FABREC_BENCH_") and key.endswith("_ROOT"):
             monkeypatch.delenv(key)
     monkeypatch.delenv("FABREC_BENCH_WORK_DIR", raising=False)
+    monkeypatch.delenv("FABREC_BENCH_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.chdir(tmp_path)
     reset_registry()

@@ -1,4 +1,4 @@
-"""Synthetic faces in the official layouts of 300-W, AFLW-19, VGGFace2 and AffectNet.
+"""Synthetic faces in the official layouts of 300-W, AFLW-19, COFW, VGGFace2 and AffectNet.
 
 All come from the same face model as the WFLW writer: 68 points by the standard 98 -> 68 mapping, the 19 AFLW
 points and the 5 MTCNN points by `fabrec_bench.schemes` reductions. Each writer reproduces the quirks its
@@ -16,7 +16,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fabrec_bench.schemes import WFLW98_TO_AFLW19, WFLW98_TO_FIVE, WFLW98_TO_IBUG68, reduce_points
+from fabrec_bench.schemes import (
+    WFLW98_TO_AFLW19,
+    WFLW98_TO_COFW29,
+    WFLW98_TO_FIVE,
+    WFLW98_TO_IBUG68,
+    reduce_points,
+)
 from fabrec_bench.synth.render import to_bgr8
 from fabrec_bench.synth.wflw import scenes
 
@@ -129,6 +135,53 @@ def write_aflw(out: Path, faces: int = 24, seed: int = 0, progress: Progress = N
         "nameList": name_cells, "ra": ra.reshape(1, n).astype(np.float64),
     })
     return {"faces": n}
+
+
+# -- COFW -------------------------------------------------------------------------------------------
+
+
+def write_cofw(out: Path, train: int = 8, test: int = 6, seed: int = 0, progress: Progress = None,
+               with_68: bool = True) -> dict[str, int]:
+    """Write COFW_train_color.mat and COFW_test_color.mat (v7.3: IsTr/phisTr/bboxesTr, IsT/phisT/bboxesT;
+    1-based coordinates, occlusion flags 1 = occluded, boxes [x y w h]) and, with `with_68`, the 68-point
+    re-annotation of the test faces (COFW68_Data/test_annotations/N_points.mat, cofw68_test_bboxes.mat)."""
+    from scipy.io import savemat
+
+    from fabrec_bench.mat73 import write_mat
+
+    out = Path(out)
+    counts = {}
+    for (part, count), rng in zip((("Tr", train), ("T", test)), _rngs(seed, 2), strict=True):
+        images, shapes, boxes, points68 = [], [], [], []
+        for img, drawn in scenes(rng, count, multi_face=False, progress=progress):
+            face = drawn[0]
+            rgb = to_bgr8(img)[..., ::-1]
+            if len(images) == 1:  # COFW mixes in grey-scale pictures
+                rgb = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+            points = reduce_points(face.landmarks_px, [(i,) for i in WFLW98_TO_COFW29]) + 1.0  # 1-based
+            occluded = face.occluded_points[list(WFLW98_TO_COFW29)].copy()
+            if rng.random() < 0.5:
+                occluded[rng.integers(0, 29, rng.integers(1, 4))] = True
+            x0, y0 = points.min(axis=0)
+            x1, y1 = points.max(axis=0)
+            pad = 0.1 * (x1 - x0)
+            images.append(np.ascontiguousarray(rgb))
+            shapes.append(np.concatenate([points[:, 0], points[:, 1], occluded.astype(float)]))
+            boxes.append([np.floor(x0 - pad), np.floor(y0 - pad), np.ceil(x1 - x0 + 2 * pad), np.ceil(y1 - y0 + 2 * pad)])
+            points68.append((face.landmarks_px[list(WFLW98_TO_IBUG68)] + 1.0,
+                             face.occluded_points[list(WFLW98_TO_IBUG68)]))
+        name = "COFW_train_color.mat" if part == "Tr" else "COFW_test_color.mat"
+        write_mat(out / name, {f"phis{part}": np.asarray(shapes), f"bboxes{part}": np.asarray(boxes)},
+                  {f"Is{part}": images})
+        counts["train" if part == "Tr" else "test"] = len(images)
+        if part == "T" and with_68:
+            folder = out / "COFW68_Data"
+            (folder / "test_annotations").mkdir(parents=True, exist_ok=True)
+            for i, (pts, occ) in enumerate(points68, start=1):
+                savemat(str(folder / "test_annotations" / f"{i}_points.mat"),
+                        {"Points": pts, "Occ": occ.astype(np.uint8).reshape(1, 68)})
+            savemat(str(folder / "cofw68_test_bboxes.mat"), {"bboxes": np.asarray(boxes)})
+    return counts
 
 
 # -- VGGFace2 ---------------------------------------------------------------------------------------
