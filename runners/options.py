@@ -64,7 +64,8 @@ def protocols_table(title: str, evaluations) -> Table:
     """The same predictions under several protocols: one row each, every number with the rule behind it."""
     table = Table(title=title, caption="each row is its own protocol; compare numbers within a row's rules only")
     for column in ("protocol", "normaliser", "averaging", "NME (%)", "FR (%)", "AUC"):
-        table.add_column(column, justify="right" if column in ("NME (%)",) else "left")
+        table.add_column(column, justify="right" if column == "NME (%)" else "left",
+                         no_wrap=column in ("protocol", "NME (%)"))
     for evaluation in evaluations:
         p, m = evaluation.protocol, evaluation.metrics
         fr = "; ".join(c for c in (_fr_cell(evaluation, "fr", p.threshold),

@@ -18,7 +18,7 @@ def test_builtins_register_through_the_hooks():
         "test", "pose", "expression", "illumination", "make-up", "occlusion", "blur"]
     assert "mean-shape" in reg.models
     assert {"nme", "fr", "auc"} <= set(reg.metrics)
-    assert {p.name for p in reg.plugins if p.builtin} == {"wflw", "w300", "aflw", "vggface2", "affectnet",
+    assert {p.name for p in reg.plugins if p.builtin} == {"wflw", "w300", "aflw", "cofw", "vggface2", "affectnet",
                                                           "mean-shape", "dlib-ert", "fabrec", "nme"}
     assert {"wflw", "wflw68", "300w", "aflw", "vggface2", "affectnet"} <= set(reg.datasets)
     assert not reg.errors()

@@ -122,8 +122,11 @@ def to_table(rows: list[LeaderboardRow], registry: Registry | None = None) -> tu
             if name not in metric_names:
                 metric_names.append(name)
     headers = ["model", "dataset", "split", "train N", "faces", "boxes", "normaliser"]
-    thresholds = {r.protocol.threshold for r in rows}
-    shared = EvalProtocol(threshold=next(iter(thresholds))) if len(thresholds) == 1 else None
+    thresholds = {(r.protocol.threshold, r.protocol.second_threshold) for r in rows}
+    shared = None
+    if len(thresholds) == 1:
+        threshold, second = next(iter(thresholds))
+        shared = EvalProtocol(threshold=threshold, second_threshold=second)
     metrics = {name: registry.metrics.get(name) for name in metric_names}
     for name, metric in metrics.items():
         if metric is None:  # stored by a plugin that is no longer installed
