@@ -52,27 +52,35 @@ def metrics_table(title: str, evaluation, registry) -> Table:
     return table
 
 
-def _fr_cell(evaluation, metric: str, threshold: float | None) -> str:
-    value = evaluation.metrics.get(metric)
-    if value is None or threshold is None:
-        return ""
-    rule = {"strict": ">", "grid-end": "> grid end", "histogram": "histogram"}[evaluation.protocol.fr_rule]
-    return f"{value * 100:.2f} ({rule} {threshold:g})"
+FR_RULE_TEXT = {"strict": "FR: NME > t", "grid-end": "FR: 1 - CED at grid end", "histogram": "FR: histogram"}
 
 
 def protocols_table(title: str, evaluations) -> Table:
-    """The same predictions under several protocols: one row each, every number with the rule behind it."""
-    table = Table(title=title, caption="each row is its own protocol; compare numbers within a row's rules only")
-    for column in ("protocol", "normaliser", "averaging", "NME (%)", "FR (%)", "AUC"):
-        table.add_column(column, justify="right" if column == "NME (%)" else "left",
-                         no_wrap=column in ("protocol", "NME (%)"))
+    """The same predictions under several protocols: one row each, every number with its threshold and the
+    rules behind it (`fabrec-bench protocols show NAME` spells them out)."""
+    table = Table(title=title, caption_justify="left")
+    table.add_column("protocol", no_wrap=True)
+    table.add_column("normaliser", no_wrap=True)
+    table.add_column("NME %", justify="right", no_wrap=True)
+    table.add_column("FR (%) @ t", no_wrap=True)
+    table.add_column("AUC @ t", no_wrap=True)  # t: the first FR threshold
+    captions = []
     for evaluation in evaluations:
         p, m = evaluation.protocol, evaluation.metrics
-        fr = "; ".join(c for c in (_fr_cell(evaluation, "fr", p.threshold),
-                                   _fr_cell(evaluation, "fr2", p.second_threshold)) if c)
-        auc = f"{m['auc']:.4f} ({p.auc_rule} @ {p.threshold:g})" if "auc" in m else ""
-        name = p.name + (" (crop frame)" if p.frame != "image" else "")
-        table.add_row(name, p.normaliser, p.averaging, f"{m['nme'] * 100:.4f}" if "nme" in m else "", fr, auc)
+        fr = [f"{m[k] * 100:.2f} @{t:g}" for k, t in (("fr", p.threshold), ("fr2", p.second_threshold))
+              if k in m and t is not None]
+        rules = [f"{p.averaging} mean"]
+        if fr:
+            rules.append(FR_RULE_TEXT[p.fr_rule])
+        if "auc" in m:
+            rules.append(f"AUC: {p.auc_rule}")
+        if p.frame != "image":
+            rules.append(f"scored in {p.frame}")
+        table.add_row(p.name, p.normaliser, f"{m['nme'] * 100:.4f}" if "nme" in m else "", "; ".join(fr),
+                      f"{m['auc']:.4f}" if "auc" in m else "")
+        captions.append(f"{p.name}: {'; '.join(rules)}")
+    table.caption = "\n".join([*captions, "numbers compare only within one protocol (fabrec-bench protocols "
+                                           "show NAME)"])
     return table
 
 

@@ -88,3 +88,22 @@ def test_precision_effect_reports_moved_landmarks_and_nme_change(synthetic_wflw,
     assert re.search(r"^ bf16: NME [\d.]+ % \(inter-ocular\), [\d.]+ faces/s$", out, re.M)
     assert re.search(r"^landmarks that move in bf16: \d+ of \d+ \([\d.]+ %\)", out, re.M)
     assert re.search(r"^NME change: [+-][\d.]+ percentage points", out, re.M)
+
+
+def test_protocols_side_by_side_prints_the_readme_example(tmp_path, capsys):
+    """The README's worked example is this script's output, row for row."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import protocols_side_by_side
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    assert protocols_side_by_side.main(["--dataset", "300w", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    example = readme[readme.index("A worked example"):]
+    rows = [line for line in example.splitlines() if line.startswith("│ ")][:7]
+    assert [r.split("│")[1].strip() for r in rows] == ["standard", "3fabrec-paper", "hrnet", "star", "pipnet",
+                                                       "spiga", "mmpose"]
+    printed = {line.split("│")[1].strip(): line for line in out.splitlines() if line.startswith("│ ")}
+    for row in rows:
+        assert printed[row.split("│")[1].strip()].split() == row.split()
