@@ -10,7 +10,7 @@ from rich.table import Table
 from fabrec_bench.checkpoints import atomic_write
 from fabrec_bench.protocol import PROTOCOL_NAMES
 from fabrec_bench.reports import reference
-from fabrec_bench.reports.leaderboard import FORMATS, build_rows, compact, render, to_table
+from fabrec_bench.reports.leaderboard import FORMATS, build_rows, compact, protocol_groups, render, to_table
 from fabrec_bench.store import ResultsStore, store_path
 from fabrec_bench_runners.options import console, results_table
 
@@ -85,9 +85,11 @@ def leaderboard_command(obj, dataset, split, model, train_count, protocol_name, 
     if not rows:
         console.print("no finished runs match")
         return
-    headers, body, caption = compact(*to_table(rows))
-    table = results_table(headers, body, f"Leaderboard ({path})", caption)
-    console.print(table)
+    groups = protocol_groups(rows)
+    for title, members in groups:  # one table per protocol: a column never mixes two protocols' numbers
+        headers, body, caption = compact(*to_table(members))
+        name = f"Leaderboard ({path})" + (f": {title}" if len(groups) > 1 else "")
+        console.print(results_table(headers, body, name, caption))
     if published:
         table = Table(title="Reported in papers (not measured here)", title_style="bold yellow",
                       caption="full citations: --format markdown or html")

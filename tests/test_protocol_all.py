@@ -96,3 +96,20 @@ def test_run_protocol_all_stores_one_result_per_protocol_and_leaderboard_filters
     as_json = json.loads(cli("run", "-m", "mean-shape", "-d", "wflw", "-s", "test", "--data-root", trees["wflw"],
                              "--protocol", "all", "--json", work_dir=tmp_path / "w2").output)
     assert [d["protocol"]["name"] for d in as_json] == EXPECTED["wflw"]
+
+
+def test_leaderboards_show_one_table_per_protocol(cli, trees, tmp_path):
+    work = tmp_path / "work"
+    assert cli("run", "-m", "mean-shape", "-d", "wflw", "-s", "test", "--data-root", trees["wflw"],
+               "--protocol", "all", work_dir=work).exit_code == 0
+    markdown = cli("leaderboard", "--format", "markdown", "--no-reported", work_dir=work).output
+    titles = [line for line in markdown.splitlines() if line.startswith("**protocol ")]
+    assert [t.split()[1] for t in titles] == EXPECTED["wflw"]
+    # Each table holds one protocol's rows: its `protocol` column has one value.
+    for section in markdown.split("**protocol ")[1:]:
+        rows = [line for line in section.splitlines() if line.startswith("| mean-shape")]
+        assert len(rows) == 1
+    terminal = cli("leaderboard", "--no-reported", work_dir=work).output
+    assert terminal.count("Leaderboard (") == len(EXPECTED["wflw"])
+    html_page = cli("leaderboard", "--format", "html", "--no-reported", work_dir=work).output
+    assert html_page.count('class="sortable"') == len(EXPECTED["wflw"]) and 'id="leaderboard"' in html_page

@@ -22,7 +22,13 @@ import numpy as np
 
 from fabrec_bench.errors import UserError
 from fabrec_bench.plugins import Registry, get_registry
-from fabrec_bench.reports.leaderboard import LeaderboardRow, protocol_label, row_label, to_table
+from fabrec_bench.reports.leaderboard import (
+    LeaderboardRow,
+    protocol_groups,
+    protocol_label,
+    row_label,
+    to_table,
+)
 from fabrec_bench.reports.reference import ReportedResult
 from fabrec_bench.store import ResultsStore
 
@@ -76,7 +82,16 @@ def _sort_key(value) -> str:
     return "" if value is None else str(value)
 
 
-def _measured_table(rows: list[LeaderboardRow], registry: Registry | None) -> str:
+def _measured_tables(rows: list[LeaderboardRow], registry: Registry | None) -> str:
+    """One sortable table per protocol (the first keeps the id `leaderboard` that #sort= links address)."""
+    groups = protocol_groups(rows)
+    if len(groups) == 1:
+        return _measured_table(rows, registry)
+    return "".join(f"<h3>{esc(title)}</h3>{_measured_table(members, registry, i)}"
+                   for i, (title, members) in enumerate(groups))
+
+
+def _measured_table(rows: list[LeaderboardRow], registry: Registry | None, index: int = 0) -> str:
     headers, body = to_table(rows, registry)
     head = "".join(f'<th data-col="{i}" title="sort by {esc(h)}">{esc(h)}</th>' for i, h in enumerate(headers))
     groups = []
@@ -95,7 +110,8 @@ def _measured_table(rows: list[LeaderboardRow], registry: Registry | None) -> st
         details = esc(json.dumps(_details(row), indent=2, sort_keys=True, default=str))
         groups.append(f'<tbody class="group"><tr class="row">{"".join(tds)}</tr>'
                       f'<tr class="details" hidden><td colspan="{len(headers)}"><pre>{details}</pre></td></tr></tbody>')
-    return (f'<table id="leaderboard" class="sortable"><thead><tr>{head}</tr></thead>{"".join(groups)}</table>')
+    table_id = "leaderboard" if index == 0 else f"leaderboard-{index + 1}"
+    return (f'<table id="{table_id}" class="sortable"><thead><tr>{head}</tr></thead>{"".join(groups)}</table>')
 
 
 def _breakdown(rows: list[LeaderboardRow], registry: Registry | None) -> str:
@@ -192,7 +208,7 @@ def leaderboard_page(rows: list[LeaderboardRow], *, title: str = "fabrec-bench l
     figure_html = "".join(
         f'<figure><img alt="{esc(caption)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
         f"<figcaption>{esc(caption)}</figcaption></figure>" for caption, png in figures)
-    measured = _measured_table(rows, registry) if rows else "<p>No finished runs match.</p>"
+    measured = _measured_tables(rows, registry) if rows else "<p>No finished runs match.</p>"
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f'<meta http-equiv="Content-Security-Policy" content="{esc(csp)}">'

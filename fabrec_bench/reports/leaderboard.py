@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fabrec_bench.plugins import Registry, get_registry
-from fabrec_bench.protocol import EvalProtocol
+from fabrec_bench.protocol import PROTOCOL_NAMES, EvalProtocol
 from fabrec_bench.store import RunRecord
 
 FORMATS = ("table", "markdown", "csv", "json", "latex", "html")
@@ -173,8 +173,37 @@ def compact(headers: list[str], body: list[list], keep: tuple[str, ...] = ("mode
     return [headers[i] for i in keep_idx], [[r[i] for i in keep_idx] for r in body], caption
 
 
+def protocol_groups(rows: list[LeaderboardRow]) -> list[tuple[str, list[LeaderboardRow]]]:
+    """Rows grouped by the protocol that scored them (every rule but the choice of metrics), each with a title;
+    tables show one group each, so a column never holds numbers of two protocols."""
+    groups: dict[str, list[LeaderboardRow]] = {}
+    titles: dict[str, str] = {}
+    for row in rows:
+        p = row.protocol
+        if p.name != "standard":  # a named protocol fixes its rules per dataset (box source aside)
+            key = json.dumps([p.name, p.box_source])
+            titles[key] = (f"protocol {p.name}" + (f", boxes {p.box_source}" if p.box_source != "ground-truth"
+                                                   else "") + f" (rules: fabrec-bench protocols show {p.name})")
+        else:  # standard with options: each set of options is a protocol of its own
+            key = json.dumps({k: v for k, v in p.to_dict().items() if k != "metrics"}, sort_keys=True)
+            titles[key] = (f"protocol standard ({p.normaliser}, threshold {p.threshold:g}, AUC {p.auc_rule}, "
+                           f"boxes {p.box_source})")
+        groups.setdefault(key, []).append(row)
+    order = {name: i for i, name in enumerate(PROTOCOL_NAMES)}
+    keys = sorted(groups, key=lambda k: (order.get(groups[k][0].protocol.name, len(order)), titles[k]))
+    return [(titles[k], groups[k]) for k in keys]
+
+
 def render(rows: list[LeaderboardRow], fmt: str, registry: Registry | None = None) -> str:
-    """The leaderboard as Markdown, CSV or JSON text (the terminal table is drawn by the CLI with rich)."""
+    """The leaderboard as Markdown, CSV, JSON or LaTeX text (the terminal table is drawn by the CLI with rich).
+    Markdown and LaTeX get one table per protocol; CSV and JSON records each carry their protocol."""
+    groups = protocol_groups(rows)
+    if fmt in ("markdown", "latex") and len(groups) > 1:
+        parts = []
+        for title, members in groups:
+            text = render(members, fmt, registry)
+            parts.append(f"**{title}**\n\n{text}" if fmt == "markdown" else f"% {title}\n{text}")
+        return "\n\n".join(parts)
     headers, body = to_table(rows, registry)
     if fmt == "markdown":
         from tabulate import tabulate
