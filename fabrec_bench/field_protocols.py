@@ -98,9 +98,10 @@ FIELD_PROTOCOLS: dict[str, FieldProtocol] = {
         datasets={"wflw": DatasetRule("inter-ocular", 0.10), "300w": DatasetRule("inter-ocular", 0.08),
                   "aflw": DatasetRule("box", 0.07)},
         metrics=("nme", "fr", "auc"), auc_rule="spiga", fr_rule="histogram",
-        notes=("WFLW: 'corners' at 10 is the default in db_info.json (read). The 300-W (corners, 8) and AFLW "
-               "(box sqrt(w * h), 7) defaults come from the issue's look-up: their db_info.json files were not "
-               "in the sources read.",
+        notes=("WFLW: 'corners' at 10 is the default in db_info.json (read). 'corners' are SPIGA's landmark ids "
+               "12 and 7, which its 300-W annotations (eval/results/300wprivate) list at positions 45 and 36. "
+               "The 300-W threshold (8) and the AFLW default (box sqrt(w * h), 7) come from the issue's look-up: "
+               "those db_info.json files were not in the sources read.",
                "Points are the ones listed in each annotation's ids; fabrec-bench scores every point."),
     ),
     "mmpose": FieldProtocol(
