@@ -455,11 +455,26 @@ def score_predictions(
     ignore_extra: bool = False,
     dataset_options: dict | None = None,
     registry: Registry | None = None,
-    protocols: list[EvalProtocol] | None = None,
-) -> Evaluation | list[Evaluation]:
-    """Score a predictions file (CSV keyed by `id`, or .npz with `ids` and `landmarks`) against a split;
-    with `protocols`, under each of them (a list of evaluations, the file read once)."""
-    several = protocols is not None
+) -> Evaluation:
+    """Score a predictions file (CSV keyed by `id`, or .npz with `ids` and `landmarks`) against a split."""
+    registry = registry or get_registry()
+    protocol = protocol or get_adapter(dataset, dataset_options, registry).protocol
+    return score_predictions_under([protocol], path, dataset, split, data_root=data_root, ignore_extra=ignore_extra,
+                                   dataset_options=dataset_options, registry=registry)[0]
+
+
+def score_predictions_under(
+    protocols: list[EvalProtocol],
+    path: Path,
+    dataset: str,
+    split: str,
+    *,
+    data_root=None,
+    ignore_extra: bool = False,
+    dataset_options: dict | None = None,
+    registry: Registry | None = None,
+) -> list[Evaluation]:
+    """Score a predictions file under each of `protocols` (the file and the split read once)."""
     from fabrec_bench.predictions import align_to_split, read_landmarks
 
     registry = registry or get_registry()
@@ -474,9 +489,7 @@ def score_predictions(
             parent_ids |= set(read_split(adapter, root, parent).ids)
             parent = adapter.split_info(parent).parent
     pred = align_to_split(Path(path), ids, landmarks, target.ids, ignore_extra=ignore_extra, parent_ids=parent_ids)
-    protocols = protocols or [protocol or adapter.protocol]
-    evaluations = [evaluate(pred, target, p, registry, adapter=adapter) for p in protocols]
-    return evaluations if several else evaluations[0]
+    return [evaluate(pred, target, p, registry, adapter=adapter) for p in protocols]
 
 
 def store_scored(

@@ -33,8 +33,8 @@ def score_command(obj, predictions, dataset, split, data_root, ignore_extra, mod
     """Score PREDICTIONS (CSV: id,image,x0,y0,...; or .npz with ids and landmarks) on DATASET/SPLIT."""
     registry = get_registry()
     protocols = api.protocols_for(registry.dataset(dataset), **protocol_overrides)
-    evaluations = api.score_predictions(Path(predictions), dataset, split, data_root=data_root, protocols=protocols,
-                                        ignore_extra=ignore_extra)
+    evaluations = api.score_predictions_under(protocols, Path(predictions), dataset, split, data_root=data_root,
+                                              ignore_extra=ignore_extra)
     run_ids = []
     if model_name:
         run_ids = [api.store_scored(e, work_dir=obj.work_dir, model=model_name, dataset=dataset, split=split,

@@ -69,9 +69,9 @@ def test_the_numbers_move_between_protocols(trees, tmp_path):
     adapter = get_registry().dataset("300w")
     split = api.read_split(adapter, trees["300w"], "full")
     noisy_predictions(split, tmp_path / "pred.csv", seed=5)
-    by_name = {e.protocol.name: e.metrics for e in api.score_predictions(
-        tmp_path / "pred.csv", "300w", "full", data_root=trees["300w"],
-        protocols=api.protocols_for(adapter, "all", metrics=None))}
+    by_name = {e.protocol.name: e.metrics for e in api.score_predictions_under(
+        api.protocols_for(adapter, "all", metrics=None), tmp_path / "pred.csv", "300w", "full",
+        data_root=trees["300w"])}
     assert by_name["star"]["fr"] >= by_name["hrnet"]["fr"]
     assert by_name["hrnet"]["nme"] == pytest.approx(by_name["standard"]["nme"])  # same normaliser, per face
 
