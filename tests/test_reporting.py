@@ -99,6 +99,7 @@ def test_attribute_fewshot_and_landmark_plots(cli, synthetic_wflw, tmp_path):
         "attributes.png": ("attributes",),
         "attributes.svg": ("attributes", "--train-count", "20"),
         "fewshot.png": ("fewshot", "-d", "wflw", "-s", "test"),
+        "fewshot.svg": ("fewshot", "-d", "wflw", "-s", "test"),
         "landmarks.png": ("landmarks", "-d", "wflw", "-s", "test", "-m", "mean-shape", "--train-count", "20"),
     }
     for name, args in outputs.items():
@@ -110,6 +111,9 @@ def test_attribute_fewshot_and_landmark_plots(cli, synthetic_wflw, tmp_path):
     texts = re.findall(r"<!-- (.{1,60}?) -->", svg)  # matplotlib keeps each text as a comment
     assert texts[:3] == ["test", "pose", "blur"]
     assert "mean-shape, N=20 (inter-ocular)" in texts and not any("N=5 " in t for t in texts)
+    # The few-shot plot's x ticks are the training sizes run, as plain numbers.
+    fewshot_texts = re.findall(r"<!-- (.{1,60}?) -->", (tmp_path / "fewshot.svg").read_text())
+    assert {"5", "20"} <= set(fewshot_texts) and not any("times" in t for t in fewshot_texts)
     for name in ("attributes.png", "fewshot.png", "landmarks.png"):
         image = cv2.imread(str(tmp_path / name))
         assert image is not None and image.std() > 10

@@ -123,6 +123,10 @@ def fewshot_plot(series: dict[str, list[tuple[int, float, float]]], path: Path, 
         line, = ax.plot(n, mean, marker="o", linewidth=1.8, label=label)
         ax.fill_between(n, mean - std, mean + std, color=line.get_color(), alpha=0.2, linewidth=0)
     ax.set_xscale("log")
+    # Ticks at the training sizes that were run, written as numbers (not 2×10¹): the reader looks them up.
+    sizes = sorted({int(p[0]) for points in series.values() for p in points})
+    ax.set_xticks(sizes, [str(n) for n in sizes])
+    ax.xaxis.set_minor_locator(plt.NullLocator())
     ax.set_xlabel("training images (log scale)")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3, which="both")
