@@ -67,3 +67,20 @@ def test_the_model_defaults_exact_inference_and_auto_training():
     from fabrec_bench_plugins.models.fabrec.model import DEFAULT_CONFIG
 
     assert DEFAULT_CONFIG["inference_precision"] == "fp32" and DEFAULT_CONFIG["precision"] == "auto"
+
+
+def test_the_without_native_bf16_wrapper_makes_auto_choose_fp32():
+    """scripts/without-native-bf16 stands in for a CPU without native bf16, in the command and its children."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    wrapper = Path(__file__).resolve().parent.parent / "scripts" / "without-native-bf16"
+    probe = ("import os, subprocess, sys; assert 'torch' not in sys.modules; "
+             "from fabrec_bench_plugins.models.fabrec.precision import choose, native_cpu_bf16; "
+             "print(native_cpu_bf16()[0], choose('cpu', 'auto')[0], os.environ['ATEN_CPU_CAPABILITY']); "
+             "child = 'import torch; print(torch.cpu._is_avx512_bf16_supported(), torch.cpu._is_amx_tile_supported())'; "
+             "sys.stdout.flush(); subprocess.run([sys.executable, '-c', child], check=True)")
+    result = subprocess.run([str(wrapper), sys.executable, "-c", probe], capture_output=True, text=True,
+                            timeout=120, check=True)
+    assert result.stdout.split() == ["False", "fp32", "avx2", "False", "False"]
