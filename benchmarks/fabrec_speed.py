@@ -110,16 +110,17 @@ def main() -> None:
     name = torch.cuda.get_device_name(device) if cuda else "CPU"
     print(f"device {device} ({name}), torch {torch.__version__}, input {size}, {args.landmarks} landmarks, "
           f"threads {torch.get_num_threads()}")
-    print(f"processor: {processor()}; torch sees native bf16: {native_cpu_bf16()[0]}")
+    native_bf16 = native_cpu_bf16()[0]
+    print(f"processor: {processor()}; torch sees native bf16: {native_bf16}")
     auto, reason = choose(device, "auto")
     print(f"precision=auto for training here: {auto} ({reason}); inference defaults to fp32")
-    peak_size = args.peak_size or (8192 if cuda else 2048)
+    peak_size = args.peak_size if args.peak_size is not None else (8192 if cuda else 2048)
     if peak_size < 1:
         parser.error(f"--peak-size must be positive, got {peak_size}")
     peaks = {p: matmul_peak(device, DTYPES[p], peak_size) for p in dict.fromkeys([*precisions, "fp32"])}
     print("measured matmul peak: " + ", ".join(f"{p} {peaks[p] / 1e12:.2f} TFLOP/s" for p in peaks)
           + f" ({peak_size}×{peak_size} product)")
-    if not cuda and "bf16" in peaks and not native_cpu_bf16()[0]:
+    if not cuda and "bf16" in peaks and not native_bf16:
         print("bf16 is emulated on this CPU: its matrix-product 'peak' is no roofline, so its share of peak "
               "can pass 100 %")
 
