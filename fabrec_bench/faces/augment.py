@@ -1,8 +1,17 @@
 """Training augmentation applied to image and landmarks together: flip, random affine, colour jitter.
 
-The random affine acts on the ROI crop about its centre, before the centre crop, as 3FabRec does; flips
-permute the landmark indices with the scheme's left-right permutation. The geometric part is returned as a
-2 x 3 matrix so the whole chain (image -> ROI -> augmentation -> centre crop) is one warp of the original.
+As 3FabRec augments (csl_common/utils/transforms.py, ds_utils.build_transform): the ROI crop is flipped
+first, then warped by a random affine about its centre, then centre-cropped. The image's part is one 2 x 3
+matrix, so the whole chain (image -> ROI -> augmentation -> centre crop) is one warp of the original.
+
+Flipped landmarks follow a named rule (`FLIP_RULES`), because the original's does not mirror the image's
+pixel flip exactly:
+- `original`: x -> W - x, and only for x > 0 (the original's RandomHorizontalFlip; a point at x <= 0 keeps its
+  x). The image is mirrored pixel by pixel (x -> W - 1 - x in pixel centres), so every landmark of a flipped
+  crop lands 1 ROI pixel right of the feature it marks: what the released models and the paper trained on.
+- `pixel`: x -> W - 1 - x, exactly the image's flip.
+Both permute the landmark indices with the scheme's left-right permutation. The affine turns about W / 2, the
+original's centre (skimage's transform about img_size / 2), for every rule; image and landmarks share it.
 """
 
 from __future__ import annotations
@@ -40,15 +49,25 @@ PRESETS: dict[int, AugmentSettings] = {
 }
 
 
+FLIP_RULES = ("original", "pixel")
+
+
 def flip_matrix(size: int) -> np.ndarray:
-    """Mirror a size x size crop: x -> size - 1 - x (pixel centres), y unchanged."""
+    """Mirror a size x size image: x -> size - 1 - x (pixel centres), y unchanged."""
     return np.array([[-1.0, 0.0, size - 1.0], [0.0, 1.0, 0.0]])
 
 
-def flip_landmarks(points: np.ndarray, size: int, permutation) -> np.ndarray:
-    """Mirror crop landmarks and swap left and right points, so index 60 stays the image-left eye corner."""
-    flipped = points.copy()
-    flipped[..., 0] = size - 1.0 - flipped[..., 0]
+def flip_landmarks(points: np.ndarray, size: int, permutation, rule: str = "pixel") -> np.ndarray:
+    """Mirror (L, 2) landmarks of a size-wide crop by `rule` (see the module docstring) and swap left and
+    right points, so index 60 stays the image-left eye corner."""
+    if rule not in FLIP_RULES:
+        raise ValueError(f"flip rule {rule!r} is not one of {', '.join(FLIP_RULES)}")
+    flipped = np.array(points, dtype=np.float64)
+    x = flipped[..., 0]
+    if rule == "pixel":
+        flipped[..., 0] = size - 1.0 - x
+    else:
+        flipped[..., 0] = np.where(x > 0, size - x, x)
     return flipped[..., list(permutation), :]
 
 
@@ -60,7 +79,7 @@ def random_affine(rng: np.random.Generator, settings: AugmentSettings, size: int
     tx, ty = np.round(rng.uniform(-settings.translation, settings.translation, 2) * size)
     rot = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
     linear = rot @ np.array([[1.0, -math.sin(shear)], [0.0, math.cos(shear)]]) @ np.diag([sx, sy])
-    c = (size - 1) / 2
+    c = size / 2  # the original's centre (see the module docstring)
     offset = np.array([c, c]) - linear @ np.array([c, c]) + [tx, ty]
     return np.hstack([linear, offset[:, None]])
 
@@ -79,14 +98,12 @@ def colour_jitter(rng: np.random.Generator, image: np.ndarray, strength: float) 
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def augment_matrix(rng: np.random.Generator, settings: AugmentSettings, roi_size: int) -> tuple[np.ndarray, bool]:
-    """The geometric augmentation of a ROI crop as one 2 x 3 matrix, and whether it flips."""
+def random_augmentation(rng: np.random.Generator, settings: AugmentSettings, roi_size: int
+                        ) -> tuple[np.ndarray, bool]:
+    """Draw one geometric augmentation of a ROI crop: whether it is flipped (first) and the random affine
+    (2 x 3) applied after the flip."""
     flipped = bool(rng.random() < settings.flip)
-    matrix = random_affine(rng, settings, roi_size)
-    if flipped:
-        matrix = np.vstack([matrix, [0, 0, 1]]) @ np.vstack([flip_matrix(roi_size), [0, 0, 1]])
-        matrix = matrix[:2]
-    return matrix, flipped
+    return random_affine(rng, settings, roi_size), flipped
 
 
 def apply_warp(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:

@@ -24,7 +24,15 @@ import numpy as np
 
 from fabrec_bench.checkpoints import atomic_write
 from fabrec_bench.errors import DatasetError
-from fabrec_bench.faces.augment import AugmentSettings, apply_warp, augment_matrix, colour_jitter
+from fabrec_bench.faces.augment import (
+    FLIP_RULES,
+    AugmentSettings,
+    apply_warp,
+    colour_jitter,
+    flip_landmarks,
+    flip_matrix,
+    random_augmentation,
+)
 from fabrec_bench.faces.crops import (
     CropSettings,
     centre_crop_matrix,
@@ -134,7 +142,9 @@ class FaceCrops:
 
     Item i is (image BGR uint8 S x S x 3, landmarks (L, 2) in crop pixels, image-to-crop matrix 2 x 3).
     With `augment`, the enlarged ROI is cropped (and cached), then flipped/warped/jittered and centre-cropped
-    in one warp; a flip also permutes the landmark indices with the scheme's permutation. Under the `3fabrec`
+    in one warp; a flipped crop's landmarks are mirrored in the ROI by `flip_rule` (fabrec_bench.faces.augment:
+    `original`, 3FabRec's x -> W - x, or `pixel`, the image's own flip) and their indices permuted with the
+    scheme's permutation. Under the `3fabrec`
     crop rule the landmarks are clamped at 0 afterwards, as the original's centre crop does to every sample
     (its training targets included). With `landmarks=False` (unsupervised training on faces of any schemes,
     mixed) items carry no landmarks: an empty (0, 2) array. `extensions` gives each face its own dataset's
@@ -145,7 +155,11 @@ class FaceCrops:
                  extension: tuple[float, float] = (0.0, 0.0), augment: AugmentSettings | None = None,
                  cache_root: Path | None = None, dataset_name: str = "faces", seed: int = 0,
                  cache_format: str = "npy", rule: str = "affine", frame_offset: float = 0.0,
-                 landmarks: bool = True, extensions: Sequence[tuple[float, float]] | None = None):
+                 landmarks: bool = True, extensions: Sequence[tuple[float, float]] | None = None,
+                 flip_rule: str = "pixel"):
+        if flip_rule not in FLIP_RULES:
+            raise ValueError(f"flip rule {flip_rule!r} is not one of {', '.join(FLIP_RULES)}")
+        self.flip_rule = flip_rule
         self.samples = list(samples)
         if extensions is not None and len(extensions) != len(self.samples):
             raise ValueError(f"{len(extensions)} extensions for {len(self.samples)} faces")
@@ -183,15 +197,15 @@ class FaceCrops:
             return image, self._clamped(to_crop(points, matrix)), matrix
         rng = np.random.default_rng([self.seed, self.epoch, index])
         roi = roi_size_for(self.input_size)
-        aug, flipped = augment_matrix(rng, self.augment, roi)
-        final = compose(aug, centre_crop_matrix(self.settings))
+        affine, flipped = random_augmentation(rng, self.augment, roi)
+        after_flip = compose(affine, centre_crop_matrix(self.settings))
+        final = compose(flip_matrix(roi), after_flip) if flipped else after_flip
         out = apply_warp(image, final, self.input_size)
         out = colour_jitter(rng, out, self.augment.colour)
-        total = compose(matrix, final)
-        landmarks = to_crop(points, total)
+        in_roi = to_crop(points, matrix)
         if flipped and self.with_landmarks:
-            landmarks = landmarks[list(self.scheme.flip_permutation)]
-        return out, self._clamped(landmarks), total
+            in_roi = flip_landmarks(in_roi, roi, self.scheme.flip_permutation, self.flip_rule)
+        return out, self._clamped(to_crop(in_roi, after_flip)), compose(matrix, final)
 
     def _clamped(self, landmarks: np.ndarray) -> np.ndarray:
         return np.maximum(landmarks, 0.0) if self.settings.rule == "3fabrec" else landmarks
