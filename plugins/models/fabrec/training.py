@@ -5,7 +5,9 @@ Stage 1, per batch (../shared/docs/3fabrec.md 3.1): encode; every 4th iteration 
 vs the codes; every 2nd iteration add the encoder's latent adversarial loss; decode; L1 reconstruction on the
 0-255 scale; optionally the contrast-structure SSIM loss (loss = 0.5 L1 + 0.5 * 60 L_cs) and the image GAN
 (D every 2nd iteration on inputs vs reconstructions; generator term every iteration); one backward, then Q
-and P step. Adam with betas (0, 0.999): lr 2e-5 for Q, P, D_z, half for D.
+and P step. Adam with betas (0, 0.999): lr 2e-5 for Q, P, D_z, half for D. "Every 2nd / 4th iteration"
+counts the iterations of the current epoch, which restart at 0 with every epoch (the reference's
+`iter_in_epoch`), so each epoch starts with a D_z, an encoder and a D update; the loop calls `start_epoch`.
 
 Stage 2 (3.2): the autoencoder frozen in eval mode (BatchNorm statistics fixed), the transfer layers trained
 with 300 * MSE against Gaussian target heatmaps, Adam lr 1e-3, betas (0.9, 0.999); optionally Q fine-tuned by
@@ -48,8 +50,13 @@ class AutoencoderTrainer:
         self.opt_p = torch.optim.Adam(model.P.parameters(), lr=lr, betas=betas)
         self.opt_dz = torch.optim.Adam(model.D_z.parameters(), lr=lr, betas=betas)
         self.opt_d = torch.optim.Adam(model.D.parameters(), lr=lr * 0.5, betas=betas)
-        self.iteration = 0
+        self.iteration = 0  # iterations trained in all (the loop's cap and the loss curve count these)
+        self.iteration_in_epoch = 0  # what the schedules count
         self.autocast = autocast or (lambda: torch.autocast("cpu", enabled=False))
+
+    def start_epoch(self) -> None:
+        """A new epoch starts: the D_z / encoder / D schedules count from 0 again."""
+        self.iteration_in_epoch = 0
 
     def optimizers(self) -> dict:
         return {"Q": self.opt_q, "P": self.opt_p, "D_z": self.opt_dz, "D": self.opt_d}
@@ -68,7 +75,7 @@ class AutoencoderTrainer:
         m.train()
         for opt in self.optimizers().values():
             opt.zero_grad(set_to_none=True)
-        it = self.iteration
+        it = self.iteration_in_epoch
         losses: dict[str, float] = {}
         with self.autocast():
             z = m.Q(images)
@@ -106,6 +113,7 @@ class AutoencoderTrainer:
         self.opt_q.step()
         self.opt_p.step()
         self.iteration += 1
+        self.iteration_in_epoch += 1
         return losses
 
 
