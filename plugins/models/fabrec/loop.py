@@ -90,7 +90,7 @@ class EpochLoop:
     """Epochs over `loader`; `step(batch)` trains on one batch and returns its losses."""
 
     stage: str
-    trainer: object  # has `.iteration`
+    trainer: object  # has `.iteration`; `.start_epoch()` too if it keeps a per-epoch schedule
     loader: object
     crops: object  # has `set_epoch(epoch)`
     seed: int
@@ -111,8 +111,11 @@ class EpochLoop:
         grids, resume state), `stopping` true when no epoch follows."""
         started, speed = time.perf_counter(), Throughput()
         out_of_time, done = False, start_epoch
+        start_schedule = getattr(self.trainer, "start_epoch", None)
         for epoch in range(start_epoch, self.epochs):
             self.crops.set_epoch(epoch)
+            if start_schedule:
+                start_schedule()  # epochs always start (and resume) at their first batch
             self.loader.generator.manual_seed(self.seed * 100_003 + epoch)
             torch.manual_seed(self.seed * 100_019 + epoch)
             for batch in self.loader:
@@ -152,9 +155,13 @@ class TrainingState:
     FORMAT = "fabrec-bench/3fabrec-training-state/1"
 
     def __init__(self, path: Path, fingerprint: str, *, world: World | None = None, every_seconds: float = 0.0,
-                 weights: tuple[Callable[[int], None], Callable[[], tuple[dict, int] | None]] | None = None):
+                 weights: tuple[Callable[[int], None], Callable[[], tuple[dict, int] | None]] | None = None,
+                 legacy_fingerprint: str | None = None):
         self.path = Path(path)
         self.fingerprint = fingerprint
+        # The identity the same training had under an earlier version: such a state is continued too.
+        self.legacy_fingerprint = legacy_fingerprint
+        self.restored_legacy = False
         self.world = world or World()
         self.every = float(every_seconds)
         self.weights = weights
@@ -198,8 +205,14 @@ class TrainingState:
             state = torch.load(self.path, map_location=device, weights_only=True)
         except Exception:  # unreadable (writes are atomic, so only a foreign file): not ours to continue
             return None
-        if state.get("format") != self.FORMAT or state.get("fingerprint") != self.fingerprint:
+        if state.get("format") != self.FORMAT:
             return None
+        if state.get("fingerprint") != self.fingerprint:
+            if self.legacy_fingerprint is None or state.get("fingerprint") != self.legacy_fingerprint:
+                return None
+            warnings.warn(f"{self.path}: resume state written by an earlier fabrec-bench; its {state['epoch']} "
+                          "epoch(s) are continued under the current training rules", stacklevel=3)
+            self.restored_legacy = True
         return state
 
     def save(self, net, trainer, curve: Curve | None, epoch: int, *, force: bool = False) -> None:

@@ -35,8 +35,12 @@ def stage1_state(out: Path, net, meta_of, world: World, input_size: int) -> Trai
 
 
 def stage2_state(folder: Path, cfg: dict, samples, seed: int, world: World) -> TrainingState:
-    """Stage 2's state in the run's resume folder, saved at most every `resume_every_seconds`."""
+    """Stage 2's state in the run's resume folder, saved at most every `resume_every_seconds`.
+
+    A state written before stage 2 followed the original's flip and last-batch rules has the same identity
+    without `flip_rule`; it is still continued (`TrainingState.restored_legacy` says so)."""
     ident = {k: v for k, v in cfg.items() if k not in ("resume_every_seconds", "workers")}
     ident.update(seed=seed, faces=[s.id for s in samples], processes=world.size)
+    legacy = fingerprint(**{k: v for k, v in ident.items() if k != "flip_rule"})
     return TrainingState(Path(folder) / "stage2_state.pt", fingerprint(**ident), world=world,
-                         every_seconds=float(cfg["resume_every_seconds"]))
+                         every_seconds=float(cfg["resume_every_seconds"]), legacy_fingerprint=legacy)
