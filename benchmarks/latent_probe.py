@@ -120,9 +120,9 @@ def main() -> None:
     print(header)
     for source in args.autoencoders:
         torch.manual_seed(0)
-        net = Fabrec(98, args.input_size)
-        if source != "random":
-            state, _ = read_checkpoint(Path(source))
+        state = {} if source == "random" else read_checkpoint(Path(source))[0]
+        net = Fabrec.for_weights(state, 98, args.input_size)
+        if state:
             load_weights(net, state, Path(source), head=False)
         net.eval()
         z_train, z_test = encode(net, train_images), encode(net, test_images)

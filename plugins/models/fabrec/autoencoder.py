@@ -29,7 +29,7 @@ from fabrec_bench.torch_helpers.distributed import (
 )
 from fabrec_bench.torch_helpers.torchdata import face_loader, normalise
 from fabrec_bench.types import FaceSample
-from fabrec_bench_plugins.models.fabrec.checkpoints import save_checkpoint
+from fabrec_bench_plugins.models.fabrec.checkpoints import read_checkpoint, save_checkpoint
 from fabrec_bench_plugins.models.fabrec.defaults import IMAGE_MEAN_RGB
 from fabrec_bench_plugins.models.fabrec.loop import EpochLoop
 from fabrec_bench_plugins.models.fabrec.networks import Fabrec
@@ -80,7 +80,9 @@ def train_autoencoder(samples: Sequence[FaceSample], scheme: LandmarkScheme, out
     if not samples:
         raise UserError("no faces to train the autoencoder on")
     torch.manual_seed(seed)
-    net = Fabrec(scheme.num_points, input_size)
+    latest = out / "latest.pt"  # a training to continue decides the layout (mapped, not read: keys only)
+    net = Fabrec.for_weights(read_checkpoint(latest, mmap=True)[0] if resume and latest.is_file() else {},
+                             scheme.num_points, input_size)
     trainer = AutoencoderTrainer(net, lr=lr, autocast=autocast_for(device, precision), world=world,
                                  **STAGE1_PRESETS[preset])
     net.to(device).to(memory_format=torch.channels_last)

@@ -23,13 +23,14 @@ def save_checkpoint(path: Path, net: Fabrec, meta: dict) -> None:
     atomic_write(path, lambda f: torch.save(payload, f))
 
 
-def read_checkpoint(path: Path) -> tuple[dict, dict]:
-    """(state_dict, meta) from our checkpoints or a released original snapshot (a folder with saae.mdl)."""
+def read_checkpoint(path: Path, *, mmap: bool = False) -> tuple[dict, dict]:
+    """(state_dict, meta) from our checkpoints or a released original snapshot (a folder with saae.mdl).
+    `mmap` maps the tensors instead of reading them (enough to look at the keys and shapes)."""
     path = Path(path)
     if path.is_dir():
         return read_reference_snapshot(path)
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError:  # objects beyond tensors and plain data: never unpickled
         raise UserError(f"{path}: refused: it holds Python objects besides weights (an unsafe pickle); "
                         "fabrec-bench loads checkpoints with weights_only=True") from None
@@ -78,4 +79,7 @@ def load_weights(net: Fabrec, state: dict, source: Path, *, head: bool) -> None:
     missing = [k for k in own if (k.startswith(("Q.", "P.")) or (head and k.startswith("LMH."))) and k not in wanted]
     if missing:
         raise UserError(f"{source}: {len(missing)} weight(s) missing, e.g. {missing[0]}")
+    extra = [k for k in wanted if k.startswith(("Q.", "P.")) and k not in own]
+    if extra:  # a layout this network does not have: never drop weights silently (see Fabrec.for_weights)
+        raise UserError(f"{source}: {len(extra)} weight(s) this network has no place for, e.g. {extra[0]}")
     net.load_state_dict({k: v for k, v in wanted.items() if k in own}, strict=False)

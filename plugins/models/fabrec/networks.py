@@ -46,7 +46,7 @@ def _res_layer(inplanes: int, planes: int, stride: int, force_downsample: bool =
 class Encoder(nn.Module):
     """Q: a ResNet-18 variant with an extra stage (layer0) for 256-px inputs; 99-d linear latent."""
 
-    def __init__(self, input_size: int = 256, z_dim: int = Z_DIM):
+    def __init__(self, input_size: int = 256, z_dim: int = Z_DIM, layer1_downsample: bool = False):
         super().__init__()
         self.input_size = input_size
         self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
@@ -55,8 +55,10 @@ class Encoder(nn.Module):
         self.maxpool = nn.MaxPool2d(3, 2, 1)
         if input_size >= 256:
             self.layer0 = _res_layer(64, 64, 1)
-        # The reference keeps layer1's 1x1 downsample at both sizes (stride 2 at 256, 1 at 128).
-        self.layer1 = _res_layer(64, 64, 2 if input_size >= 256 else 1, force_downsample=True)
+        # layer1 halves the map at 256 px (stride 2, so a 1x1 downsample); at 128 px it keeps 64 channels at
+        # stride 1 and the reference (networks/resnet_ae.py) builds no downsample. fabrec-bench's 128-px models
+        # had one until it followed the reference here: `layer1_downsample` builds that layout to load them.
+        self.layer1 = _res_layer(64, 64, 2 if input_size >= 256 else 1, force_downsample=layer1_downsample)
         self.layer2 = _res_layer(64, 128, 2)
         self.layer3 = _res_layer(128, 256, 2)
         self.layer4 = _res_layer(256, 512, 2)
@@ -181,20 +183,31 @@ class LandmarkHead(nn.Module):
         return self.lin(self.t4(x))
 
 
+# Only fabrec-bench's earlier 128-px encoders have this key (the reference has it at 256 px alone).
+LEGACY_128_KEY = "Q.layer1.0.downsample.0.weight"
+
+
 class Fabrec(nn.Module):
     """The whole model; attribute names Q, P, D_z, D, LMH match the reference snapshots."""
 
-    def __init__(self, num_landmarks: int, input_size: int = 256, z_dim: int = Z_DIM):
+    def __init__(self, num_landmarks: int, input_size: int = 256, z_dim: int = Z_DIM,
+                 layer1_downsample: bool = False):
         super().__init__()
         if input_size not in INPUT_SIZES:
             raise ValueError(f"input size {input_size} is not one of {INPUT_SIZES}")
         self.input_size = input_size
         self.num_landmarks = num_landmarks
-        self.Q = Encoder(input_size, z_dim)
+        self.Q = Encoder(input_size, z_dim, layer1_downsample)
         self.P = Decoder(input_size, z_dim)
         self.D_z = LatentDiscriminator(z_dim)
         self.D = ImageDiscriminator()
         self.LMH = LandmarkHead(num_landmarks)
+
+    @classmethod
+    def for_weights(cls, state: dict, num_landmarks: int, input_size: int) -> Fabrec:
+        """A network whose layout can hold `state`: the reference's, or, for a 128-px state with a layer1
+        downsample (written by fabrec-bench before it followed the reference there), that layout."""
+        return cls(num_landmarks, input_size, layer1_downsample=input_size < 256 and LEGACY_128_KEY in state)
 
     def heatmaps(self, images: torch.Tensor) -> torch.Tensor:
         """Landmark heatmaps (B, L, 128, 128), computing only what they need: Q, P's first stage, then the
