@@ -21,6 +21,9 @@ DEFAULT_CONFIG = {
     "lr_encoder": 2e-5,
     "train_encoder": False,
     "daug": 0,
+    # How a flipped training crop's landmarks are mirrored: `original` (x -> W - x, what the paper trained on;
+    # 1 ROI pixel right of the mirrored image) or `pixel` (x -> W - 1 - x, the image's own flip).
+    "flip_rule": "original",
     "sigma": 7.0,
     "decoding": "argmax",
     # Training: auto = bf16 where it is native (CPUs with AVX512-BF16/AMX, Ampere+ GPUs), fp16 on older GPUs,

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from fabrec_bench.errors import UserError
-from fabrec_bench.faces.augment import PRESETS
+from fabrec_bench.faces.augment import FLIP_RULES, PRESETS
 from fabrec_bench.faces.crops import CROP_RULES, to_image
 from fabrec_bench.faces.facedata import FaceCrops
 from fabrec_bench.models import LandmarkModel, RunContext, resolve_device
@@ -54,6 +54,8 @@ class FabrecModel(LandmarkModel):
             raise UserError(f"3fabrec: init {config['init']!r} must be 'autoencoder' or 'scratch'")
         if config["crop_rule"] not in CROP_RULES:
             raise UserError(f"3fabrec: crop_rule {config['crop_rule']!r} must be one of {', '.join(CROP_RULES)}")
+        if config["flip_rule"] not in FLIP_RULES:
+            raise UserError(f"3fabrec: flip_rule {config['flip_rule']!r} must be one of {', '.join(FLIP_RULES)}")
         if config["channels_last"] not in ("auto", True, False):
             raise UserError(f"3fabrec: channels_last {config['channels_last']!r} must be auto, true or false")
         for key in ("precision", "inference_precision"):
@@ -87,7 +89,8 @@ class FabrecModel(LandmarkModel):
         return FaceCrops(samples, self.scheme, input_size=self.net.input_size,
                          extension=tuple(run.crop_extension), augment=augment, cache_root=run.cache_dir,
                          dataset_name=f"{self.scheme.name}", seed=seed, rule=cfg["crop_rule"],
-                         frame_offset=float(cfg["frame_origin"]) - float(run.data_origin))
+                         frame_offset=float(cfg["frame_origin"]) - float(run.data_origin),
+                         flip_rule=cfg["flip_rule"])
 
     def _inference_precision(self) -> str:
         return self.context.precision or self.config["inference_precision"]
@@ -99,8 +102,18 @@ class FabrecModel(LandmarkModel):
         cfg = self.config
         # The model learns the frame of the data it is trained on, and keeps it (saved with its config).
         cfg["frame_origin"] = float(self.context.data_origin)
+        scratch = cfg["init"] == "scratch"
+        autoencoder = {}
+        if not scratch:
+            if not cfg["autoencoder"]:
+                raise UserError("3fabrec needs a stage-1 autoencoder: --config autoencoder=PATH (from "
+                                "`fabrec-bench autoencoder`, or a released snapshot folder), or --config init=scratch")
+            autoencoder, meta = read_checkpoint(Path(cfg["autoencoder"]))
+            if int(meta.get("input_size", 256)) != self.net.input_size:
+                raise UserError(f"{cfg['autoencoder']}: autoencoder is for {meta.get('input_size')} px input, "
+                                f"the model uses {self.net.input_size} (set --config input_size=...)")
         # Initial weights come from the seed too (not from whatever ran before in this process).
-        self.net = Fabrec(self.scheme.num_points, self.net.input_size)
+        self.net = Fabrec.for_weights(autoencoder, self.scheme.num_points, self.net.input_size)
         # Under torchrun each process trains on its share of the faces; gradients are averaged before every
         # step (fabrec_bench.torch_helpers.distributed), so the replicas stay identical.
         world = self.context.process_group
@@ -111,16 +124,8 @@ class FabrecModel(LandmarkModel):
             samples = shard(list(samples), world)
             if not samples:
                 raise UserError(f"{count} training face(s) cannot be shared by {world.size} processes")
-        scratch = cfg["init"] == "scratch"
         if not scratch:
-            if not cfg["autoencoder"]:
-                raise UserError("3fabrec needs a stage-1 autoencoder: --config autoencoder=PATH (from "
-                                "`fabrec-bench autoencoder`, or a released snapshot folder), or --config init=scratch")
-            state, meta = read_checkpoint(Path(cfg["autoencoder"]))
-            if int(meta.get("input_size", 256)) != self.net.input_size:
-                raise UserError(f"{cfg['autoencoder']}: autoencoder is for {meta.get('input_size')} px input, "
-                                f"the model uses {self.net.input_size} (set --config input_size=...)")
-            load_weights(self.net, state, Path(cfg["autoencoder"]), head=False)
+            load_weights(self.net, autoencoder, Path(cfg["autoencoder"]), head=False)
         channels_last = self._channels_last(cfg["precision"], training=True)
         self._prepare(channels_last)
         broadcast_state(self.net, world)
@@ -129,9 +134,11 @@ class FabrecModel(LandmarkModel):
                                   train_encoder=cfg["train_encoder"], scratch=scratch, sigma=cfg["sigma"],
                                   autocast=autocast, world=world)
         crops = self._crops(samples, augment=PRESETS[int(cfg["daug"])], seed=seed)
-        # Never drop data: with fewer faces than the batch size, the batch is all of them.
+        # The last partial batch of every epoch is dropped, as the original's loader does (drop_last): a few
+        # faces must not make a full Adam step. With fewer faces than one batch (where the original trains on
+        # nothing), face_loader makes the batch all of them.
         loader = face_loader(crops, int(cfg["batch_size"]), shuffle=True, workers=int(cfg["workers"]),
-                             pin_memory=self.device_name.startswith("cuda"), seed=seed)
+                             pin_memory=self.device_name.startswith("cuda"), seed=seed, drop_last=True)
         iterations = int(cfg["iterations"])
         if iterations < 0:
             raise UserError(f"3fabrec: iterations must be 0 (train by epochs) or positive, got {iterations}")
@@ -142,6 +149,9 @@ class FabrecModel(LandmarkModel):
                          max_seconds=float(cfg["max_seconds"]), progress=self.context.progress)
         resume = stage2_state(self.context.resume_dir, cfg, samples, seed, world) if self.context.resume_dir else None
         start_epoch = resume.restore(self.net, trainer, loop.curve) if resume else 0
+        # A state written before stage 2 trained by the original's rules: its epochs used the pixel flip and kept
+        # the last partial batch. They are continued, not thrown away, and the history says how many.
+        earlier_rules = start_epoch if resume and resume.restored_legacy else 0
 
         def step(batch):
             return trainer.step(self._images(batch, channels_last), batch["landmarks"].to(self.device_name))
@@ -166,7 +176,10 @@ class FabrecModel(LandmarkModel):
                         "loss_csv": str(csv_path), "loss_png": str(png_path), "init": cfg["init"],
                         "processes": world.size, "replica_max_difference": max_replica_difference(self.net, world),
                         "precision": choose(self.device_name, cfg["precision"])[0],
+                        "flip_rule": cfg["flip_rule"], "last_partial_batch": "dropped",
                         "resumed_from_epoch": start_epoch, "stopped_by_time_budget": result.stopped_by_time_budget}
+        if earlier_rules:
+            self.history["epochs_under_earlier_rules"] = earlier_rules
         return self.history
 
     def predict(self, samples: Sequence[FaceSample]) -> np.ndarray:
@@ -228,9 +241,17 @@ class FabrecModel(LandmarkModel):
                   "input_size": int(meta.get("input_size", 256))}
         model = cls(scheme, config, context)
         model.history = meta.get("history", {})
+        model.net = Fabrec.for_weights(state, scheme.num_points, model.net.input_size)
         load_weights(model.net, state, Path(path), head=True)
         model.trained = True
         return model
+
+    def _trained_flip_rule(self) -> str:
+        """The flip rule the landmark head was trained with: recorded in its history since fabrec-bench follows
+        the original; `pixel` for a head trained here before; a released snapshot was trained by the original."""
+        if "flip_rule" in self.history:
+            return self.history["flip_rule"]
+        return "pixel" if self.history else self.config["flip_rule"]
 
     def describe(self) -> dict:
         variant = "scratch" if self.config["init"] == "scratch" else "pretrained AE"
@@ -245,4 +266,5 @@ class FabrecModel(LandmarkModel):
                 "precision": choose(self.device_name, self._inference_precision())[0],
                 "train_precision": self.history.get("precision"), "device": self.device_name,
                 "crop_rule": self.config["crop_rule"], "frame_origin": self.config["frame_origin"],
+                "flip_rule": self._trained_flip_rule(),
                 "autoencoder": self.config["autoencoder"], "train_encoder": self.config["train_encoder"]}

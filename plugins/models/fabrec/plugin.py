@@ -59,7 +59,19 @@ def network_details() -> dict:
                             "D (image discriminator)": count_parameters(net.D)}
     heads = {f"{points} points": count_parameters(LandmarkHead(points)) for points in (19, 68, 98)}
     return {"parameters": {"by input size": sizes, "LMH (transfer layers and heatmap layer)": heads,
-                           "LMH formula": "811,008 + 1,024 x L"}}
+                           "LMH formula": "811,008 + 1,024 x L"},
+            "training as the original": TRAINING_RULES}
+
+
+# How both stages follow the original's trainers (train_aae_unsupervised.py, train_aae_landmarks.py).
+TRAINING_RULES = {
+    "stage 2 batches": "the last partial batch of every epoch is dropped (the original's drop_last); with fewer "
+                       "faces than batch_size, all faces form one batch (the original would train on nothing)",
+    "flipped crops": "flip_rule original (default): landmarks x -> W - x, as the paper trained; pixel: x -> W - 1 - x",
+    "stage 1 schedules": "D_z every 4th, encoder adversarial and image D every 2nd iteration of each epoch "
+                         "(counted from 0 at every epoch)",
+    "SSIM loss": "C2 from each image's own value range",
+}
 
 
 PRETRAIN_KEYS = {"input_size", "epochs", "batch_size", "preset", "lr", "daug", "precision", "workers", "seed",
