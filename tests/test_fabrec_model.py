@@ -28,9 +28,32 @@ def test_parameter_counts_at_256_equal_the_published_ones(points):
                       "LMH": 811_008 + 1_024 * points}
 
 
-def test_parameter_counts_at_128():
+def test_parameter_counts_at_128_follow_the_reference_layout():
+    # The reference's 128-px encoder has no layer0 and builds layer1 at stride 1 without a 1x1 downsample
+    # (networks/resnet_ae.py: `_make_layer(block, 64, layers[0])` with inplanes == planes); the counts below
+    # are what the original code's AAE(128) gives.
     net = Fabrec(98, 128)
-    assert count_parameters(net.Q) == 11_231_523 and count_parameters(net.P) == 10_699_776
+    assert count_parameters(net.Q) == 11_227_299 and count_parameters(net.P) == 10_699_776
+    assert "Q.layer1.0.downsample.0.weight" not in net.state_dict() and "Q.layer0.0.conv1.weight" not in net.state_dict()
+
+
+def test_128_px_checkpoints_of_the_earlier_layout_still_load_and_predict_the_same(tmp_path):
+    """fabrec-bench's 128-px encoders had a layer1 downsample until it followed the reference there: such a
+    checkpoint loads into its own layout (never into the new one with weights dropped)."""
+    from fabrec_bench_plugins.models.fabrec.checkpoints import load_weights, save_checkpoint
+
+    torch.manual_seed(3)
+    old = Fabrec(98, 128, layer1_downsample=True).eval()
+    assert count_parameters(old.Q) == 11_231_523  # the earlier count
+    save_checkpoint(tmp_path / "old.pt", old, {"stage": "landmarks", "scheme": "wflw98", "num_points": 98,
+                                               "input_size": 128, "config": {"crop_rule": "3fabrec"}})
+    model = FabrecModel.load(tmp_path / "old.pt", "cpu")
+    assert "Q.layer1.0.downsample.0.weight" in model.net.state_dict()
+    x = torch.randn(2, 3, 128, 128)
+    with torch.no_grad():
+        assert torch.equal(model.net.eval().heatmaps(x), old.heatmaps(x))
+    with pytest.raises(UserError, match="no place for, e.g. Q.layer1.0.downsample"):
+        load_weights(Fabrec(98, 128), read_checkpoint(tmp_path / "old.pt")[0], tmp_path / "old.pt", head=True)
 
 
 def test_state_dict_keys_match_the_reference_snapshots():
