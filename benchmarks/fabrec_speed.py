@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from fabrec_bench.torch_helpers.precision import autocast_for, choose, native_cpu_bf16, processor
 from fabrec_bench_plugins.models.fabrec.heatmaps import decode
 from fabrec_bench_plugins.models.fabrec.networks import Fabrec
-from fabrec_bench_plugins.models.fabrec.precision import autocast_for, choose, native_cpu_bf16, processor
 from fabrec_bench_plugins.models.fabrec.training import AutoencoderTrainer, LandmarkTrainer
 
 

@@ -32,8 +32,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from fabrec_bench.models import RunContext
+    from fabrec_bench.torch_helpers.precision import processor
     from fabrec_bench_plugins.models.fabrec.model import FabrecModel
-    from fabrec_bench_plugins.models.fabrec.precision import processor
 
     adapter = get_registry().dataset(args.dataset)
     split = api.load_split(args.dataset, args.split, data_root=args.data_root)

@@ -294,8 +294,8 @@ def test_a_stage2_resume_state_from_before_the_rules_is_continued_and_said_so(sy
     epoch instead of starting over; the history says how many epochs the earlier rules trained."""
     from fabrec_bench.models import RunContext
     from fabrec_bench.torch_helpers.distributed import World
+    from fabrec_bench.torch_helpers.loop import Curve
     from fabrec_bench_plugins.models.fabrec.defaults import DEFAULT_CONFIG
-    from fabrec_bench_plugins.models.fabrec.loop import Curve
     from fabrec_bench_plugins.models.fabrec.model import FabrecModel
     from fabrec_bench_plugins.models.fabrec.resume import stage2_state
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from fabrec_bench.errors import UserError
-from fabrec_bench_plugins.models.fabrec import precision
-from fabrec_bench_plugins.models.fabrec.precision import autocast_for, choose
+from fabrec_bench.torch_helpers import precision
+from fabrec_bench.torch_helpers.precision import autocast_for, choose
 
 
 def cpu_with(monkeypatch, *, avx512_bf16: bool, amx: bool) -> None:
@@ -77,7 +77,7 @@ def test_the_without_native_bf16_wrapper_makes_auto_choose_fp32():
 
     wrapper = Path(__file__).resolve().parent.parent / "scripts" / "without-native-bf16"
     probe = ("import os, subprocess, sys; assert 'torch' not in sys.modules; "
-             "from fabrec_bench_plugins.models.fabrec.precision import choose, native_cpu_bf16; "
+             "from fabrec_bench.torch_helpers.precision import choose, native_cpu_bf16; "
              "print(native_cpu_bf16()[0], choose('cpu', 'auto')[0], os.environ['ATEN_CPU_CAPABILITY']); "
              "child = 'import torch; print(torch.cpu._is_avx512_bf16_supported(), torch.cpu._is_amx_tile_supported())'; "
              "sys.stdout.flush(); subprocess.run([sys.executable, '-c', child], check=True)")

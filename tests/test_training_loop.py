@@ -9,9 +9,9 @@ import torch
 from fabrec_bench import api
 from fabrec_bench.models import TrainingProgress
 from fabrec_bench.schemes import WFLW98
+from fabrec_bench.torch_helpers.loop import Curve, EpochLoop, TrainingState, fingerprint
 from fabrec_bench_plugins.datasets.wflw import WFLWDataset
 from fabrec_bench_plugins.models.fabrec.checkpoints import read_checkpoint
-from fabrec_bench_plugins.models.fabrec.loop import Curve, EpochLoop, TrainingState, fingerprint
 
 
 class Counter:

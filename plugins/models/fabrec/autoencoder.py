@@ -18,8 +18,8 @@ import torch
 from fabrec_bench.errors import UserError
 from fabrec_bench.faces.augment import PRESETS
 from fabrec_bench.faces.facedata import FaceCrops
-from fabrec_bench.models import resolve_device
 from fabrec_bench.schemes import LandmarkScheme
+from fabrec_bench.torch_helpers.device import resolve_device
 from fabrec_bench.torch_helpers.distributed import (
     barrier,
     broadcast_state,
@@ -27,13 +27,13 @@ from fabrec_bench.torch_helpers.distributed import (
     setup,
     shard,
 )
+from fabrec_bench.torch_helpers.loop import EpochLoop
+from fabrec_bench.torch_helpers.precision import autocast_for
 from fabrec_bench.torch_helpers.torchdata import face_loader, normalise
 from fabrec_bench.types import FaceSample
 from fabrec_bench_plugins.models.fabrec.checkpoints import read_checkpoint, save_checkpoint
 from fabrec_bench_plugins.models.fabrec.defaults import IMAGE_MEAN_RGB
-from fabrec_bench_plugins.models.fabrec.loop import EpochLoop
 from fabrec_bench_plugins.models.fabrec.networks import Fabrec
-from fabrec_bench_plugins.models.fabrec.precision import autocast_for
 from fabrec_bench_plugins.models.fabrec.resume import stage1_state
 from fabrec_bench_plugins.models.fabrec.training import STAGE1_PRESETS, AutoencoderTrainer
 

@@ -19,14 +19,17 @@ from fabrec_bench.errors import UserError
 from fabrec_bench.faces.augment import FLIP_RULES, PRESETS
 from fabrec_bench.faces.crops import CROP_RULES, to_image
 from fabrec_bench.faces.facedata import FaceCrops
-from fabrec_bench.models import LandmarkModel, RunContext, resolve_device
+from fabrec_bench.models import LandmarkModel, RunContext
 from fabrec_bench.schemes import LandmarkScheme
+from fabrec_bench.torch_helpers.device import resolve_device
 from fabrec_bench.torch_helpers.distributed import (
     broadcast_state,
     max_replica_difference,
     setup,
     shard,
 )
+from fabrec_bench.torch_helpers.loop import EpochLoop
+from fabrec_bench.torch_helpers.precision import PRECISIONS, autocast_for, choose
 from fabrec_bench.torch_helpers.torchdata import face_loader, normalise
 from fabrec_bench.types import FaceSample
 from fabrec_bench_plugins.models.fabrec.checkpoints import (
@@ -36,9 +39,7 @@ from fabrec_bench_plugins.models.fabrec.checkpoints import (
 )
 from fabrec_bench_plugins.models.fabrec.defaults import DEFAULT_CONFIG, IMAGE_MEAN_RGB
 from fabrec_bench_plugins.models.fabrec.heatmaps import DECODINGS, decode
-from fabrec_bench_plugins.models.fabrec.loop import EpochLoop
 from fabrec_bench_plugins.models.fabrec.networks import Fabrec
-from fabrec_bench_plugins.models.fabrec.precision import PRECISIONS, autocast_for, choose
 from fabrec_bench_plugins.models.fabrec.resume import stage2_state
 from fabrec_bench_plugins.models.fabrec.training import LandmarkTrainer
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from fabrec_bench.torch_helpers.distributed import World
+from fabrec_bench.torch_helpers.loop import TrainingState, fingerprint
 from fabrec_bench_plugins.models.fabrec.checkpoints import read_checkpoint, save_checkpoint
-from fabrec_bench_plugins.models.fabrec.loop import TrainingState, fingerprint
 
 
 def stage1_state(out: Path, net, meta_of, world: World, input_size: int) -> TrainingState:

@@ -1,4 +1,5 @@
-"""The one training loop of both 3FabRec stages, with one way to report progress and one way to resume.
+"""The training loop of every torch model (both 3FabRec stages use it), with one way to report progress and
+one way to resume.
 
 `EpochLoop.run` goes over epochs whose randomness (order, augmentation, latent prior, dropout) depends only on
 (seed, epoch), so a training resumed at an epoch boundary continues exactly as the uninterrupted one would;
@@ -152,7 +153,7 @@ class TrainingState:
     end asked for); only the main process writes.
     """
 
-    FORMAT = "fabrec-bench/3fabrec-training-state/1"
+    FORMAT = "fabrec-bench/3fabrec-training-state/1"  # its first user's name, kept: saved states stay readable
 
     def __init__(self, path: Path, fingerprint: str, *, world: World | None = None, every_seconds: float = 0.0,
                  weights: tuple[Callable[[int], None], Callable[[], tuple[dict, int] | None]] | None = None,
