@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,20 +32,19 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
 
-    from fabrec_bench.models import RunContext
+    from fabrec_bench.models import DatasetFacts, RunContext
     from fabrec_bench.torch_helpers.precision import processor
     from fabrec_bench_plugins.models.fabrec.model import FabrecModel
 
     adapter = get_registry().dataset(args.dataset)
     split = api.load_split(args.dataset, args.split, data_root=args.data_root)
-    model = FabrecModel.load(args.checkpoint, RunContext(device=args.device, crop_extension=adapter.crop_box_extension,
-                                                         data_origin=adapter.coordinate_origin))
+    model = FabrecModel.load(args.checkpoint, RunContext(device=args.device, dataset=DatasetFacts.of(adapter)))
     print(f"processor: {processor()}")
     print(f"{args.checkpoint}: {model.describe()['variant']}, input {model.net.input_size}; "
           f"{args.dataset}/{args.split}: {len(split)} faces x {split.scheme.num_points} landmarks")
     predictions, seconds, nme = {}, {}, {}
     for precision in ("fp32", args.precision):
-        model.config["inference_precision"] = precision
+        model.options = replace(model.options, inference_precision=precision)
         model.predict(split.samples[:2])  # warm-up (allocations, kernel choice)
         start = time.perf_counter()
         predictions[precision] = model.predict(split.samples)

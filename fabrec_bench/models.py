@@ -1,15 +1,28 @@
-"""The landmark-model contract, and how a model is named and created (a timm-style registry entry)."""
+"""The landmark-model contract, and how a model is named and created (a timm-style registry entry).
+
+One signature family (what a model plugin implements, every argument plain data):
+- `create(scheme, options, context) -> LandmarkModel`: a new model; `options` is an instance of the model's
+  `Options` dataclass (fabrec_bench.options), `context` the run's `RunContext`;
+- `model.train(samples) -> dict`: fit, with seed, folders and progress from the context; returns a few facts;
+- `model.predict(samples) -> (N, L, 2)` landmarks in original-image pixels;
+- `model.save(path)` and `load(path, context) -> LandmarkModel`: checkpoints;
+- `pretrain(samples, options, context) -> Path`: an optional unsupervised pretraining shared by many runs
+  (3FabRec's stage-1 autoencoder), with options of its own.
+A `ModelSpec` names these and declares what the model can do (`Capabilities`) instead of leaving the run to
+guess it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from fabrec_bench.errors import refuse_unknown
+from fabrec_bench.errors import UserError
+from fabrec_bench.options import Options, defaults, describe_options, make_options, with_options
 from fabrec_bench.schemes import LandmarkScheme
 from fabrec_bench.types import FaceSample
 
@@ -33,12 +46,29 @@ class TrainingProgress:
                 f"{losses} ({self.images_per_second:.0f} img/s)")
 
 
-@dataclass
+@dataclass(frozen=True)
+class DatasetFacts:
+    """What a model may need to know about the data it is given: the adapter's crop-box extension (3FabRec's
+    per-dataset adjustment, fractions of the box height) and the samples' coordinate frame."""
+
+    name: str = ""
+    crop_box_extension: tuple[float, float] = (0.0, 0.0)  # (raise the top by, lower the bottom by)
+    coordinate_origin: float = 0.0  # the coordinate of the top-left pixel's centre in the samples (0: 0-based)
+    file_origin: float = 0.0  # the same in the dataset's files as written (300-W's .pts: 1)
+
+    @classmethod
+    def of(cls, adapter) -> DatasetFacts:
+        """The facts a dataset adapter declares."""
+        return cls(adapter.name, tuple(adapter.crop_box_extension), float(adapter.coordinate_origin),
+                   float(adapter.file_origin))
+
+
+@dataclass(frozen=True)
 class RunContext:
     """What a run gives a model besides its options: where it may write, what the data is, how to compute.
 
-    The run pipeline (fabrec_bench.api) makes one per run; models read it instead of receiving hidden config
-    keys. A plain device string where a context is expected means `RunContext(device=...)`."""
+    The run pipeline (fabrec_bench.runs) makes one per run; models read it instead of receiving hidden options.
+    A plain device string where a context is expected means `RunContext(device=...)`."""
 
     device: str = "auto"
     seed: int = 0
@@ -47,8 +77,7 @@ class RunContext:
     cache_dir: Path | None = None  # a cache the model may fill (3FabRec: face crops)
     resume_dir: Path | None = None  # where a training keeps state to continue after an interruption
     precision: str | None = None  # the inference precision asked for (None: the model's own default)
-    crop_extension: tuple[float, float] = (0.0, 0.0)  # the dataset's crop-box extension (top, bottom)
-    data_origin: float = 0.0  # the samples' frame: coordinate of the top-left pixel centre (0: 0-based)
+    dataset: DatasetFacts = field(default_factory=DatasetFacts)  # the data being trained on or evaluated
     # The processes a training shares its work with (fabrec_bench.torch_helpers.distributed.World); None: one
     # process, or the torchrun group joined from the environment when a training starts.
     process_group: Any = None
@@ -65,20 +94,19 @@ def as_context(context: RunContext | str | None) -> RunContext:
 class LandmarkModel:
     """A model that predicts landmarks in original-image pixel coordinates.
 
-    Lifecycle: `spec.factory(scheme, config, context)` creates it; `train` (if `spec.needs_training`);
-    `predict`; `save`/`load(path, context)` checkpoints. Plain data goes in and out: samples and NumPy arrays.
-    The run context (`self.context`) says where to write, the data's crop rule and frame, device and seed.
-    """
+    Lifecycle: `spec.create(scheme, options, context)` makes it; `train(samples)` if it needs training;
+    `predict(samples)`; `save(path)` / `spec.load(path, context)`. Plain data goes in and out: samples and
+    NumPy arrays. `self.options` is the model's typed options, `self.context` the run's context (where to write,
+    the data's crop rule and frame, device, seed, progress)."""
 
-    def __init__(self, scheme: LandmarkScheme, config: dict, context: RunContext | str = "auto"):
+    def __init__(self, scheme: LandmarkScheme, options: Options, context: RunContext | str = "auto"):
         self.scheme = scheme
-        self.config = dict(config)
+        self.options = options
         self.context = as_context(context)
-        self.device = self.context.device
 
-    def train(self, samples: Sequence[FaceSample], *, seed: int | None = None, work_dir: Path | None = None) -> dict:
-        """Fit on `samples` (seed and folder from the run context unless given); returns a small dict of
-        training facts (losses, epochs) for the results store."""
+    def train(self, samples: Sequence[FaceSample]) -> dict:
+        """Fit on `samples` (seed, folders and progress from the run context); returns a small dict of training
+        facts (losses, iterations) for the run's folder."""
         raise NotImplementedError
 
     def predict(self, samples: Sequence[FaceSample]) -> np.ndarray:
@@ -90,8 +118,8 @@ class LandmarkModel:
         raise NotImplementedError
 
     @classmethod
-    def load(cls, path: Path, device: str = "auto") -> LandmarkModel:
-        """Read a checkpoint written by `save`."""
+    def load(cls, path: Path, context: RunContext | str = "auto") -> LandmarkModel:
+        """Read a checkpoint written by `save` (or a form the model documents) for a run with `context`."""
         raise NotImplementedError
 
     def describe(self) -> dict:
@@ -99,42 +127,83 @@ class LandmarkModel:
         return {}
 
 
+INFERENCE_PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a model declares it can do; the run checks requests against it."""
+
+    needs_training: bool = True  # False: pretrained (its checkpoint or bundled weights are all it needs)
+    precisions: tuple[str, ...] = ("fp32",)  # inference precisions it computes in (`--precision`)
+    pretraining: bool = False  # has a shared unsupervised pretraining (`ModelSpec.pretrain`)
+    crop_rule: str | None = None  # how it cuts faces (fabrec_bench.faces.crops.CROP_RULES); None: no face crops
+
+    def to_dict(self) -> dict:
+        return {"needs_training": self.needs_training, "precisions": list(self.precisions),
+                "pretraining": self.pretraining, "crop_rule": self.crop_rule}
+
+
 @dataclass(frozen=True)
 class ModelSpec:
-    """A registered model: its name, how to create and load it, and its default configuration."""
+    """A registered model: its name, how to create and load it, its options and its capabilities."""
 
     name: str
-    factory: Callable[[LandmarkScheme, dict, RunContext], LandmarkModel]
+    create: Callable[[LandmarkScheme, Options, RunContext], LandmarkModel]
     load: Callable[[Path, RunContext], LandmarkModel]
     description: str = ""
-    needs_training: bool = True
-    default_config: dict = field(default_factory=dict)
+    options: type[Options] = Options
+    capabilities: Capabilities = field(default_factory=Capabilities)
     checkpoint_suffix: str = ".npz"
     # Optional unsupervised pretraining shared by many runs (3FabRec's stage-1 autoencoder):
-    # pretrain(samples, scheme, out_dir, config, device, crop_extension) -> path of the artefact a run's
-    # config points at.
-    pretrain: Callable[..., Path] | None = None
-    # Optional facts for `fabrec-bench models info` beyond the description and default config (e.g. the
-    # parameter count of each sub-network): details() -> JSON-friendly dict.
+    # pretrain(samples, options, context) -> path of the artefact a run's options point at.
+    pretrain: Callable[[Sequence[FaceSample], Options, RunContext], Path] | None = None
+    pretrain_options: type[Options] = Options
+    # Optional facts for `fabrec-bench models info` beyond the options (e.g. the parameter count of each
+    # sub-network): details() -> JSON-friendly dict.
     details: Callable[[], dict] | None = None
-    # The options `pretrain` accepts in its config (checked when a matrix spec is read).
-    pretrain_options: tuple[str, ...] = ()
 
-    def create(self, scheme: LandmarkScheme, config: dict | None = None,
-               context: RunContext | str = "auto") -> LandmarkModel:
-        """Create the model with its default config updated by `config`; unknown keys are an error."""
-        config = dict(config or {})
-        refuse_unknown(config, self.default_config, f"model '{self.name}'")
-        return self.factory(scheme, {**self.default_config, **config}, as_context(context))
+    def __post_init__(self) -> None:
+        if self.capabilities.pretraining != (self.pretrain is not None):
+            raise ValueError(f"model '{self.name}': capabilities.pretraining must say whether it has a pretrain")
+        unknown = set(self.capabilities.precisions) - set(INFERENCE_PRECISIONS)
+        if "fp32" not in self.capabilities.precisions or unknown:
+            raise ValueError(f"model '{self.name}': precisions {self.capabilities.precisions} must include fp32 "
+                             f"and name only {', '.join(INFERENCE_PRECISIONS)}")
 
-    def open(self, path: Path, context: RunContext | str = "auto") -> LandmarkModel:
-        """Load a checkpoint (`load`) for a run with this context."""
-        return self.load(Path(path), as_context(context))
+    def make_options(self, given: Mapping[str, Any] | None = None, where: str = "") -> Options:
+        """The model's options with `given` (text or typed values) over the defaults, checked."""
+        return make_options(self.options, given, where=where or f"model '{self.name}'")
+
+    def make_pretrain_options(self, given: Mapping[str, Any] | None = None, where: str = "") -> Options:
+        """The pretraining's options with `given` over the defaults, checked."""
+        if self.pretrain is None:
+            raise UserError(f"model '{self.name}' has no shared pretraining")
+        return make_options(self.pretrain_options, given, where=where or f"model '{self.name}' pretraining")
+
+    def open(self, path: Path, context: RunContext | str = "auto", given: Mapping[str, Any] | None = None
+             ) -> LandmarkModel:
+        """Load a checkpoint for a run with `context`; options `given` apply over the saved ones."""
+        model = self.load(Path(path), as_context(context))
+        if given:
+            model.options = with_options(model.options, given, where=f"model '{self.name}'")
+        return model
+
+    def check_precision(self, precision: str | None) -> None:
+        """Refuse an inference precision the model does not compute in (`auto` needs more than fp32)."""
+        offered = self.capabilities.precisions
+        if precision in (None, "fp32") or precision in offered or (precision == "auto" and len(offered) > 1):
+            return
+        raise UserError(f"model '{self.name}' computes in {', '.join(offered)} only; --precision {precision} "
+                        "does not apply")
 
     def describe(self) -> dict:
         return {
             "name": self.name,
             "description": self.description,
-            "needs_training": self.needs_training,
-            "default_config": self.default_config,
+            "capabilities": self.capabilities.to_dict(),
+            "options": [o.to_dict() for o in describe_options(self.options)],
+            "default_config": defaults(self.options),
+            "pretrain_options": [o.to_dict() for o in describe_options(self.pretrain_options)]
+            if self.pretrain else [],
         }

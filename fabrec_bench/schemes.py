@@ -167,6 +167,16 @@ WFLW98_TO_FIVE: tuple[tuple[int, ...], ...] = ((96,), (97,), (54,), (76,), (82,)
 BUILTIN_SCHEMES: dict[str, LandmarkScheme] = {s.name: s for s in (WFLW98, IBUG68, AFLW19, COFW29, FIVE_POINT)}
 
 
+def scheme_for_points(num_points: int) -> LandmarkScheme:
+    """The built-in scheme with that many points (a released checkpoint knows only its count), or a plain one
+    that flips no point, for a count no built-in scheme has."""
+    for scheme in BUILTIN_SCHEMES.values():
+        if scheme.num_points == num_points:
+            return scheme
+    return LandmarkScheme(name=f"{num_points}-points", num_points=num_points,
+                          flip_permutation=tuple(range(num_points)), description="points without a known order")
+
+
 def reduce_points(landmarks: np.ndarray, mapping) -> np.ndarray:
     """Pick (or average) points of (..., L, 2) landmarks: `mapping` holds an index or a tuple per new point."""
     out = [landmarks[..., list(m) if isinstance(m, tuple) else [m], :].mean(axis=-2) for m in mapping]

@@ -24,11 +24,11 @@ def models_group(ctx, as_json):
         click.echo(json.dumps([m.describe() for m in registry.models.values()], indent=2, default=str))
         return
     table = Table(title="Models")
-    for column in ("name", "trains", "checkpoint", "description"):
+    for column in ("name", "trains", "precisions", "checkpoint", "description"):
         table.add_column(column)
     for spec in registry.models.values():
-        table.add_row(escape(spec.name), "yes" if spec.needs_training else "no (pretrained)",
-                      spec.checkpoint_suffix, escape(spec.description))
+        table.add_row(escape(spec.name), "yes" if spec.capabilities.needs_training else "no (pretrained)",
+                      ", ".join(spec.capabilities.precisions), spec.checkpoint_suffix, escape(spec.description))
     console.print(table)
 
 
@@ -36,27 +36,41 @@ def models_group(ctx, as_json):
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def info_command(name, as_json):
-    """Show NAME's description, its default config (`--config KEY=VALUE` on run and eval) and details."""
+    """Show NAME's description, what it can do, its options (`--config KEY=VALUE` on run and eval, with types,
+    defaults and help) and details."""
     spec = get_registry().model(name)
-    info = {**spec.describe(), "checkpoint_suffix": spec.checkpoint_suffix,
-            "pretraining": spec.pretrain is not None, **(spec.details() if spec.details else {})}
+    info = {**spec.describe(), "checkpoint_suffix": spec.checkpoint_suffix, **(spec.details() if spec.details else {})}
     if as_json:
         click.echo(json.dumps(info, indent=2, default=str))
         return
+    caps = spec.capabilities
     console.print(f"[bold]{escape(spec.name)}[/]: {escape(spec.description)}")
-    console.print(f"trains: {'yes' if spec.needs_training else 'no (pretrained)'}; checkpoints: "
-                  f"{spec.checkpoint_suffix}" + ("; shared pretraining in matrices" if spec.pretrain else ""))
-    table = Table(title="default config (--config KEY=VALUE)")
-    table.add_column("key")
-    table.add_column("default")
-    for key, value in spec.default_config.items():
-        table.add_row(escape(key), escape(json.dumps(value, default=str)))
-    console.print(table)
+    console.print(f"trains: {'yes' if caps.needs_training else 'no (pretrained)'}; inference precisions: "
+                  f"{', '.join(caps.precisions)}; face crops: {caps.crop_rule or 'none'}; checkpoints: "
+                  f"{spec.checkpoint_suffix}" + ("; shared pretraining in matrices" if caps.pretraining else ""))
+    console.print(_options_table("options (--config KEY=VALUE)", info["options"]))
+    if caps.pretraining:
+        console.print(_options_table("pretraining options ([[matrix.pretrain]] config)", info["pretrain_options"]))
     for key, value in info.items():
-        if key in ("name", "description", "needs_training", "default_config", "checkpoint_suffix", "pretraining"):
+        if key in ("name", "description", "capabilities", "options", "default_config", "pretrain_options",
+                   "checkpoint_suffix"):
             continue
         console.print(f"{escape(key)}:")
         _print_nested(value, 1)
+
+
+def _options_table(title: str, options: list[dict]) -> Table | str:
+    if not options:
+        return f"{title}: none"
+    table = Table(title=title)
+    for column in ("key", "type", "default", "what it does"):
+        table.add_column(column)
+    for o in options:
+        allowed = f" ({', '.join(map(str, o['choices']))})" if o["choices"] else ""
+        note = "" if o["changes_results"] else " [does not change results]"
+        table.add_row(escape(o["name"]), o["type"], escape(json.dumps(o["default"], default=str)),
+                      escape(o["help"] + allowed + note))
+    return table
 
 
 def _print_nested(value, depth: int) -> None:

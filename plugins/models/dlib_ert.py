@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,8 @@ import numpy as np
 from fabrec_bench.checkpoints import atomic_write
 from fabrec_bench.errors import UserError
 from fabrec_bench.hookspecs import hookimpl
-from fabrec_bench.models import LandmarkModel, ModelSpec
+from fabrec_bench.models import Capabilities, LandmarkModel, ModelSpec, RunContext
+from fabrec_bench.options import Options, option
 from fabrec_bench.schemes import IBUG68, LandmarkScheme
 from fabrec_bench.types import FaceSample
 
@@ -55,16 +57,22 @@ def _dlib():
     return dlib
 
 
+@dataclass(frozen=True)
+class DlibOptions(Options):
+    predictor: str = option("", "a dlib shape_predictor .dat file (default: the 68-point model inside "
+                                "face-recognition-models)")
+
+
 class DlibErtModel(LandmarkModel):
     """dlib's shape predictor behind the model contract; each face's box becomes its dlib rectangle."""
 
-    def __init__(self, scheme: LandmarkScheme, config: dict, device: str = "auto"):
-        super().__init__(scheme, config, device)
+    def __init__(self, scheme: LandmarkScheme, options: DlibOptions, context: RunContext | str = "auto"):
+        super().__init__(scheme, options, context)
         if scheme.num_points != 68:
             raise UserError(f"dlib-ert predicts the 68 iBUG points; dataset scheme '{scheme.name}' has "
                             f"{scheme.num_points} (for WFLW use --dataset wflw68, the 98->68 mapping)")
         dlib = _dlib()
-        self.path = Path(config["predictor"]) if config["predictor"] else bundled_predictor()
+        self.path = Path(options.predictor) if options.predictor else bundled_predictor()
         if not self.path.is_file():
             raise UserError(f"{self.path}: no such shape predictor file")
         try:
@@ -94,14 +102,14 @@ class DlibErtModel(LandmarkModel):
         atomic_write(path, lambda f: f.write(record), binary=False)
 
     @classmethod
-    def load(cls, path: Path, device: str = "auto") -> DlibErtModel:
+    def load(cls, path: Path, context: RunContext | str = "auto") -> DlibErtModel:
         try:
             meta = json.loads(Path(path).read_text())
         except (OSError, ValueError) as e:
             raise UserError(f"{path}: not a dlib-ert checkpoint ({e})") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise UserError(f"{path}: not a dlib-ert checkpoint")
-        return cls(IBUG68, {"predictor": meta.get("predictor", "")}, device)
+        return cls(IBUG68, DlibOptions(predictor=meta.get("predictor", "")), context)
 
     def describe(self) -> dict:
         return {"predictor": self.path.name, "licence": "iBUG 300-W training data: non-commercial research only"}
@@ -111,11 +119,11 @@ class DlibErtModel(LandmarkModel):
 def fabrec_bench_register_models(register):
     register(ModelSpec(
         name="dlib-ert",
-        factory=DlibErtModel,
+        create=DlibErtModel,
         load=DlibErtModel.load,
         description="dlib's 68-point ERT shape predictor (pretrained; needs the [dlib] extra; "
                     "non-commercial model licence)",
-        needs_training=False,
-        default_config={"predictor": ""},  # a .dat path; default: the one in face-recognition-models
+        options=DlibOptions,
+        capabilities=Capabilities(needs_training=False),  # reads the image in the face box itself
         checkpoint_suffix=".json",
     ))

@@ -15,7 +15,8 @@ import numpy as np
 from fabrec_bench.checkpoints import atomic_write_npz, read_npz
 from fabrec_bench.errors import UserError
 from fabrec_bench.hookspecs import hookimpl
-from fabrec_bench.models import LandmarkModel, ModelSpec
+from fabrec_bench.models import Capabilities, LandmarkModel, ModelSpec, RunContext
+from fabrec_bench.options import Options
 from fabrec_bench.schemes import LandmarkScheme
 from fabrec_bench.types import FaceSample
 
@@ -43,11 +44,11 @@ def from_box_frame(shape: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 class MeanShapeModel(LandmarkModel):
     """Predicts the training mean shape scaled into each face box."""
 
-    def __init__(self, scheme: LandmarkScheme, config: dict, device: str = "auto"):
-        super().__init__(scheme, config, device)
+    def __init__(self, scheme: LandmarkScheme, options: Options, context: RunContext | str = "auto"):
+        super().__init__(scheme, options, context)
         self.mean_shape: np.ndarray | None = None
 
-    def train(self, samples: Sequence[FaceSample], *, seed: int, work_dir: Path) -> dict:
+    def train(self, samples: Sequence[FaceSample]) -> dict:
         if not samples:
             raise UserError("mean-shape needs at least one training face")
         landmarks = np.stack([s.landmarks_px for s in samples])
@@ -64,14 +65,14 @@ class MeanShapeModel(LandmarkModel):
         atomic_write_npz(path, mean_shape=self.mean_shape, meta=np.array(json.dumps(meta)))
 
     @classmethod
-    def load(cls, path: Path, device: str = "auto") -> MeanShapeModel:
+    def load(cls, path: Path, context: RunContext | str = "auto") -> MeanShapeModel:
         arrays = read_npz(path, required=("mean_shape", "meta"))
         meta = json.loads(str(arrays["meta"]))
         if meta.get("format") != FORMAT:
             raise UserError(f"{path}: not a mean-shape checkpoint (format {meta.get('format')!r})")
         from fabrec_bench.plugins import scheme_by_name
 
-        model = cls(scheme_by_name(meta["scheme"]), {}, device)
+        model = cls(scheme_by_name(meta["scheme"]), Options(), context)
         model.mean_shape = np.asarray(arrays["mean_shape"], dtype=np.float64)
         if model.mean_shape.shape != (model.scheme.num_points, 2):
             raise UserError(f"{path}: mean shape has shape {model.mean_shape.shape}")
@@ -83,10 +84,9 @@ def fabrec_bench_register_models(register):
     register(
         ModelSpec(
             name="mean-shape",
-            factory=MeanShapeModel,
+            create=MeanShapeModel,
             load=MeanShapeModel.load,
             description="training mean shape placed in each face box (baseline)",
-            needs_training=True,
-            default_config={},
+            capabilities=Capabilities(needs_training=True),  # reads no pixels: no crop rule
         )
     )

@@ -1,6 +1,6 @@
 """The `3fabrec` model plugin: few-shot landmark training on a frozen autoencoder, batched inference.
 
-Config (defaults below, `--config KEY=VALUE` on the CLI): `autoencoder` is a stage-1 checkpoint (written by
+Options (`FabrecOptions`, `--config KEY=VALUE` on the CLI): `autoencoder` is a stage-1 checkpoint (written by
 `fabrec-bench autoencoder`) or a released original snapshot folder; `init=scratch` trains the same network
 from random weights instead. Predictions go through the one crop pipeline and are mapped back to
 original-image pixels. The decoding (`argmax`, the reference protocol, or `quarter`) is recorded with each
@@ -10,16 +10,18 @@ result.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from fabrec_bench.errors import UserError
-from fabrec_bench.faces.augment import FLIP_RULES, PRESETS
-from fabrec_bench.faces.crops import CROP_RULES, to_image
+from fabrec_bench.faces.augment import PRESETS
+from fabrec_bench.faces.crops import to_image
 from fabrec_bench.faces.facedata import FaceCrops
 from fabrec_bench.models import LandmarkModel, RunContext
+from fabrec_bench.options import as_dict, saved_options
 from fabrec_bench.schemes import LandmarkScheme
 from fabrec_bench.torch_helpers.device import resolve_device
 from fabrec_bench.torch_helpers.distributed import (
@@ -29,7 +31,7 @@ from fabrec_bench.torch_helpers.distributed import (
     shard,
 )
 from fabrec_bench.torch_helpers.loop import EpochLoop
-from fabrec_bench.torch_helpers.precision import PRECISIONS, autocast_for, choose
+from fabrec_bench.torch_helpers.precision import autocast_for, choose
 from fabrec_bench.torch_helpers.torchdata import face_loader, normalise
 from fabrec_bench.types import FaceSample
 from fabrec_bench_plugins.models.fabrec.checkpoints import (
@@ -37,8 +39,8 @@ from fabrec_bench_plugins.models.fabrec.checkpoints import (
     read_checkpoint,
     save_checkpoint,
 )
-from fabrec_bench_plugins.models.fabrec.defaults import DEFAULT_CONFIG, IMAGE_MEAN_RGB
-from fabrec_bench_plugins.models.fabrec.heatmaps import DECODINGS, decode
+from fabrec_bench_plugins.models.fabrec.defaults import IMAGE_MEAN_RGB, FabrecOptions
+from fabrec_bench_plugins.models.fabrec.heatmaps import decode
 from fabrec_bench_plugins.models.fabrec.networks import Fabrec
 from fabrec_bench_plugins.models.fabrec.resume import stage2_state
 from fabrec_bench_plugins.models.fabrec.training import LandmarkTrainer
@@ -47,29 +49,16 @@ from fabrec_bench_plugins.models.fabrec.training import LandmarkTrainer
 class FabrecModel(LandmarkModel):
     """3FabRec behind the fabrec-bench model contract."""
 
-    def __init__(self, scheme: LandmarkScheme, config: dict, context: RunContext | str = "auto"):
-        super().__init__(scheme, config, context)
-        if config["decoding"] not in DECODINGS:
-            raise UserError(f"3fabrec: decoding {config['decoding']!r} must be one of {', '.join(DECODINGS)}")
-        if config["init"] not in ("autoencoder", "scratch"):
-            raise UserError(f"3fabrec: init {config['init']!r} must be 'autoencoder' or 'scratch'")
-        if config["crop_rule"] not in CROP_RULES:
-            raise UserError(f"3fabrec: crop_rule {config['crop_rule']!r} must be one of {', '.join(CROP_RULES)}")
-        if config["flip_rule"] not in FLIP_RULES:
-            raise UserError(f"3fabrec: flip_rule {config['flip_rule']!r} must be one of {', '.join(FLIP_RULES)}")
-        if config["channels_last"] not in ("auto", True, False):
-            raise UserError(f"3fabrec: channels_last {config['channels_last']!r} must be auto, true or false")
-        for key in ("precision", "inference_precision"):
-            if config[key] not in PRECISIONS:
-                raise UserError(f"3fabrec: {key} {config[key]!r} must be one of {', '.join(PRECISIONS)}")
+    def __init__(self, scheme: LandmarkScheme, options: FabrecOptions, context: RunContext | str = "auto"):
+        super().__init__(scheme, options, context)
         self.device_name = resolve_device(self.context.device)
-        self.net = Fabrec(scheme.num_points, int(config["input_size"]))
+        self.net = Fabrec(scheme.num_points, options.input_size)
         self.trained = False
         self.history: dict = {}
 
     # device helpers
     def _channels_last(self, precision: str, *, training: bool) -> bool:
-        setting = self.config["channels_last"]
+        setting = self.options.channels_last
         if setting == "auto":
             return training or choose(self.device_name, precision)[0] != "fp32"
         return bool(setting)
@@ -86,32 +75,31 @@ class FabrecModel(LandmarkModel):
         return images.contiguous(memory_format=torch.channels_last) if channels_last else images
 
     def _crops(self, samples, augment=None, seed=0) -> FaceCrops:
-        cfg, run = self.config, self.context
+        opts, data = self.options, self.context.dataset
         return FaceCrops(samples, self.scheme, input_size=self.net.input_size,
-                         extension=tuple(run.crop_extension), augment=augment, cache_root=run.cache_dir,
-                         dataset_name=f"{self.scheme.name}", seed=seed, rule=cfg["crop_rule"],
-                         frame_offset=float(cfg["frame_origin"]) - float(run.data_origin),
-                         flip_rule=cfg["flip_rule"])
+                         extension=tuple(data.crop_box_extension), augment=augment, cache_root=self.context.cache_dir,
+                         dataset_name=f"{self.scheme.name}", seed=seed, rule=opts.crop_rule,
+                         frame_offset=opts.frame_origin - data.coordinate_origin, flip_rule=opts.flip_rule)
 
     def _inference_precision(self) -> str:
-        return self.context.precision or self.config["inference_precision"]
+        return self.context.precision or self.options.inference_precision
 
-    def train(self, samples: Sequence[FaceSample], *, seed: int | None = None, work_dir: Path | None = None) -> dict:
-        seed = self.context.seed if seed is None else seed
-        work_dir = Path(work_dir if work_dir is not None else self.context.run_dir or ".")
+    def train(self, samples: Sequence[FaceSample]) -> dict:
+        seed = self.context.seed
+        work_dir = Path(self.context.run_dir or ".")
         torch.manual_seed(seed)
-        cfg = self.config
-        # The model learns the frame of the data it is trained on, and keeps it (saved with its config).
-        cfg["frame_origin"] = float(self.context.data_origin)
-        scratch = cfg["init"] == "scratch"
+        # The model learns the frame of the data it is trained on, and keeps it (saved with its options).
+        self.options = replace(self.options, frame_origin=float(self.context.dataset.coordinate_origin))
+        cfg = self.options
+        scratch = cfg.init == "scratch"
         autoencoder = {}
         if not scratch:
-            if not cfg["autoencoder"]:
+            if not cfg.autoencoder:
                 raise UserError("3fabrec needs a stage-1 autoencoder: --config autoencoder=PATH (from "
                                 "`fabrec-bench autoencoder`, or a released snapshot folder), or --config init=scratch")
-            autoencoder, meta = read_checkpoint(Path(cfg["autoencoder"]))
+            autoencoder, meta = read_checkpoint(Path(cfg.autoencoder))
             if int(meta.get("input_size", 256)) != self.net.input_size:
-                raise UserError(f"{cfg['autoencoder']}: autoencoder is for {meta.get('input_size')} px input, "
+                raise UserError(f"{cfg.autoencoder}: autoencoder is for {meta.get('input_size')} px input, "
                                 f"the model uses {self.net.input_size} (set --config input_size=...)")
         # Initial weights come from the seed too (not from whatever ran before in this process).
         self.net = Fabrec.for_weights(autoencoder, self.scheme.num_points, self.net.input_size)
@@ -126,29 +114,27 @@ class FabrecModel(LandmarkModel):
             if not samples:
                 raise UserError(f"{count} training face(s) cannot be shared by {world.size} processes")
         if not scratch:
-            load_weights(self.net, autoencoder, Path(cfg["autoencoder"]), head=False)
-        channels_last = self._channels_last(cfg["precision"], training=True)
+            load_weights(self.net, autoencoder, Path(cfg.autoencoder), head=False)
+        channels_last = self._channels_last(cfg.precision, training=True)
         self._prepare(channels_last)
         broadcast_state(self.net, world)
-        autocast = autocast_for(self.device_name, cfg["precision"])
-        trainer = LandmarkTrainer(self.net, lr_heatmaps=cfg["lr_heatmaps"], lr_encoder=cfg["lr_encoder"],
-                                  train_encoder=cfg["train_encoder"], scratch=scratch, sigma=cfg["sigma"],
+        autocast = autocast_for(self.device_name, cfg.precision)
+        trainer = LandmarkTrainer(self.net, lr_heatmaps=cfg.lr_heatmaps, lr_encoder=cfg.lr_encoder,
+                                  train_encoder=cfg.train_encoder, scratch=scratch, sigma=cfg.sigma,
                                   autocast=autocast, world=world)
-        crops = self._crops(samples, augment=PRESETS[int(cfg["daug"])], seed=seed)
+        crops = self._crops(samples, augment=PRESETS[cfg.daug], seed=seed)
         # The last partial batch of every epoch is dropped, as the original's loader does (drop_last): a few
         # faces must not make a full Adam step. With fewer faces than one batch (where the original trains on
         # nothing), face_loader makes the batch all of them.
-        loader = face_loader(crops, int(cfg["batch_size"]), shuffle=True, workers=int(cfg["workers"]),
+        loader = face_loader(crops, cfg.batch_size, shuffle=True, workers=cfg.workers,
                              pin_memory=self.device_name.startswith("cuda"), seed=seed, drop_last=True)
-        iterations = int(cfg["iterations"])
-        if iterations < 0:
-            raise UserError(f"3fabrec: iterations must be 0 (train by epochs) or positive, got {iterations}")
-        epochs = -(-iterations // len(loader)) if iterations else int(cfg["epochs"])
-        grid_every = int(cfg["grid_every"]) or max(1, epochs // 10)
-        grid_faces = list(samples[: int(cfg["images_per_epoch_grid"])])
+        iterations = cfg.iterations
+        epochs = -(-iterations // len(loader)) if iterations else cfg.epochs
+        grid_every = cfg.grid_every or max(1, epochs // 10)
+        grid_faces = list(samples[: cfg.images_per_epoch_grid])
         loop = EpochLoop("3fabrec stage 2", trainer, loader, crops, seed, epochs, world=world, iterations=iterations,
-                         max_seconds=float(cfg["max_seconds"]), progress=self.context.progress)
-        resume = stage2_state(self.context.resume_dir, cfg, samples, seed, world) if self.context.resume_dir else None
+                         max_seconds=cfg.max_seconds, progress=self.context.progress)
+        resume = stage2_state(self.context.resume_dir, as_dict(cfg), samples, seed, world) if self.context.resume_dir else None
         start_epoch = resume.restore(self.net, trainer, loop.curve) if resume else 0
         # A state written before stage 2 trained by the original's rules: its epochs used the pixel flip and kept
         # the last partial batch. They are continued, not thrown away, and the history says how many.
@@ -174,10 +160,10 @@ class FabrecModel(LandmarkModel):
                         "final_loss": curve.rows[-1]["heatmap_mse_x300"] if curve.rows else None,
                         "images_per_second": result.images_per_second, "train_faces": len(samples) * world.size,
                         "faces_per_process": len(samples),
-                        "loss_csv": str(csv_path), "loss_png": str(png_path), "init": cfg["init"],
+                        "loss_csv": str(csv_path), "loss_png": str(png_path), "init": cfg.init,
                         "processes": world.size, "replica_max_difference": max_replica_difference(self.net, world),
-                        "precision": choose(self.device_name, cfg["precision"])[0],
-                        "flip_rule": cfg["flip_rule"], "last_partial_batch": "dropped",
+                        "precision": choose(self.device_name, cfg.precision)[0],
+                        "flip_rule": cfg.flip_rule, "last_partial_batch": "dropped",
                         "resumed_from_epoch": start_epoch, "stopped_by_time_budget": result.stopped_by_time_budget}
         if earlier_rules:
             self.history["epochs_under_earlier_rules"] = earlier_rules
@@ -194,14 +180,14 @@ class FabrecModel(LandmarkModel):
         self.net.eval()
         autocast = autocast_for(self.device_name, precision)
         crops = self._crops(samples)
-        loader = face_loader(crops, int(self.config["eval_batch_size"]), workers=int(self.config["workers"]),
+        loader = face_loader(crops, self.options.eval_batch_size, workers=self.options.workers,
                              pin_memory=self.device_name.startswith("cuda"))
         out = np.zeros((len(samples), self.scheme.num_points, 2))
-        heatmaps_of = torch.compile(self.net.heatmaps) if self.config["compile"] else self.net.heatmaps
+        heatmaps_of = torch.compile(self.net.heatmaps) if self.options.compile else self.net.heatmaps
         for batch in loader:
             with autocast():
                 heatmaps = heatmaps_of(self._images(batch, channels_last))
-            in_crop = decode(heatmaps, self.net.input_size, self.config["decoding"]).cpu().numpy()
+            in_crop = decode(heatmaps, self.net.input_size, self.options.decoding).cpu().numpy()
             for row, index in enumerate(batch["index"].tolist()):
                 out[index] = to_image(in_crop[row].astype(np.float64), batch["matrix"][row].numpy())
         return out
@@ -219,7 +205,7 @@ class FabrecModel(LandmarkModel):
     def save(self, path: Path) -> None:
         save_checkpoint(path, self.net, {"stage": "landmarks", "scheme": self.scheme.name,
                                          "num_points": self.scheme.num_points, "input_size": self.net.input_size,
-                                         "config": self.config, "history": self.history})
+                                         "config": as_dict(self.options), "history": self.history})
 
     @classmethod
     def load(cls, path: Path, context: RunContext | str = "auto") -> FabrecModel:
@@ -232,15 +218,14 @@ class FabrecModel(LandmarkModel):
         if "scheme" in meta:
             scheme = scheme_by_name(meta["scheme"])
         else:  # a released snapshot knows only its number of points
-            from fabrec_bench.schemes import AFLW19, IBUG68, WFLW98
+            from fabrec_bench.schemes import scheme_for_points
 
-            scheme = {s.num_points: s for s in (WFLW98, IBUG68, AFLW19)}[meta["num_points"]]
+            scheme = scheme_for_points(meta["num_points"])
         saved = dict(meta.get("config", {}))
         if meta.get("source") != "3fabrec-release" and "crop_rule" not in saved:
             saved["crop_rule"] = "affine"  # written before fabrec-bench made the original's crops: keep its own
-        config = {**DEFAULT_CONFIG, **{k: v for k, v in saved.items() if k in DEFAULT_CONFIG},
-                  "input_size": int(meta.get("input_size", 256))}
-        model = cls(scheme, config, context)
+        options = replace(saved_options(FabrecOptions, saved), input_size=int(meta.get("input_size", 256)))
+        model = cls(scheme, options, context)
         model.history = meta.get("history", {})
         model.net = Fabrec.for_weights(state, scheme.num_points, model.net.input_size)
         load_weights(model.net, state, Path(path), head=True)
@@ -252,20 +237,20 @@ class FabrecModel(LandmarkModel):
         the original; `pixel` for a head trained here before; a released snapshot was trained by the original."""
         if "flip_rule" in self.history:
             return self.history["flip_rule"]
-        return "pixel" if self.history else self.config["flip_rule"]
+        return "pixel" if self.history else self.options.flip_rule
 
     def describe(self) -> dict:
-        variant = "scratch" if self.config["init"] == "scratch" else "pretrained AE"
-        if self.config["train_encoder"] and self.config["init"] != "scratch":
+        variant = "scratch" if self.options.init == "scratch" else "pretrained AE"
+        if self.options.train_encoder and self.options.init != "scratch":
             variant += " + encoder"
-        if self.config["decoding"] != "argmax":
-            variant += f", {self.config['decoding']} decoding"
-        if self.config["tag"]:
-            variant += f", {self.config['tag']}"
+        if self.options.decoding != "argmax":
+            variant += f", {self.options.decoding} decoding"
+        if self.options.tag:
+            variant += f", {self.options.tag}"
         return {"variant": variant, "train_faces": self.history.get("train_faces"),
-                "decoding": self.config["decoding"], "input_size": self.net.input_size, "init": self.config["init"],
+                "decoding": self.options.decoding, "input_size": self.net.input_size, "init": self.options.init,
                 "precision": choose(self.device_name, self._inference_precision())[0],
                 "train_precision": self.history.get("precision"), "device": self.device_name,
-                "crop_rule": self.config["crop_rule"], "frame_origin": self.config["frame_origin"],
+                "crop_rule": self.options.crop_rule, "frame_origin": self.options.frame_origin,
                 "flip_rule": self._trained_flip_rule(),
-                "autoencoder": self.config["autoencoder"], "train_encoder": self.config["train_encoder"]}
+                "autoencoder": self.options.autoencoder, "train_encoder": self.options.train_encoder}
