@@ -9,8 +9,10 @@ where `Metric.percent` says so. Conventions pinned by tests:
   (3FabRec's Riemann sum); `simpson` samples CED on np.arange(0, t + 1e-4, 1e-4) and integrates it by Simpson's
   rule as SciPy's `simps` did before 1.11 (STAR/ADNet, PIPNet); `spiga` is SPIGA's 10,000-bin histogram rule.
 - The field's codes also differ in how FR is read (`fr_rule`) and NME averaged (`averaging`, mmpose pools
-  every point); fabrec_bench.field_protocols says which code does what.
-The built-in metrics plugin (fabrec_bench_plugins.metrics.nme) registers them by name.
+  every point); the registered protocols (fabrec_bench.protocol) say which code does what.
+Each rule is one function in a table by name (`FAILURE_RULES`, `AUC_RULES`, `AVERAGES`), the names a stored
+protocol carries. The built-in metrics plugin (fabrec_bench_plugins.metrics.nme) registers the metrics and
+normalisers by name.
 """
 
 from __future__ import annotations
@@ -163,32 +165,21 @@ def box_axes(gt: np.ndarray, boxes: np.ndarray, scheme: LandmarkScheme) -> np.nd
     return boxes[:, 2:4] - boxes[:, 0:2]
 
 
-def fabrec_pupil_proxy(gt: np.ndarray, boxes: np.ndarray, scheme: LandmarkScheme) -> np.ndarray:
-    """3FabRec's 'pupil' option: the mean of the inner-corner and outer-corner distances (68 points only)."""
-    if scheme.num_points != 68:
-        raise UserError("the fabrec-pupil normaliser is defined for 68-point schemes only")
-    outer = np.linalg.norm(gt[:, 36] - gt[:, 45], axis=-1)
-    inner = np.linalg.norm(gt[:, 39] - gt[:, 42], axis=-1)
-    return (outer + inner) / 2
-
-
 # -- metrics on per-face NME ------------------------------------------------------------------------------
 
 
 def failure_rate(nme: np.ndarray, threshold: float, rule: str = "strict") -> float:
-    """Fraction of faces that fail at `threshold`: NME strictly greater (`strict`), 1 - CED at the last point
-    of the `simpson` grid (`grid-end`: STAR/PIPNet, whose grid for 0.05 ends at 0.0501), or SPIGA's
-    histogram rule (`histogram`)."""
+    """Fraction of faces that fail at `threshold` by the failure rule `rule` (`FAILURE_RULES`)."""
     nme = np.asarray(nme, dtype=np.float64)
     if not nme.size:
         return float("nan")
-    if rule == "strict":
-        return float(np.mean(nme > threshold))
-    if rule == "grid-end":
-        return float(1.0 - ced(nme, field_grid(threshold)[-1:])[0])
-    if rule == "histogram":
-        return spiga_auc_fr(nme, threshold)[1]
-    raise UserError(f"unknown failure rule {rule!r}")
+    return _rule(FAILURE_RULES, rule, "failure rule")(nme, threshold)
+
+
+def _rule(table: dict, name: str, what: str):
+    if name not in table:
+        raise UserError(f"unknown {what} {name!r}; known: {', '.join(table)}")
+    return table[name]
 
 
 def ced(nme: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -263,39 +254,71 @@ def spiga_auc_fr(nme: np.ndarray, threshold: float, bins: int = SPIGA_BINS) -> t
 
 
 def auc_thresholds(threshold: float, rule: str) -> np.ndarray:
-    """The thresholds at which the CED is sampled for AUC under `rule` (and drawn in CED plots)."""
-    if rule == "trapezoid":
-        return np.linspace(0.0, threshold, int(round(threshold / AUC_GRID_STEP)) + 1)
-    if rule == "fabrec50":
-        return np.linspace(0.0, threshold, 50)
-    if rule in ("simpson", "spiga", "none"):
-        return field_grid(threshold)
-    raise UserError(f"unknown AUC rule {rule!r}")
+    """The thresholds at which the CED is sampled for AUC under `rule` (and drawn in CED plots): the field's
+    grid (`field_grid`) unless the rule has its own."""
+    return _AUC_GRIDS.get(rule, field_grid)(threshold)
+
+
+_AUC_GRIDS = {
+    "trapezoid": lambda t: np.linspace(0.0, t, int(round(t / AUC_GRID_STEP)) + 1),  # every 1e-4
+    "fabrec50": lambda t: np.linspace(0.0, t, 50),  # 3FabRec's 50 points, both ends included
+}
 
 
 def area_under_ced(nme: np.ndarray, threshold: float, rule: str = "trapezoid") -> float:
-    """AUC@threshold: area under the CED on [0, threshold] divided by threshold (1 is perfect)."""
-    if rule == "none":
-        return float("nan")
-    if rule == "spiga":
-        return spiga_auc_fr(nme, threshold)[0]
-    x = auc_thresholds(threshold, rule)
-    y = ced(nme, x)
-    if rule == "fabrec50":
-        return float(y.mean())
-    if rule == "simpson":
-        return simpson_classic(y, x) / threshold
-    return float(np.sum((y[1:] + y[:-1]) * np.diff(x)) / 2 / threshold)  # trapezoid rule
+    """AUC@threshold: area under the CED on [0, threshold] divided by threshold (1 is perfect), by `rule`."""
+    return _rule(AUC_RULES, rule, "AUC rule")(np.asarray(nme, dtype=np.float64), threshold)
+
+
+def _auc_trapezoid(nme: np.ndarray, threshold: float) -> float:
+    # On the uniform grid the trapezoid area divided by t is (sum(y) - (y_0 + y_n) / 2) / n: exactly 1 for a
+    # CED of 1 everywhere, where summing the steps' widths can exceed t by a rounding.
+    y = ced(nme, auc_thresholds(threshold, "trapezoid"))
+    return float((y.sum() - (y[0] + y[-1]) / 2) / (len(y) - 1))
+
+
+def _auc_fabrec50(nme: np.ndarray, threshold: float) -> float:
+    return float(ced(nme, auc_thresholds(threshold, "fabrec50")).mean())
+
+
+def _auc_simpson(nme: np.ndarray, threshold: float) -> float:
+    x = field_grid(threshold)
+    return simpson_classic(ced(nme, x), x) / threshold
+
+
+# Each failure rule and AUC rule by the name a protocol stores (fabrec_bench.protocol.FR_RULES, AUC_RULES).
+FAILURE_RULES = {
+    "strict": lambda nme, t: float(np.mean(nme > t)),  # NME > t
+    "grid-end": lambda nme, t: float(1.0 - ced(nme, field_grid(t)[-1:])[0]),  # STAR/PIPNet: 1 - CED at the grid end
+    "histogram": lambda nme, t: spiga_auc_fr(nme, t)[1],  # SPIGA
+}
+AUC_RULES = {
+    "trapezoid": _auc_trapezoid,
+    "fabrec50": _auc_fabrec50,
+    "simpson": _auc_simpson,
+    "spiga": lambda nme, t: spiga_auc_fr(nme, t)[0],
+    "none": lambda nme, t: float("nan"),
+}
+
+
+def _per_face_mean(errors: FaceErrors) -> float:
+    """Mean per-face NME over the faces that have a prediction (a detector's misses are infinite)."""
+    found = errors.per_face[np.isfinite(errors.per_face)]
+    return float(found.mean()) if found.size else float("nan")
+
+
+def _pooled_mean(errors: FaceErrors) -> float:
+    """mmpose: the mean of every scored point's error over the whole dataset."""
+    points = errors.per_point[errors.mask & np.isfinite(errors.per_point)]
+    return float(points.mean()) if points.size else float("nan")
+
+
+AVERAGES = {"per-face": _per_face_mean, "pooled": _pooled_mean}
 
 
 def mean_nme(errors: FaceErrors, protocol=None) -> float:
-    """Mean per-face NME over the faces that have a prediction (a detector's misses are infinite); under a
-    protocol with `pooled` averaging (mmpose), the mean of every scored point's error over the dataset."""
-    if protocol is not None and getattr(protocol, "averaging", "per-face") == "pooled":
-        points = errors.per_point[errors.mask & np.isfinite(errors.per_point)]
-        return float(points.mean()) if points.size else float("nan")
-    found = errors.per_face[np.isfinite(errors.per_face)]
-    return float(found.mean()) if found.size else float("nan")
+    """NME by the protocol's averaging (`AVERAGES`; per face when no protocol is given)."""
+    return _rule(AVERAGES, getattr(protocol, "averaging", "per-face"), "averaging")(errors)
 
 
 def group_nme(errors: FaceErrors, group: str) -> float:

@@ -22,6 +22,7 @@ from fabrec_bench.datasets import DatasetAdapter
 from fabrec_bench.errors import PluginError, UserError
 from fabrec_bench.metrics import Metric, Normaliser
 from fabrec_bench.models import ModelSpec
+from fabrec_bench.protocol import Protocol
 from fabrec_bench.schemes import BUILTIN_SCHEMES, LandmarkScheme
 
 ENTRY_POINT_GROUP = "fabrec_bench"
@@ -37,9 +38,10 @@ DEFAULT_PLUGINS = (
     "fabrec_bench_plugins.models.dlib_ert",
     "fabrec_bench_plugins.models.fabrec.plugin",
     "fabrec_bench_plugins.metrics.nme",
+    "fabrec_bench_plugins.metrics.protocols",
 )
 
-KINDS = ("datasets", "models", "metrics", "normalisers")
+KINDS = ("datasets", "models", "metrics", "normalisers", "protocols")
 
 
 @dataclass
@@ -72,6 +74,7 @@ class Registry:
     models: dict[str, ModelSpec] = field(default_factory=dict)
     metrics: dict[str, Metric] = field(default_factory=dict)
     normalisers: dict[str, Normaliser] = field(default_factory=dict)
+    protocols: dict[str, Protocol] = field(default_factory=dict)
     plugins: list[PluginInfo] = field(default_factory=list)
     pm: pluggy.PluginManager | None = None
 
@@ -86,6 +89,13 @@ class Registry:
 
     def normaliser(self, name: str) -> Normaliser:
         return self._get("normalisers", name)
+
+    def protocol(self, name: str) -> Protocol:
+        return self._get("protocols", name)
+
+    def protocols_in_order(self) -> list[Protocol]:
+        """The registered protocols, `standard` first, then in registration order (built-ins first)."""
+        return sorted(self.protocols.values(), key=lambda p: p.name != "standard")
 
     def _get(self, kind: str, name: str):
         table = getattr(self, kind)
@@ -113,8 +123,10 @@ HOOK_KINDS = {
     "fabrec_bench_register_datasets": ("datasets",),
     "fabrec_bench_register_models": ("models",),
     "fabrec_bench_register_metrics": ("metrics", "normalisers"),
+    "fabrec_bench_register_protocols": ("protocols",),
 }
-KIND_NAMES = {"datasets": "DatasetAdapter", "models": "ModelSpec", "metrics": "Metric", "normalisers": "Normaliser"}
+KIND_NAMES = {"datasets": "DatasetAdapter", "models": "ModelSpec", "metrics": "Metric", "normalisers": "Normaliser",
+              "protocols": "Protocol"}
 
 
 def _make_register(registry: Registry, info: PluginInfo, hook_name: str):
@@ -152,6 +164,8 @@ def _kind_of(item) -> str | None:
         return "metrics"
     if isinstance(item, Normaliser):
         return "normalisers"
+    if isinstance(item, Protocol):
+        return "protocols"
     return None
 
 

@@ -1,23 +1,28 @@
 """Evaluation protocols: which normaliser, threshold, AUC rule and coordinate frame produced a number.
 
-Named protocols (`--protocol NAME` on run, eval, score and leaderboard; the field's codes are described
-declaratively in fabrec_bench.field_protocols):
-- `standard` (the default, for comparing models): each dataset's own protocol, scored in original-image
-  coordinates, with any option overridden on the command line.
-- `3fabrec-paper`: how the 3FabRec paper's tables were scored (the original's train_aae_landmarks.py and
-  landmarks/lmutils.py): in the 256-pixel crop of the original's crop rule, in the frame of the annotation
-  files as written (300-W 1-based), ground truth with negative coordinates clamped to 0; NME normalised by
-  the outer eye corners (300-W 36/45, WFLW 60/72) and for AFLW by the crop side, 256 (the squared box's
-  max(w, h)); FR = NME > 10 %; AUC = mean CED at 50 thresholds on [0, 0.1].
-- `hrnet`, `star`, `pipnet`, `spiga`, `mmpose`: how each of those codes scores (fabrec_bench.field_protocols).
+Two types:
+- `EvalProtocol`: the rules one number was scored by on one dataset, as plain data. It is stored with every
+  result, so a number always says what produced it (and stored results stay readable when a protocol's plugin
+  is gone).
+- `Protocol`: a named protocol, registered by a plugin through `fabrec_bench_register_protocols`: its rules
+  per dataset (`DatasetRule`: normaliser and threshold), its failure and AUC rules, its averaging, an optional
+  scoring frame (`ScoringFrame`, e.g. 3FabRec's crop), the code it follows and what could not be verified.
+  `--protocol NAME` on run, eval, score and leaderboard picks one; `--protocol all` every one that has rules
+  for the dataset. The built-in ones: `standard` (each dataset's own rules, the only one that takes options
+  from the command line), `3fabrec-paper` (the 3FabRec plugin), and the field's codes (`hrnet`, `star`,
+  `pipnet`, `spiga`, `mmpose`; fabrec_bench_plugins.metrics.protocols).
+
+Rule names (`fr_rule`, `auc_rule`, `averaging`) refer to the functions in fabrec_bench.metrics.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+
+import numpy as np
 
 from fabrec_bench.errors import UserError
-from fabrec_bench.field_protocols import FIELD_PROTOCOLS
 
 # trapezoid: ours (CED every 1e-4, trapezoid rule); fabrec50: 3FabRec's 50-point mean; simpson: STAR/ADNet and
 # PIPNet (CED on np.arange(0, t + 1e-4, 1e-4), Simpson's rule as SciPy's old `simps`); spiga: a 10,000-bin
@@ -31,29 +36,15 @@ AVERAGING = ("per-face", "pooled")
 FR_RULES = ("strict", "grid-end", "histogram")
 # Which face box a model is given (fabrec_bench.faces.boxes applies them); `detector` is an alias of detector-hog.
 BOX_SOURCES = ("ground-truth", "landmarks", "detector", "detector-hog", "detector-haar")
-FRAMES = ("image", "3fabrec-crop")
-PROTOCOL_NAMES = ("standard", "3fabrec-paper", *FIELD_PROTOCOLS)
-# What each named protocol is and which code it follows (`fabrec-bench protocols`).
-PROTOCOL_DESCRIPTIONS = {
-    "standard": ("each dataset's own protocol, in original-image coordinates, with any option given on the "
-                 "command line; for comparing models", "fabrec-bench (../shared/docs/metrics.md)"),
-    "3fabrec-paper": ("how the 3FabRec paper's tables were scored: errors in the 256-px crop of the original's "
-                      "crop rule, in the annotation files' own frame, ground truth clamped at 0",
-                      "browatbn2/3FabRec: train_aae_landmarks.py, landmarks/lmutils.py, "
-                      "csl_common/utils/transforms.py (CenterCrop)"),
-    **{name: (code.summary, f"{code.code}: {code.files}") for name, code in FIELD_PROTOCOLS.items()},
-}
-# The paper's normaliser per dataset; in the crop frame a face's box is the crop, so box-max is 256.
-PAPER_NORMALISERS = {"wflw": "inter-ocular", "300w": "inter-ocular", "aflw": "box-max"}
-PAPER_CROP_SIZE = 256
+IMAGE_FRAME = "image"  # errors measured in original-image pixels, the default
 
 
 @dataclass(frozen=True)
 class EvalProtocol:
     """The conventions behind a metric value; stored with every result.
 
-    `threshold` is a fraction (0.10 = 10 % of the normalising distance). `auc_rule` is `trapezoid` (fine grid,
-    step 1e-4, the default of recent codebases) or `fabrec50` (3FabRec's 50-point Riemann sum).
+    `threshold` is a fraction (0.10 = 10 % of the normalising distance). `frame` names where errors are
+    measured: original-image pixels, or a frame a protocol registers (`ScoringFrame`).
     """
 
     name: str = "standard"
@@ -64,26 +55,21 @@ class EvalProtocol:
     mask_invisible: bool = False
     # Which face box the model is given (fabrec_bench.faces.boxes): numbers are comparable only within one source.
     box_source: str = "ground-truth"
-    # Where errors are measured: original-image coordinates, or the 256-px crop of 3FabRec's crop rule.
-    frame: str = "image"
+    frame: str = IMAGE_FRAME
     averaging: str = "per-face"
     fr_rule: str = "strict"
     # A second failure threshold reported beside the first (HRNet's FR@0.08 next to FR@0.1); metric `fr2`.
     second_threshold: float | None = None
 
     def __post_init__(self) -> None:
-        if self.name not in PROTOCOL_NAMES:
-            raise UserError(f"unknown protocol {self.name!r}; choose one of {', '.join(PROTOCOL_NAMES)}")
-        if self.frame not in FRAMES:
-            raise UserError(f"unknown scoring frame {self.frame!r}; choose one of {', '.join(FRAMES)}")
+        if not self.name:
+            raise UserError("a protocol needs a name")
         if not 0 < self.threshold <= 1:
             raise UserError(f"threshold {self.threshold!r} must lie in (0, 1]; it is a fraction, e.g. 0.1 for 10%")
-        if self.auc_rule not in AUC_RULES:
-            raise UserError(f"unknown AUC rule {self.auc_rule!r}; choose one of {', '.join(AUC_RULES)}")
-        if self.averaging not in AVERAGING:
-            raise UserError(f"unknown averaging {self.averaging!r}; choose one of {', '.join(AVERAGING)}")
-        if self.fr_rule not in FR_RULES:
-            raise UserError(f"unknown failure rule {self.fr_rule!r}; choose one of {', '.join(FR_RULES)}")
+        for value, allowed, what in ((self.auc_rule, AUC_RULES, "AUC rule"), (self.averaging, AVERAGING, "averaging"),
+                                     (self.fr_rule, FR_RULES, "failure rule")):
+            if value not in allowed:
+                raise UserError(f"unknown {what} {value!r}; choose one of {', '.join(allowed)}")
         object.__setattr__(self, "box_source", canonical_box_source(self.box_source))
         if self.box_source.startswith("detector") and "missed" not in self.metrics:
             object.__setattr__(self, "metrics", (*self.metrics, "missed"))
@@ -119,40 +105,94 @@ def canonical_box_source(source: str) -> str:
     return "detector-hog" if source == "detector" else source
 
 
-def protocol_applies(name: str, dataset: str) -> bool:
-    """Whether the named protocol has rules for `dataset` (standard applies to every labeled dataset)."""
-    if name == "standard":
-        return True
-    if name == "3fabrec-paper":
-        return dataset in PAPER_NORMALISERS
-    return name in FIELD_PROTOCOLS and dataset in FIELD_PROTOCOLS[name].datasets
+@dataclass(frozen=True)
+class DatasetRule:
+    """A protocol's normaliser and failure threshold on one dataset."""
+
+    normaliser: str
+    threshold: float
 
 
-def named_protocol(name: str, dataset: str, standard: EvalProtocol) -> EvalProtocol:
-    """The protocol `name` for dataset `dataset` (whose own protocol is `standard`)."""
-    if name == "standard":
-        return standard
-    if name == "3fabrec-paper":
-        if dataset not in PAPER_NORMALISERS:
-            raise UserError(f"the 3fabrec-paper protocol covers {', '.join(PAPER_NORMALISERS)}, not '{dataset}'")
-        return EvalProtocol(name=name, normaliser=PAPER_NORMALISERS[dataset], threshold=0.10, auc_rule="fabrec50",
-                            metrics=standard.metrics, frame="3fabrec-crop")
-    if name in FIELD_PROTOCOLS:
-        code = FIELD_PROTOCOLS[name]
-        rule = code.rule(dataset)
-        return EvalProtocol(name=name, normaliser=rule.normaliser, threshold=rule.threshold, auc_rule=code.auc_rule,
-                            metrics=code.metrics, fr_rule=code.fr_rule, averaging=code.averaging,
-                            second_threshold=code.second_threshold)
-    raise UserError(f"unknown protocol {name!r}; choose one of {', '.join(PROTOCOL_NAMES)}")
+@dataclass(frozen=True)
+class ScoringFrame:
+    """A frame other than image pixels that a protocol scores in: `transform(pred, gt, boxes, dataset)` maps
+    (N, L, 2) predictions and ground truth and (N, 4) boxes of a split into it (`dataset` is the split's
+    fabrec_bench.models.DatasetFacts); `datasets`, when given, are the only ones it can be computed for."""
+
+    name: str
+    description: str
+    transform: Callable[[np.ndarray, np.ndarray, np.ndarray, object], tuple[np.ndarray, np.ndarray, np.ndarray]]
+    datasets: tuple[str, ...] = ()
 
 
-def protocol_with_overrides(name: str, dataset: str, standard: EvalProtocol, **overrides) -> EvalProtocol:
-    """A named protocol with the user's overrides (None: keep). A paper's protocol is fixed: only the
-    metrics computed under it may be chosen."""
-    protocol = named_protocol(name, dataset, standard)
+@dataclass(frozen=True)
+class Protocol:
+    """A named protocol: how one code (or paper) scores, registered by a plugin.
+
+    `datasets` gives its normaliser and threshold per dataset name; a protocol with `from_dataset` set takes
+    each dataset's own declared rules instead (`standard`), and is the only kind that accepts the user's
+    options (`--normaliser`, `--threshold`, ...)."""
+
+    name: str
+    summary: str
+    follows: str  # the code it was read from: repository (and commit), files
+    datasets: Mapping[str, DatasetRule] = field(default_factory=dict)
+    metrics: tuple[str, ...] | None = ("nme", "fr", "auc")  # None: the dataset's own
+    fr_rule: str = "strict"
+    auc_rule: str = "trapezoid"
+    averaging: str = "per-face"
+    second_threshold: float | None = None
+    frame: ScoringFrame | None = None
+    from_dataset: bool = False
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.from_dataset and not self.datasets:
+            raise ValueError(f"protocol {self.name!r} has rules for no dataset")
+        EvalProtocol(name=self.name, fr_rule=self.fr_rule, auc_rule=self.auc_rule, averaging=self.averaging)
+
+    def applies_to(self, dataset: str) -> bool:
+        """Whether the protocol has rules for `dataset`."""
+        return self.from_dataset or dataset in self.datasets
+
+    def rules_for(self, adapter) -> EvalProtocol:
+        """The protocol's rules on the dataset of `adapter` (a fabrec_bench.datasets.DatasetAdapter)."""
+        if self.from_dataset:
+            return replace(adapter.protocol, name=self.name)
+        rule = self.datasets.get(adapter.name)
+        if rule is None:
+            raise UserError(f"the {self.name} protocol has no rules for '{adapter.name}'; it covers "
+                            f"{', '.join(self.datasets)}")
+        metrics = adapter.protocol.metrics if self.metrics is None else self.metrics
+        return EvalProtocol(name=self.name, normaliser=rule.normaliser, threshold=rule.threshold,
+                            auc_rule=self.auc_rule, metrics=metrics, fr_rule=self.fr_rule, averaging=self.averaging,
+                            second_threshold=self.second_threshold,
+                            frame=self.frame.name if self.frame else IMAGE_FRAME)
+
+
+def resolve_protocols(adapter, registry, name: str = "standard", **overrides) -> list[EvalProtocol]:
+    """The protocols `--protocol NAME` asks for on `adapter`'s dataset: NAME's rules (the user's overrides on
+    top, for the protocols that take them), or with `all` every registered protocol with rules for the dataset
+    (standard first). With `all` only `metrics` may be given (each protocol fixes the rest)."""
     given = {k for k, v in overrides.items() if v is not None and k != "metrics"}
-    if name != "standard" and given:
+    if name == "all":
+        if given:
+            options = ", ".join("--" + k.replace("_", "-") for k in sorted(given))
+            raise UserError(f"--protocol all scores by each protocol's own rules; {options} cannot change them "
+                            "(use --protocol standard with your options instead)")
+        return [_resolve(adapter, p, metrics=overrides.get("metrics") if p.from_dataset else None)
+                for p in registry.protocols_in_order() if p.applies_to(adapter.name)]
+    return [_resolve(adapter, registry.protocol(name), **overrides)]
+
+
+def _resolve(adapter, protocol: Protocol, **overrides) -> EvalProtocol:
+    given = {k for k, v in overrides.items() if v is not None and k != "metrics"}
+    if not protocol.from_dataset and given:
         options = ", ".join("--" + k.replace("_", "-") for k in sorted(given))
-        raise UserError(f"the {name} protocol fixes how it scores; {options} cannot change it "
+        raise UserError(f"the {protocol.name} protocol fixes how it scores; {options} cannot change it "
                         "(use --protocol standard with your options instead)")
-    return protocol.with_overrides(**overrides)
+    rules = protocol.rules_for(adapter)
+    if protocol.frame is not None and protocol.frame.datasets and adapter.name not in protocol.frame.datasets:
+        raise UserError(f"the {protocol.name} protocol scores in {protocol.frame.description}, which exists for "
+                        f"{', '.join(protocol.frame.datasets)}, not for '{adapter.name}'")
+    return rules.with_overrides(**overrides)

@@ -10,19 +10,44 @@ from rich.console import Console
 from rich.table import Table
 
 from fabrec_bench.errors import UserError
-from fabrec_bench.protocol import AUC_RULES, BOX_SOURCES, PROTOCOL_NAMES
+from fabrec_bench.protocol import AUC_RULES, BOX_SOURCES
 
 console = Console(soft_wrap=True)  # never break paths and messages across lines
 err_console = Console(stderr=True)
 
 
+class ProtocolName(click.ParamType):
+    """A registered protocol's name, or `all`: the names are read from the plugins when help is drawn or a value
+    is checked, never when the CLI starts. `known_only=False` takes any name (a filter over stored results,
+    whose protocol's plugin may be gone)."""
+
+    name = "protocol"
+
+    def __init__(self, known_only: bool = True):
+        self.known_only = known_only
+
+    @staticmethod
+    def names() -> list[str]:
+        from fabrec_bench.plugins import get_registry
+
+        return [p.name for p in get_registry().protocols_in_order()] + ["all"]
+
+    def get_metavar(self, param, ctx=None) -> str:
+        return "[" + "|".join(self.names()) + "]"
+
+    def convert(self, value, param, ctx):
+        if self.known_only and value not in self.names():
+            self.fail(f"{value!r} is not a registered protocol; choose one of {', '.join(self.names())} "
+                      "(`fabrec-bench protocols` lists them)", param, ctx)
+        return value
+
+
 def protocol_options(f):
     """--protocol, then --normaliser, --threshold, --auc-rule, --metric, --box-source to override the standard one."""
-    @click.option("--protocol", "protocol_name", type=click.Choice([*PROTOCOL_NAMES, "all"]), default="standard",
-                  show_default=True,
-                  help="standard: the dataset's protocol in image coordinates (for comparing models); 3fabrec-paper: "
-                       "how the 3FabRec paper scored; hrnet, star, pipnet, spiga, mmpose: how those codes score "
-                       "(`fabrec-bench protocols`); all: every protocol with rules for the dataset, side by side.")
+    @click.option("--protocol", "protocol_name", type=ProtocolName(), default="standard", show_default=True,
+                  help="standard: the dataset's protocol in image coordinates (for comparing models); another "
+                       "registered protocol scores as that code or paper does (`fabrec-bench protocols` lists "
+                       "them and their rules); all: every protocol with rules for the dataset, side by side.")
     @click.option("--box-source", type=click.Choice(BOX_SOURCES), default=None,
                   help="Face box given to the model: the dataset's (ground-truth, default), the landmarks' extent, "
                        "or a detector's (detector = detector-hog, dlib; detector-haar, OpenCV). Missed faces count "
@@ -33,9 +58,11 @@ def protocol_options(f):
     @click.option("--metric", "metrics", multiple=True, help="Metrics to compute (repeatable; default nme fr auc).")
     @functools.wraps(f)
     def wrapper(*args, protocol_name, normaliser, threshold, auc_rule, metrics, box_source, **kwargs):
-        overrides = {"name": protocol_name, "normaliser": normaliser, "threshold": threshold, "auc_rule": auc_rule,
+        from fabrec_bench.runs import ProtocolChoice
+
+        overrides = {"normaliser": normaliser, "threshold": threshold, "auc_rule": auc_rule,
                      "metrics": list(metrics) if metrics else None, "box_source": box_source}
-        return f(*args, protocol_overrides=overrides, **kwargs)
+        return f(*args, protocol=ProtocolChoice(protocol_name, overrides), **kwargs)
 
     return wrapper
 
@@ -95,8 +122,19 @@ def evaluation_json(evaluation, **extra) -> str:
     }, indent=2)
 
 
+def parse_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
+    """KEY=VALUE pairs (--config), values as text: each model's option declaration reads them by type."""
+    options = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise UserError(f"option {pair!r}: expected KEY=VALUE")
+        key, value = pair.split("=", 1)
+        options[key.strip()] = value
+    return options
+
+
 def parse_options(pairs: tuple[str, ...]) -> dict:
-    """KEY=VALUE pairs (--config, --dataset-option); values are read as JSON when they parse, else as text."""
+    """KEY=VALUE pairs (--dataset-option); values are read as JSON when they parse, else as text."""
     options = {}
     for pair in pairs:
         if "=" not in pair:

@@ -16,7 +16,6 @@ from fabrec_bench.metrics import (
     box_axes,
     box_size_max,
     box_size_sqrt,
-    fabrec_pupil_proxy,
     failure_rate,
     group_nme,
     inter_ocular_distance,
@@ -36,7 +35,6 @@ def fabrec_bench_register_metrics(register):
     register(Normaliser("box", box_size_sqrt, "sqrt(w * h) of the ground-truth box (AFLW-19 in SAN, HRNet)"))
     register(Normaliser("box-axes", box_axes, "x by the box width, y by its height (PIPNet's AFLW)"))
     register(Normaliser("box-max", box_size_max, "max(w, h) of the ground-truth box (3FabRec's crop side)"))
-    register(Normaliser("fabrec-pupil", fabrec_pupil_proxy, "3FabRec's pupil proxy (68 points)"))
     register(
         Metric("nme", mean_nme, "mean per-face NME (over the faces a box detector found)", label=lambda p: "NME")
     )

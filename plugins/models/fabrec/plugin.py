@@ -1,4 +1,5 @@
-"""Registers the `3fabrec` model and the `fabrec-bench autoencoder` command (stage 1)."""
+"""Registers the `3fabrec` model, the `3fabrec-paper` protocol with its pupil-proxy normaliser, and the
+`fabrec-bench autoencoder` command (stage 1)."""
 
 from __future__ import annotations
 
@@ -6,17 +7,18 @@ from pathlib import Path
 
 import click
 
-from fabrec_bench.errors import refuse_unknown
 from fabrec_bench.hookspecs import hookimpl
-from fabrec_bench.models import ModelSpec
-from fabrec_bench_plugins.models.fabrec.defaults import DEFAULT_CONFIG
+from fabrec_bench.models import Capabilities, ModelSpec, RunContext
+from fabrec_bench.options import as_dict
+from fabrec_bench_plugins.models.fabrec.defaults import AutoencoderOptions, FabrecOptions
+from fabrec_bench_plugins.models.fabrec.protocol import PAPER_PROTOCOL, PUPIL_PROXY
 
 
-def create_model(scheme, config: dict, context="auto"):
+def create_model(scheme, options: FabrecOptions, context: RunContext):
     """The model (torch is imported here, when a model is made, not when the plugin is registered)."""
     from fabrec_bench_plugins.models.fabrec.model import FabrecModel
 
-    return FabrecModel(scheme, config, context)
+    return FabrecModel(scheme, options, context)
 
 
 def load_model(path: Path, context="auto"):
@@ -30,16 +32,27 @@ def load_model(path: Path, context="auto"):
 def fabrec_bench_register_models(register):
     register(ModelSpec(
         name="3fabrec",
-        factory=create_model,
+        create=create_model,
         load=load_model,
         description="3FabRec (CVPR 2020): autoencoder + interleaved transfer layers, few-shot",
-        needs_training=True,
-        default_config=dict(DEFAULT_CONFIG),
+        options=FabrecOptions,
+        capabilities=Capabilities(needs_training=True, precisions=("fp32", "bf16", "fp16"), pretraining=True,
+                                  crop_rule="3fabrec"),
         checkpoint_suffix=".pt",
         pretrain=pretrain_autoencoder,
+        pretrain_options=AutoencoderOptions,
         details=network_details,
-        pretrain_options=tuple(sorted(PRETRAIN_KEYS)),
     ))
+
+
+@hookimpl
+def fabrec_bench_register_protocols(register):
+    register(PAPER_PROTOCOL)
+
+
+@hookimpl
+def fabrec_bench_register_metrics(register):
+    register(PUPIL_PROXY)
 
 
 def network_details() -> dict:
@@ -74,18 +87,19 @@ TRAINING_RULES = {
 }
 
 
-PRETRAIN_KEYS = {"input_size", "epochs", "batch_size", "preset", "lr", "daug", "precision", "workers", "seed",
-                 "max_seconds", "keep_every"}
-
-
-def pretrain_autoencoder(samples, scheme, out: Path, config: dict, device: str = "auto",
-                         crop_extension=(0.0, 0.0)) -> Path:
-    """Stage 1 for a matrix: train (or resume) the autoencoder in `out`; returns its latest.pt."""
+def pretrain_autoencoder(samples, options: AutoencoderOptions, context: RunContext) -> Path:
+    """Stage 1 for a matrix: train (or resume) the autoencoder in the context's run folder; returns its
+    latest.pt. Faces are cropped by the context's dataset's rule; their landmarks are not used."""
+    from fabrec_bench.schemes import scheme_for_points
     from fabrec_bench_plugins.models.fabrec.autoencoder import train_autoencoder
 
-    refuse_unknown(config, PRETRAIN_KEYS, "3fabrec autoencoder")
-    summary = train_autoencoder(samples, scheme, Path(out), device=device, cache_dir=Path(out) / "crop-cache",
-                                crop_extension=tuple(crop_extension), **config)
+    out = Path(context.run_dir)
+    points = len(samples[0].landmarks_px) if samples else 1
+    summary = train_autoencoder(samples, scheme_for_points(points), out, device=context.device,
+                                cache_dir=context.cache_dir or out / "crop-cache",
+                                crop_extension=tuple(context.dataset.crop_box_extension), progress=context.progress,
+                                **{k: v for k, v in as_dict(options).items() if k != "max_seconds"},
+                                max_seconds=options.max_seconds or None)
     return Path(summary["checkpoint"])
 
 
