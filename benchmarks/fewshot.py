@@ -13,8 +13,8 @@ import argparse
 import time
 from pathlib import Path
 
-from fabrec_bench import api
 from fabrec_bench.reports.leaderboard import build_rows, render
+from fabrec_bench.runs import RunRequest, TrainingPlan, execute
 from fabrec_bench.schemes import WFLW98
 from fabrec_bench.store import ResultsStore, store_path
 from fabrec_bench_plugins.datasets.wflw import WFLWDataset
@@ -61,14 +61,15 @@ def main() -> None:
                     "train_encoder": args.train_encoder},
         "3fabrec-scratch": {**common, "init": "scratch"},
     }
+    plan = TrainingPlan(count=args.train_count, seed=args.seed)
     for label, config in configs.items():
-        outcomes = api.run_model_on_splits("3fabrec", "wflw", splits, work_dir=args.work_dir,
-                                           data_root=args.data_root, train_count=args.train_count, seed=args.seed,
-                                           config=config, device=args.device)
+        outcomes = execute(RunRequest(model="3fabrec", dataset="wflw", splits=tuple(splits), model_options=config,
+                                      training=plan, data_root=args.data_root, device=args.device, label=label),
+                           args.work_dir)
         print(f"{label}: NME {100 * outcomes[0].evaluation.metrics['nme']:.2f} % on test "
               f"({outcomes[0].train_seconds:.0f} s training); run folder {outcomes[0].run_dir}")
-    api.run_model_on_splits("mean-shape", "wflw", splits, work_dir=args.work_dir, data_root=args.data_root,
-                            train_count=args.train_count, seed=args.seed)
+    execute(RunRequest(model="mean-shape", dataset="wflw", splits=tuple(splits), training=plan,
+                       data_root=args.data_root), args.work_dir)
     with ResultsStore(store_path(args.work_dir)) as store:
         rows = build_rows(store.runs(dataset="wflw"))
     print(render(rows, "markdown"))

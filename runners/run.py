@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from fabrec_bench import api
+from fabrec_bench import runs
 from fabrec_bench.plugins import get_registry
 from fabrec_bench.progress import training_progress
 from fabrec_bench_runners.options import (
@@ -15,6 +15,7 @@ from fabrec_bench_runners.options import (
     evaluation_json,
     metrics_table,
     parse_options,
+    parse_pairs,
     protocol_options,
     protocols_table,
 )
@@ -30,14 +31,19 @@ def _common(f):
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
         click.option("--skip-bad", is_flag=True, help="Skip malformed annotation lines (counted in a warning)."),
         click.option("--dataset-option", "dataset_options", multiple=True, metavar="KEY=VALUE",
-                     help="Dataset adapter option, e.g. box_source=detector (repeatable)."),
+                     help="Dataset adapter option, e.g. annotation_boxes=detector for 300-W (repeatable; "
+                          "`fabrec-bench datasets info NAME` lists a dataset's options)."),
         click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
         click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16", "auto"]), default=None,
                      help="Inference precision (default fp32: exact, as the original computes; bf16/fp16 are faster "
                           "where the hardware has them; auto picks bf16 only where it is native). Recorded with "
                           "the result."),
         click.option("--config", "config_pairs", multiple=True, metavar="KEY=VALUE",
-                     help="Model option (repeatable; see `fabrec-bench plugins --json` for each model's options)."),
+                     help="Model option (repeatable; `fabrec-bench models info MODEL` lists them with their types, "
+                          "defaults and help)."),
+        click.option("--label", default=None,
+                     help="A name for this configuration, shown in leaderboards and plots, to tell two "
+                          "configurations of one model apart."),
         protocol_options,
     ]
     for option in reversed(options):
@@ -66,28 +72,31 @@ def _show(ctx_obj, outcomes, model, dataset, splits, as_json):
                       f"predictions in {outcome.run_dir / 'predictions.csv'}")
 
 
+def _request(model, dataset, splits, data_root, device, skip_bad, dataset_options, precision, config_pairs, label,
+             protocol, **extra) -> runs.RunRequest:
+    return runs.RunRequest(model=model, dataset=dataset, splits=tuple(splits), model_options=parse_pairs(config_pairs),
+                           dataset_options=parse_options(dataset_options), protocol=protocol, precision=precision,
+                           device=device, label=label, data_root=data_root, skip_bad=skip_bad, **extra)
+
+
 @click.command("run")
 @_common
 @click.option("--train-split", default=None, help="Split to train on (default: the dataset's training split).")
 @click.option("--train-count", type=int, default=None, help="Train on N faces (see --train-selection).")
-@click.option("--train-selection", type=click.Choice(api.TRAIN_SELECTIONS), default="random", show_default=True,
+@click.option("--train-selection", type=click.Choice(runs.TRAIN_SELECTIONS), default="random", show_default=True,
               help="Which N faces: drawn at random with --seed, or the first N in annotation order (the original "
                    "3FabRec's --train-count). Recorded with the result.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for subset choice and training.")
 @click.pass_obj
 def run_command(obj, model, dataset, splits, data_root, device, skip_bad, dataset_options, as_json, precision,
-                config_pairs, protocol_overrides, train_split, train_count, train_selection, seed):
+                config_pairs, label, protocol, train_split, train_count, train_selection, seed):
     """Train MODEL if it needs training, evaluate it on DATASET/SPLIT and store the result."""
-    registry = get_registry()
-    protocol, *also = api.protocols_for(registry.dataset(dataset), **protocol_overrides)
+    request = _request(model, dataset, splits, data_root, device, skip_bad, dataset_options, precision, config_pairs,
+                       label, protocol, training=runs.TrainingPlan(count=train_count, selection=train_selection,
+                                                                   seed=seed, split=train_split))
     with training_progress(console, f"[bold]{model}[/] on {dataset}/{', '.join(splits)}: loading, training, "
                            "evaluating…") as progress:
-        outcomes = api.run_model_on_splits(
-            model, dataset, list(splits), work_dir=obj.work_dir, data_root=data_root, train_split=train_split,
-            train_count=train_count, seed=seed, config=parse_options(config_pairs), device=device,
-            skip_bad=skip_bad, protocol=protocol, dataset_options=parse_options(dataset_options),
-            precision=precision, train_selection=train_selection, progress=progress, also_protocols=also,
-        )
+        outcomes = runs.execute(request, obj.work_dir, progress=progress)
     _show(obj, outcomes, model, dataset, splits, as_json)
 
 
@@ -97,18 +106,13 @@ def run_command(obj, model, dataset, splits, data_root, device, skip_bad, datase
               help="Checkpoint written by `run` (in the run's folder) or by the model's own tools.")
 @click.pass_obj
 def eval_command(obj, model, dataset, splits, data_root, device, skip_bad, dataset_options, as_json, precision,
-                 config_pairs, protocol_overrides, checkpoint):
+                 config_pairs, label, protocol, checkpoint):
     """Evaluate a trained MODEL from a checkpoint (ours, or a released 3FabRec snapshot folder) on
     DATASET/SPLIT and store the result."""
-    registry = get_registry()
-    protocol, *also = api.protocols_for(registry.dataset(dataset), **protocol_overrides)
+    request = _request(model, dataset, splits, data_root, device, skip_bad, dataset_options, precision, config_pairs,
+                       label, protocol, checkpoint=Path(checkpoint))
     with console.status(f"[bold]{model}[/] from {checkpoint} on {dataset}/{', '.join(splits)}…"):
-        outcomes = api.run_model_on_splits(
-            model, dataset, list(splits), work_dir=obj.work_dir, data_root=data_root, device=device,
-            skip_bad=skip_bad, protocol=protocol, checkpoint=Path(checkpoint),
-            dataset_options=parse_options(dataset_options), config=parse_options(config_pairs),
-            precision=precision, also_protocols=also,
-        )
+        outcomes = runs.execute(request, obj.work_dir)
     _show(obj, outcomes, model, dataset, splits, as_json)
 
 

@@ -9,6 +9,7 @@ import click
 
 from fabrec_bench import api
 from fabrec_bench.plugins import get_registry
+from fabrec_bench.protocol import resolve_protocols
 from fabrec_bench_runners.options import (
     console,
     evaluation_json,
@@ -29,10 +30,11 @@ from fabrec_bench_runners.options import (
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON numbers.")
 @protocol_options
 @click.pass_obj
-def score_command(obj, predictions, dataset, split, data_root, ignore_extra, model_name, as_json, protocol_overrides):
+def score_command(obj, predictions, dataset, split, data_root, ignore_extra, model_name, as_json, protocol):
     """Score PREDICTIONS (CSV: id,image,x0,y0,...; or .npz with ids and landmarks) on DATASET/SPLIT."""
     registry = get_registry()
-    protocols = api.protocols_for(registry.dataset(dataset), **protocol_overrides)
+    protocols = resolve_protocols(api.get_adapter(dataset, registry=registry), registry, protocol.name,
+                                  **protocol.overrides)
     evaluations = api.score_predictions_under(protocols, Path(predictions), dataset, split, data_root=data_root,
                                               ignore_extra=ignore_extra)
     run_ids = []

@@ -37,8 +37,7 @@ def run_job_exported(job: Job, pending: tuple[str, ...], node_dir: str, blobs: d
         if not store_path(work).exists():
             return {}
         with ResultsStore(store_path(work)) as store:
-            return {r.config["matrix_cell"]: r.uid for r in store.runs(status="finished")
-                    if r.config.get("matrix_cell") in keys}
+            return {r.cell_key: r.uid for r in store.runs(status="finished") if r.cell_key in keys}
 
     todo = tuple(split for key, split in keys.items() if key not in finished_here())
     error = run_job(job, str(work), todo, artefacts)[2] if todo else None

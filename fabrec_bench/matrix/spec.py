@@ -25,7 +25,7 @@ DATASET_KEYS = {"name", "splits", "data_root", "options"}
 class Job:
     """One training (model config x dataset x size x seed) and the splits it is evaluated on."""
 
-    label: str
+    label: str | None  # the spec's label (None: the model's name stands for it in cell keys)
     model: str
     config: tuple  # sorted (key, value) pairs, JSON-encoded values
     dataset: str
@@ -38,7 +38,7 @@ class Job:
     train_selection: str = "random"  # which train_count faces: seeded random draw, or the first in file order
 
     def cell_key(self, split: str) -> str:
-        ident = [self.label, self.model, list(self.config), self.dataset, split, self.train_count, self.seed,
+        ident = [self.label or self.model, self.model, list(self.config), self.dataset, split, self.train_count, self.seed,
                  list(self.options)]
         if self.pretrain:
             ident.append(list(self.pretrain))
@@ -48,7 +48,7 @@ class Job:
 
     def describe(self) -> str:
         size = "all" if self.train_count is None else self.train_count
-        return f"{self.label} on {self.dataset} (N={size}, seed {self.seed})"
+        return f"{self.label or self.model} on {self.dataset} (N={size}, seed {self.seed})"
 
 
 def _check_keys(where: str, table: dict, allowed: set[str]) -> None:
@@ -97,6 +97,8 @@ def load_spec(path: Path) -> list[Job]:
         _check_keys(f"{path} matrix.models[{i}]", model, MODEL_KEYS)
         if not isinstance(model.get("name"), str):
             raise UserError(f"{path}: matrix.models[{i}] needs a name")
+        if "label" in model and not isinstance(model["label"], str):
+            raise UserError(f"{path}: matrix.models[{i}].label must be a string, got {model['label']!r}")
         config = model.get("config", {})
         if not isinstance(config, dict):
             raise UserError(f"{path}: matrix.models[{i}].config must be a table")
@@ -115,7 +117,7 @@ def load_spec(path: Path) -> list[Job]:
             for count in counts:
                 for seed in seeds:
                     jobs.append(Job(
-                        label=model.get("label", model["name"]), model=model["name"],
+                        label=model.get("label"), model=model["name"],
                         config=tuple(sorted((k, json.dumps(v)) for k, v in config.items())),
                         dataset=dataset["name"], splits=tuple(splits),
                         train_count=None if count == "all" else count, seed=seed,
@@ -128,8 +130,9 @@ def load_spec(path: Path) -> list[Job]:
 
 
 def _check_options(path: Path, models: list[dict], pretrains: dict[str, dict]) -> None:
-    """Model and pretraining options are checked when the spec is read, naming the file and the table, so a
-    typo fails in a second rather than after hours of other cells."""
+    """Model and pretraining options are checked when the spec is read, against each model's declared options
+    (names, types, allowed values), naming the file and the table, so a typo fails in a second rather than
+    after hours of other cells. A "@name" value stands for a pretrained artefact's path."""
     from fabrec_bench.plugins import get_registry
 
     registry = get_registry()
@@ -142,11 +145,11 @@ def _check_options(path: Path, models: list[dict], pretrains: dict[str, dict]) -
 
     for i, model in enumerate(models):
         spec = model_spec(model["name"], f"matrix.models[{i}]")
-        refuse_unknown(model.get("config", {}), spec.default_config, f"{path}: matrix.models[{i}].config "
-                       f"(model '{spec.name}')")
+        config = {k: ("" if isinstance(v, str) and v.startswith("@") else v) for k, v in model.get("config", {}).items()}
+        spec.make_options(config, where=f"{path}: matrix.models[{i}].config (model '{spec.name}')")
     for name, entry in pretrains.items():
         spec = model_spec(entry["model"], f"matrix.pretrain {name!r}")
         if spec.pretrain is None:
             raise UserError(f"{path}: matrix.pretrain {name!r}: model '{spec.name}' has no shared pretraining")
-        refuse_unknown(entry.get("config", {}), spec.pretrain_options, f"{path}: matrix.pretrain {name!r}.config "
-                       f"(model '{spec.name}')")
+        spec.make_pretrain_options(entry.get("config", {}),
+                                   where=f"{path}: matrix.pretrain {name!r}.config (model '{spec.name}')")
