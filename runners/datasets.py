@@ -44,9 +44,11 @@ def datasets_group(ctx, as_json):
 @click.option("--data-root", type=click.Path(), default=None, help="Dataset root folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def info_command(name, data_root, as_json):
-    """Show NAME's landmark scheme, splits and (if its root is set) the faces found in each split.
+    """Show NAME's landmark scheme, options, splits and (if its root is set) the faces found in each split.
 
-    With --data-root, a root that cannot be read is an error (exit status 1) after the description."""
+    A partly downloaded root (VGGFace2's train half only, say) lists per split what is there and what is
+    missing. With --data-root, a root that cannot be read at all is an error (exit status 1) after the
+    description."""
     registry = get_registry()
     adapter = registry.dataset(name)
     info = adapter.describe()
@@ -54,13 +56,18 @@ def info_command(name, data_root, as_json):
         root, origin = resolve_root(name, data_root)
         adapter.check_root(root, origin)
         info["root"], info["root_from"] = str(root), origin
+    except DatasetError as e:
+        info["root_error"] = str(e)
+    if "root" in info:
         for split in info["splits"]:
-            loaded = adapter.load_split(root, split["name"])
+            try:
+                loaded = adapter.load_split(root, split["name"])
+            except DatasetError as e:  # this split's files are not there (or not readable): the others are read
+                split["missing"] = str(e)
+                continue
             split["faces"] = len(loaded)
             split["images"] = len({s.image_path for s in loaded.samples})
             split["source"] = loaded.source
-    except DatasetError as e:
-        info["root_error"] = str(e)
     failed = data_root is not None and "root_error" in info  # the root asked for is unusable
     if as_json:
         click.echo(json.dumps(info, indent=2))
@@ -70,6 +77,9 @@ def info_command(name, data_root, as_json):
     console.print(f"[bold]{name}[/]: {adapter.description}")
     console.print(f"landmarks: {adapter.scheme.num_points} ({adapter.scheme.name}) — {adapter.scheme.description}")
     console.print(f"protocol: {json.dumps(info['protocol'])}")
+    if info["options"]:
+        console.print("options (--dataset-option KEY=VALUE, or [datasets.NAME] in fabrec-bench.toml): "
+                      + ", ".join(f"{k}={json.dumps(v)}" for k, v in info["options"].items()), markup=False)
     console.print(f"root: {info.get('root', '(not found)')}" + (f" (from {info['root_from']})" if "root_from" in info else ""))
     if "root_error" in info:
         console.print(f"[yellow]{info['root_error']}[/]")
@@ -77,9 +87,13 @@ def info_command(name, data_root, as_json):
     for column in ("split", "role", "faces", "images", "official size", "description"):
         table.add_column(column)
     for split in info["splits"]:
-        table.add_row(split["name"], split["role"], str(split.get("faces", "–")), str(split.get("images", "–")),
+        faces = "missing" if "missing" in split else str(split.get("faces", "–"))
+        table.add_row(split["name"], split["role"], faces, str(split.get("images", "–")),
                       str(split["official_size"] or "–"), split["description"])
     console.print(table)
+    for split in info["splits"]:
+        if "missing" in split:
+            console.print(f"{split['name']}: {split['missing']}", markup=False, highlight=False)
     if failed:
         raise SystemExit(1)
 

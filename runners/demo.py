@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 import click
-import numpy as np
 from rich.markup import escape
 
 from fabrec_bench.matrix import execute, load_spec, plan
@@ -166,29 +165,23 @@ def demo_command(out, train, test, sizes, ae_seconds, ae_epochs, cell_seconds, i
 
 
 def _write_outputs(out: Path, work_dir: Path, rows, registry) -> list[tuple[str, Path]]:
-    from fabrec_bench.reports.leaderboard import row_label
+    from fabrec_bench.reports.figures import ced_curves, fewshot_series, subset_bars
     from fabrec_bench.reports.plots import attribute_bars, ced_plot, fewshot_plot
 
+    wflw = [r for r in rows if r.dataset == "wflw"]
     with ResultsStore(store_path(work_dir)) as store:
         page = leaderboard_page(rows, title="fabrec-bench demo: synthetic WFLW", figures=ced_figures(store, rows),
                                 source=str(store_path(work_dir)), registry=registry)
-        test_rows = [r for r in rows if r.split == "test" and r.dataset == "wflw" and r.runs]
-        curves = [(row_label(r), np.concatenate([list(store.face_errors(run.id).values()) for run in r.runs]))
-                  for r in test_rows]
+        curves = ced_curves(store, [r for r in wflw if r.split == "test"])
     html_path = out / "leaderboard.html"
     html_path.write_text(page, encoding="utf-8")
     markdown = out / "leaderboard.md"
     markdown.write_text(render(rows, "markdown", registry) + "\n")
     ced_path = ced_plot(curves, out / "ced.png", title="synthetic WFLW test (inter-ocular NME)")
-    values: dict[str, dict[str, float]] = {}
-    series: dict[str, list[tuple[int, float, float]]] = {}
-    for row in (r for r in rows if r.dataset == "wflw"):
-        values.setdefault(row_label(row), {})[row.split] = 100 * row.metrics.get("nme", float("nan"))
-        if row.split == "test" and row.train_count is not None:
-            series.setdefault(row.model, []).append((row.train_count, 100 * row.metrics["nme"],
-                                                     100 * row.metrics_std.get("nme", 0.0)))
-    attributes = attribute_bars(values, list(DEMO_SPLITS), out / "attributes.png", title="synthetic WFLW: NME per subset")
-    fewshot = fewshot_plot(series, out / "fewshot.png", title="synthetic WFLW test: NME vs. training images")
+    attributes = attribute_bars(subset_bars(wflw, list(DEMO_SPLITS)), list(DEMO_SPLITS), out / "attributes.png",
+                                title="synthetic WFLW: NME per subset")
+    fewshot = fewshot_plot(fewshot_series(wflw, "test"), out / "fewshot.png",
+                           title="synthetic WFLW test: NME vs. training images")
     return [("data", out / "WFLW"), ("contact sheet", out / "WFLW" / "contact_sheet.png"),
             ("results", store_path(work_dir)), ("leaderboard", markdown), ("html page", html_path),
             ("CED plot", ced_path), ("subsets plot", attributes), ("few-shot plot", fewshot)]

@@ -8,11 +8,11 @@ import click
 from rich.table import Table
 
 from fabrec_bench.checkpoints import atomic_write
-from fabrec_bench.protocol import PROTOCOL_NAMES
+from fabrec_bench.plugins import get_registry
 from fabrec_bench.reports import reference
 from fabrec_bench.reports.leaderboard import FORMATS, build_rows, compact, protocol_groups, render, to_table
 from fabrec_bench.store import ResultsStore, store_path
-from fabrec_bench_runners.options import console, results_table
+from fabrec_bench_runners.options import ProtocolName, console, results_table
 
 REPORTED_HEADERS = ["model", "dataset", "split", "metric", "value", "normaliser", "protocol", "paper", "where"]
 
@@ -34,7 +34,8 @@ def _reported_body(reported) -> list[list]:
 @click.option("--split", "-s", default=None, help="Only this split.")
 @click.option("--model", "-m", default=None, help="Only this model.")
 @click.option("--train-count", type=int, default=None, help="Only runs trained on this many faces.")
-@click.option("--protocol", "protocol_name", type=click.Choice([*PROTOCOL_NAMES, "all"]), default="all",
+@click.option("--label", default=None, help="Only runs of the configuration with this label.")
+@click.option("--protocol", "protocol_name", type=ProtocolName(known_only=False), default="all",
               show_default=True, help="Only results scored under this protocol (each protocol is its own rows; "
                                       "`run --protocol all` stores one result per protocol).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
@@ -47,14 +48,17 @@ def _reported_body(reported) -> list[list]:
 @click.option("--reference", "reference_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="More reported results, in the bundled reference_results.toml format (repeatable).")
 @click.pass_obj
-def leaderboard_command(obj, dataset, split, model, train_count, protocol_name, fmt, out, reported, reference_files):
-    """Show finished runs, one row per model, dataset, split, training size and protocol (seeds averaged)."""
+def leaderboard_command(obj, dataset, split, model, train_count, label, protocol_name, fmt, out, reported,
+                        reference_files):
+    """Show finished runs, one row per configuration (model, label and options), dataset, split, training size
+    and protocol; the same configuration at several seeds is one row with its seeds averaged."""
     path = store_path(obj.work_dir)
     if not path.exists():
         raise click.UsageError(f"no results yet: {path} does not exist (run `fabrec-bench run` first)")
     with ResultsStore(path) as store:
         store.mark_stale()
-        runs = store.runs(status="finished", dataset=dataset, split=split, model=model, train_count=train_count)
+        runs = store.runs(status="finished", dataset=dataset, split=split, model=model, train_count=train_count,
+                          label=label)
         rows = build_rows(runs)
         if protocol_name != "all":
             rows = [r for r in rows if r.protocol.name == protocol_name]
@@ -85,7 +89,7 @@ def leaderboard_command(obj, dataset, split, model, train_count, protocol_name, 
     if not rows:
         console.print("no finished runs match")
         return
-    groups = protocol_groups(rows)
+    groups = protocol_groups(rows, get_registry())
     for title, members in groups:  # one table per protocol: a column never mixes two protocols' numbers
         headers, body, caption = compact(*to_table(members))
         name = f"Leaderboard ({path})" + (f": {title}" if len(groups) > 1 else "")

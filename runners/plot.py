@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
-import numpy as np
 
 from fabrec_bench.errors import UserError
-from fabrec_bench.reports.leaderboard import protocol_label, run_label
+from fabrec_bench.reports.leaderboard import run_label
 from fabrec_bench.reports.plots import ced_plot
 from fabrec_bench.store import ResultsStore, store_path
 from fabrec_bench_runners.options import console
@@ -28,23 +26,21 @@ def plot_group():
 @click.option("--out", "-o", type=click.Path(dir_okay=False), required=True, help="ced.png, ced.svg, ...")
 @click.pass_obj
 def ced_command(obj, dataset, split, models, threshold, out):
-    """Cumulative error distribution of the latest finished run of each model on DATASET/SPLIT."""
+    """Cumulative error distribution of each configuration on DATASET/SPLIT (every seed's faces)."""
+    from fabrec_bench.reports.figures import ced_curves
+
+    rows = [r for r in _rows(obj, dataset=dataset, split=split) if not models or r.runs[0].model in models]
+    if not rows:
+        raise UserError(f"no finished runs on {dataset}/{split} in {store_path(obj.work_dir)}")
+    normalisers = {r.protocol.normaliser for r in rows}
+    if len(normalisers) > 1:
+        raise UserError(f"runs on {dataset}/{split} use different normalisers ({', '.join(sorted(normalisers))}); "
+                        "their curves are not comparable: filter with --model")
     with ResultsStore(store_path(obj.work_dir)) as store:
-        runs = [r for r in store.runs(dataset=dataset, split=split) if not models or r.model in models]
-        latest = {}
-        for run in runs:  # oldest first, so the newest of each label wins
-            latest[(run_label(run), json.dumps(run.protocol, sort_keys=True))] = run
-        if not latest:
-            raise UserError(f"no finished runs on {dataset}/{split} in {store.path}")
-        normalisers = {r.protocol.get("normaliser") for r in latest.values()}
-        if len(normalisers) > 1:
-            raise UserError(f"runs on {dataset}/{split} use different normalisers ({', '.join(sorted(normalisers))}); "
-                            "their curves are not comparable: filter with --model")
-        curves = [(label, np.array(list(store.face_errors(run.id).values()))) for (label, _), run in latest.items()]
-    first = next(iter(latest.values()))
-    t = threshold or first.protocol.get("threshold", 0.1)
-    path = ced_plot(curves, Path(out), threshold=t, auc_rule=first.protocol.get("auc_rule", "trapezoid"),
-                    title=f"{dataset} / {split} ({first.protocol.get('normaliser')} NME)")
+        curves = ced_curves(store, rows)
+    first = rows[0].protocol
+    path = ced_plot(curves, Path(out), threshold=threshold or first.threshold, auc_rule=first.auc_rule,
+                    title=f"{dataset} / {split} ({first.normaliser} NME)")
     console.print(f"wrote {path}")
 
 
@@ -71,7 +67,7 @@ def _rows(obj, **filters):
 def attributes_command(obj, dataset, splits, train_count, out):
     """NME per split (the WFLW attribute subsets) as grouped bars, one bar per model and training size."""
     from fabrec_bench.plugins import get_registry
-    from fabrec_bench.reports.leaderboard import row_label
+    from fabrec_bench.reports.figures import subset_bars
     from fabrec_bench.reports.plots import attribute_bars
 
     rows = _rows(obj, dataset=dataset, train_count=train_count)
@@ -84,10 +80,7 @@ def attributes_command(obj, dataset, splits, train_count, out):
             order = []
         present = {r.split for r in rows}
         splits = [s for s in order if s in present] + sorted(present - set(order))
-    values: dict[str, dict[str, float]] = {}
-    for row in rows:
-        if row.split in splits and "nme" in row.metrics:
-            values.setdefault(f"{row_label(row)} ({protocol_label(row.protocol)})", {})[row.split] = 100 * row.metrics["nme"]
+    values = subset_bars(rows, list(splits))
     if not values:
         raise UserError(f"no NME results on {dataset} for split(s) {', '.join(splits)}")
     path = attribute_bars(values, list(splits), Path(out), title=f"{dataset}: NME per subset")
@@ -102,13 +95,10 @@ def attributes_command(obj, dataset, splits, train_count, out):
 @click.pass_obj
 def fewshot_command(obj, dataset, split, metric, out):
     """NME against the number of training images (log x), mean ± std over seeds, one line per model."""
+    from fabrec_bench.reports.figures import fewshot_series
     from fabrec_bench.reports.plots import fewshot_plot
 
-    series: dict[str, list[tuple[int, float, float]]] = {}
-    for row in _rows(obj, dataset=dataset, split=split):
-        if row.train_count is not None and metric in row.metrics:
-            series.setdefault(f"{row.model} ({protocol_label(row.protocol)})", []).append(
-                (row.train_count, 100 * row.metrics[metric], 100 * row.metrics_std.get(metric, 0.0)))
+    series = fewshot_series(_rows(obj, dataset=dataset, split=split), split, metric)
     if not series:
         raise UserError(f"no runs with a training-set size on {dataset}/{split} in {store_path(obj.work_dir)}")
     path = fewshot_plot(series, Path(out), title=f"{dataset} / {split}: {metric.upper()} vs. training images",

@@ -66,11 +66,14 @@ def ced_figures(store: ResultsStore, rows: list[LeaderboardRow]) -> list[tuple[s
 
 
 def _details(row: LeaderboardRow) -> dict:
-    """What a reader needs to reproduce a row: per run, its config, seed, code and library versions."""
+    """What a reader needs to reproduce a row: per run, its options, seed, provenance, code and library versions."""
     return {
         "protocol": row.protocol.to_dict(),
+        "label": row.label,
         "runs": [{"uid": r.uid, "seed": r.seed, "code_version": r.code_version, "versions": r.versions,
-                  "config": r.config, "model": r.model_info, "train_seconds": r.train_seconds,
+                  "model_options": r.model_options, "dataset_options": r.dataset_options, "cell_key": r.cell_key,
+                  "train_selection": r.train_selection, "provenance": r.provenance, "model": r.model_info,
+                  "train_seconds": r.train_seconds,
                   "finished_at": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.finished_at))
                   if r.finished_at else None} for r in row.runs],
     }
@@ -84,7 +87,7 @@ def _sort_key(value) -> str:
 
 def _measured_tables(rows: list[LeaderboardRow], registry: Registry | None) -> str:
     """One sortable table per protocol (the first keeps the id `leaderboard` that #sort= links address)."""
-    groups = protocol_groups(rows)
+    groups = protocol_groups(rows, registry)
     if len(groups) == 1:
         return _measured_table(rows, registry)
     return "".join(f"<h3>{esc(title)}</h3>{_measured_table(members, registry, i)}"

@@ -1,7 +1,11 @@
-"""Leaderboards: finished runs grouped into one row per model x dataset x split x training size x protocol.
+"""Leaderboards: finished runs grouped into one row per configuration x dataset x split x training size x
+protocol.
 
-Runs that differ only in seed are averaged; the row says how many seeds it holds. Metric columns are shown
-in the unit their metric declares (NME and FR in percent, AUC as a fraction).
+A configuration is a model with its label and the options that change its results (fabrec_bench.options:
+`configuration`); two configurations are never one row. Runs that differ only in seed are averaged; the row
+says which seeds it holds. Where one model name covers several configurations, each row's name says which
+(its label, else its options). Metric columns are shown in the unit their metric declares (NME and FR in
+percent, AUC as a fraction).
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fabrec_bench.options import configuration
 from fabrec_bench.plugins import Registry, get_registry
-from fabrec_bench.protocol import PROTOCOL_NAMES, EvalProtocol
+from fabrec_bench.protocol import EvalProtocol
 from fabrec_bench.store import RunRecord
 
 FORMATS = ("table", "markdown", "csv", "json", "latex", "html")
@@ -36,6 +41,8 @@ class LeaderboardRow:
     kind: str
     runs: list[RunRecord] = field(default_factory=list, repr=False)  # the runs averaged into this row
     precision: str | None = None  # the inference precision that produced the predictions (None: not recorded)
+    label: str | None = None  # the configuration's label, if it was given one
+    options: dict = field(default_factory=dict)  # the model options that set this configuration apart
 
 
 # -- labels: one way to name a model, a row and a run in tables, pages and plots ----------------------------
@@ -71,7 +78,7 @@ def protocol_label(protocol: EvalProtocol) -> str:
 def _non_default_options(run: RunRecord, registry: Registry | None) -> dict:
     """The dataset options a run used that differ from the adapter's defaults (all of them if the dataset's
     plugin is not installed here)."""
-    options = run.config.get("dataset_options") or {}
+    options = run.dataset_options or {}
     try:
         adapter = (registry or get_registry()).dataset(run.dataset)
     except Exception:  # a dataset whose plugin is gone: show everything it recorded
@@ -80,32 +87,53 @@ def _non_default_options(run: RunRecord, registry: Registry | None) -> dict:
     return {k: v for k, v in options.items() if adapter.option_defaults.get(k, object()) != v}
 
 
+def _configuration(run: RunRecord, registry: Registry | None) -> dict:
+    """The model options that set the run's configuration apart (all it recorded if the model is gone)."""
+    try:
+        spec = (registry or get_registry()).model(run.model)
+    except Exception:
+        return dict(run.model_options)
+    return configuration(spec.options, run.model_options)
+
+
+def _selection(run: RunRecord) -> str | None:
+    return (run.train_selection or "random") if run.train_count is not None else None
+
+
 def build_rows(runs: list[RunRecord], registry: Registry | None = None) -> list[LeaderboardRow]:
-    """Group finished runs; rows are sorted by dataset, split, then NME (best first)."""
+    """Group finished runs into rows (one per configuration, data, protocol and precision; seeds averaged);
+    rows are sorted by dataset, split, then NME (best first)."""
     groups: dict[tuple, list[RunRecord]] = defaultdict(list)
     for run in runs:
         # A model's own description of what sets this run apart (e.g. 3FabRec from scratch) joins its name.
         name = model_name(run)
-        # Dataset options change the data (e.g. 300-W's box_source), so they split rows and are shown.
-        options = _non_default_options(run, registry)
-        dataset = run.dataset + (f" [{', '.join(f'{k}={v}' for k, v in sorted(options.items()))}]" if options else "")
+        options = json.dumps(_configuration(run, registry), sort_keys=True)
+        # Dataset options change the data (e.g. 300-W's annotation_boxes), so they split rows and are shown.
+        data_options = _non_default_options(run, registry)
+        dataset = run.dataset + (f" [{', '.join(f'{k}={v}' for k, v in sorted(data_options.items()))}]"
+                                 if data_options else "")
         # Stored protocols are read through EvalProtocol, so runs stored before a field existed group with
         # new runs under its default. Inference precision changes predictions: rows split on it too.
         protocol = json.dumps(EvalProtocol.from_dict(run.protocol).to_dict(), sort_keys=True)
-        key = (name, dataset, run.split, run.train_count, protocol, run.kind, run.model_info.get("precision"))
+        key = (name, run.label, options, dataset, run.split, run.train_count, _selection(run), protocol, run.kind,
+               run.model_info.get("precision"))
         groups[key].append(run)
+    configurations = defaultdict(set)  # model name -> the configurations under it
+    for name, label, options, *_ in groups:
+        configurations[name].add((label, options))
     rows = []
-    for (model, dataset, split, train_count, protocol_json, kind, precision), members in groups.items():
+    for (name, label, options, dataset, split, train_count, _, protocol_json, kind, precision), members in groups.items():
         names = sorted({n for r in members for n in r.metrics})
         values = {n: np.array([r.metrics.get(n, math.nan) for r in members], dtype=float) for n in names}
         rows.append(
             LeaderboardRow(
-                model=model, dataset=dataset, split=split, train_count=train_count,
+                model=_qualified(name, label, json.loads(options), len(configurations[name]) > 1),
+                dataset=dataset, split=split, train_count=train_count,
                 protocol=EvalProtocol.from_dict(json.loads(protocol_json)), n_faces=members[-1].n_faces,
                 seeds=[r.seed for r in members],
                 metrics={n: float(np.nanmean(v)) if np.isfinite(v).any() else math.nan for n, v in values.items()},
                 metrics_std={n: float(np.nanstd(v)) if np.isfinite(v).any() else math.nan for n, v in values.items()},
-                kind=kind, runs=members, precision=precision,
+                kind=kind, runs=members, precision=precision, label=label, options=json.loads(options),
             )
         )
     rows.sort(key=lambda r: (r.dataset, r.split, r.protocol.name, r.protocol.normaliser,
@@ -113,15 +141,30 @@ def build_rows(runs: list[RunRecord], registry: Registry | None = None) -> list[
     return rows
 
 
-def to_table(rows: list[LeaderboardRow], registry: Registry | None = None) -> tuple[list[str], list[list]]:
-    """Column headers and display rows (strings and numbers) shared by every output format."""
+def _qualified(name: str, label: str | None, options: dict, ambiguous: bool) -> str:
+    """A row's model name; where one name covers several configurations, with what sets this one apart."""
+    if not ambiguous:
+        return name
+    if label:
+        return f"{name} [{label}]"
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(options.items())) or "default options"
+    return f"{name} {{{shown}}}"
+
+
+def to_table(rows: list[LeaderboardRow], registry: Registry | None = None, *, with_label: bool | None = None
+             ) -> tuple[list[str], list[list]]:
+    """Column headers and display rows (strings and numbers) shared by every output format. The label column
+    is there when `with_label`, or (None) when some row has a label."""
     registry = registry or get_registry()
     metric_names: list[str] = []
     for row in rows:
         for name in row.protocol.metrics:
             if name not in metric_names:
                 metric_names.append(name)
-    headers = ["model", "dataset", "split", "train N", "faces", "boxes", "normaliser"]
+    if with_label is None:
+        with_label = any(row.label for row in rows)
+    headers = ["model", *(["label"] if with_label else []), "dataset", "split", "train N", "faces", "boxes",
+               "normaliser"]
     thresholds = {(r.protocol.threshold, r.protocol.second_threshold) for r in rows}
     shared = None
     if len(thresholds) == 1:
@@ -141,7 +184,7 @@ def to_table(rows: list[LeaderboardRow], registry: Registry | None = None) -> tu
     body = []
     for row in rows:
         cells = [
-            row.model + (" (scored)" if row.kind == "score" else ""),
+            row.model + (" (scored)" if row.kind == "score" else ""), *([row.label] if with_label else []),
             row.dataset, row.split,
             row.train_count if row.train_count is not None else ("all" if _trained(row) else None),
             row.n_faces, row.protocol.box_source, row.protocol.normaliser,
@@ -173,7 +216,8 @@ def compact(headers: list[str], body: list[list], keep: tuple[str, ...] = ("mode
     return [headers[i] for i in keep_idx], [[r[i] for i in keep_idx] for r in body], caption
 
 
-def protocol_groups(rows: list[LeaderboardRow]) -> list[tuple[str, list[LeaderboardRow]]]:
+def protocol_groups(rows: list[LeaderboardRow], registry: Registry | None = None
+                    ) -> list[tuple[str, list[LeaderboardRow]]]:
     """Rows grouped by the protocol that scored them (every rule but the choice of metrics), each with a title;
     tables show one group each, so a column never holds numbers of two protocols."""
     groups: dict[str, list[LeaderboardRow]] = {}
@@ -189,7 +233,7 @@ def protocol_groups(rows: list[LeaderboardRow]) -> list[tuple[str, list[Leaderbo
             titles[key] = (f"protocol standard ({p.normaliser}, threshold {p.threshold:g}, AUC {p.auc_rule}, "
                            f"boxes {p.box_source})")
         groups.setdefault(key, []).append(row)
-    order = {name: i for i, name in enumerate(PROTOCOL_NAMES)}
+    order = {p.name: i for i, p in enumerate((registry or get_registry()).protocols_in_order())}
     keys = sorted(groups, key=lambda k: (order.get(groups[k][0].protocol.name, len(order)), titles[k]))
     return [(titles[k], groups[k]) for k in keys]
 
@@ -197,14 +241,14 @@ def protocol_groups(rows: list[LeaderboardRow]) -> list[tuple[str, list[Leaderbo
 def render(rows: list[LeaderboardRow], fmt: str, registry: Registry | None = None) -> str:
     """The leaderboard as Markdown, CSV, JSON or LaTeX text (the terminal table is drawn by the CLI with rich).
     Markdown and LaTeX get one table per protocol; CSV and JSON records each carry their protocol."""
-    groups = protocol_groups(rows)
+    groups = protocol_groups(rows, registry)
     if fmt in ("markdown", "latex") and len(groups) > 1:
         parts = []
         for title, members in groups:
             text = render(members, fmt, registry)
             parts.append(f"**{title}**\n\n{text}" if fmt == "markdown" else f"% {title}\n{text}")
         return "\n\n".join(parts)
-    headers, body = to_table(rows, registry)
+    headers, body = to_table(rows, registry, with_label=True if fmt in ("csv", "json") else None)
     if fmt == "markdown":
         from tabulate import tabulate
 
