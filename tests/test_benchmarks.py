@@ -61,25 +61,27 @@ def test_gpu_fewshot_spec_names_only_known_options():
     import json
 
     from fabrec_bench.matrix import load_spec
+    from fabrec_bench.options import defaults
     from fabrec_bench.plugins import get_registry
-    from fabrec_bench_plugins.models.fabrec.plugin import PRETRAIN_KEYS
+    from fabrec_bench_plugins.models.fabrec.defaults import AutoencoderOptions
 
-    jobs = load_spec(ROOT / "benchmarks" / "fewshot-gpu.toml")
+    jobs = load_spec(ROOT / "benchmarks" / "fewshot-gpu.toml")  # checks every option against its declaration
     registry = get_registry()
-    assert {job.label for job in jobs} == {"mean-shape", "3fabrec", "3fabrec-scratch"}
+    assert {job.label or job.model for job in jobs} == {"mean-shape", "3fabrec", "3fabrec-scratch"}
     for job in jobs:
         config = {key: json.loads(value) for key, value in job.config}
-        assert set(config) <= set(registry.model(job.model).default_config), job.label
+        assert set(config) <= set(registry.model(job.model).describe()["default_config"]), job.label
         for _, spec in job.pretrain:
-            assert set(json.loads(spec)["config"]) <= PRETRAIN_KEYS
+            assert set(json.loads(spec)["config"]) <= set(defaults(AutoencoderOptions))
     assert all(job.train_count == 50 and len(job.splits) == 7 for job in jobs)
 
 
 def test_precision_effect_reports_moved_landmarks_and_nme_change(synthetic_wflw, tmp_path):
     from fabrec_bench.schemes import WFLW98
-    from fabrec_bench_plugins.models.fabrec.model import DEFAULT_CONFIG, FabrecModel
+    from fabrec_bench_plugins.models.fabrec.defaults import FabrecOptions
+    from fabrec_bench_plugins.models.fabrec.model import FabrecModel
 
-    FabrecModel(WFLW98, {**DEFAULT_CONFIG, "input_size": 128}, "cpu").save(tmp_path / "m.pt")
+    FabrecModel(WFLW98, FabrecOptions(input_size=128), "cpu").save(tmp_path / "m.pt")
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "precision_effect.py"), "--checkpoint", str(tmp_path / "m.pt"),
          "--data-root", str(synthetic_wflw), "--split", "blur"],

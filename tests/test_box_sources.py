@@ -13,7 +13,7 @@ import pytest
 from fabrec_bench import api
 from fabrec_bench.errors import UserError
 from fabrec_bench.faces import boxes
-from fabrec_bench.protocol import EvalProtocol
+from fabrec_bench.runs import ProtocolChoice, RunRequest, run_one
 from fabrec_bench.store import ResultsStore, store_path
 from fabrec_bench.synth.formats import write_300w
 
@@ -83,8 +83,8 @@ def test_a_missed_face_counts_as_a_failure_and_is_never_dropped(synthetic_wflw, 
             known.setdefault(key, []).append(np.asarray(s.box_px, dtype=float) + 3)
     monkeypatch.setattr(boxes, "detector_for",
                         lambda source: lambda image: np.array(known.get(image.tobytes(), np.zeros((0, 4)))))
-    outcome = api.run_model("mean-shape", "wflw", "test", work_dir=tmp_path / "w", data_root=synthetic_wflw,
-                            protocol=EvalProtocol(box_source="detector-haar"))
+    outcome = run_one(RunRequest(model="mean-shape", dataset="wflw", splits=("test",), data_root=synthetic_wflw,
+                                 protocol=ProtocolChoice(overrides={"box_source": "detector-haar"})), tmp_path / "w")
     per_face = outcome.evaluation.errors.per_face
     n_missed = sum(str(s.image_path) == missing_image for s in split.samples)
     assert n_missed >= 1 and np.isinf(per_face).sum() == n_missed and len(per_face) == len(split)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from fabrec_bench.store import ResultsStore, store_path
+from fabrec_bench.store import ResultsStore, RunIdentity, store_path
 
 
 def run_json(cli, *args):
@@ -32,7 +32,7 @@ def test_run_stores_a_result_and_eval_from_its_checkpoint_agrees(cli, synthetic_
         assert runs[0].train_count == 24 and runs[1].train_count is None
         assert len(store.face_errors(runs[0].id)) == out["faces"]
         assert runs[0].code_version.startswith("0.") and "numpy" in runs[0].versions
-        assert runs[1].config["checkpoint"].endswith("checkpoint.npz")
+        assert runs[1].provenance["checkpoint"].endswith("checkpoint.npz")
 
 
 def test_train_count_draws_a_recorded_random_subset(cli, synthetic_wflw, tmp_path):
@@ -128,12 +128,12 @@ def test_failed_runs_never_reach_the_leaderboard(cli, synthetic_wflw, tmp_path, 
     assert statuses == [("test", "finished"), ("blur", "failed")]
     board = cli("leaderboard", "--format", "csv")
     lines = board.output.strip().splitlines()
-    assert len(lines) == 2 and lines[1].startswith("mean-shape,wflw,test,24,14,ground-truth,inter-ocular,")
+    assert len(lines) == 2 and lines[1].startswith("mean-shape,,wflw,test,24,14,ground-truth,inter-ocular,")
 
 
 def test_a_killed_run_is_marked_interrupted(tmp_path):
     with ResultsStore(store_path(tmp_path)) as store:
-        run_id, _, _ = store.start_run(model="m", dataset="wflw", split="test")
+        run_id, _, _ = store.start_run(RunIdentity(model="m", dataset="wflw", split="test"))
         store._conn.execute("UPDATE runs SET pid=? WHERE id=?", (2**22 + 12345, run_id))  # a pid that is gone
         assert store.mark_stale() == 1
         assert store.runs(status=None)[0].status == "interrupted"
@@ -186,4 +186,4 @@ def test_one_training_several_splits(cli, synthetic_wflw, tmp_path):
     with ResultsStore(store_path(tmp_path / "work")) as store:
         runs = store.runs()
     assert [r.train_count for r in runs] == [12, 12, 12]
-    assert runs[1].config["trained_in_run"] == out[0]["run"]
+    assert runs[1].provenance["trained_in_run"] == out[0]["run"]

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from original_3fabrec import original_prediction, random_snapshot
 
+from fabrec_bench.models import DatasetFacts, RunContext
+from fabrec_bench.options import as_dict
 from fabrec_bench_plugins.datasets.w300 import W300Dataset
 from fabrec_bench_plugins.datasets.wflw import WFLWDataset
-from fabrec_bench_plugins.models.fabrec.model import DEFAULT_CONFIG, FabrecModel
+from fabrec_bench_plugins.models.fabrec.defaults import FabrecOptions
+from fabrec_bench_plugins.models.fabrec.model import FabrecModel
 from fabrec_bench_plugins.models.fabrec.networks import Fabrec
 
 
@@ -51,7 +55,7 @@ def test_default_inference_is_fp32_and_recorded(cli, synthetic_wflw, tmp_path):
     with ResultsStore(store_path(tmp_path / "work")) as store:
         run = store.runs()[0]
     assert run.model_info["precision"] == "fp32" and run.model_info["frame_origin"] == 0.0
-    assert run.config["eval_batch_size"] == 3  # `eval` takes the same --config options as `run`
+    assert run.model_options["eval_batch_size"] == 3  # `eval` takes the same --config options as `run`
     bad = cli("eval", "-m", "3fabrec", "-d", "wflw", "-s", "blur", "--data-root", synthetic_wflw,
               "--checkpoint", tmp_path / "lms_wflw", "--config", "batchsize=3")
     assert bad.exit_code != 0 and "unknown option(s) batchsize" in bad.output
@@ -80,27 +84,28 @@ def test_a_released_300w_snapshot_crops_in_the_raw_1_based_frame(tmp_path):
     adapter = W300Dataset()
     samples = adapter.load_split(root, "common").samples
     model = FabrecModel.load(tmp_path / "lms_300w", "cpu")
-    assert model.config["frame_origin"] == 1.0 and model.describe()["frame_origin"] == 1.0
-    model.context.crop_extension, model.context.data_origin = adapter.crop_box_extension, adapter.coordinate_origin
+    assert model.options.frame_origin == 1.0 and model.describe()["frame_origin"] == 1.0
+    model.context = replace(model.context, dataset=DatasetFacts.of(adapter))
     got = model.predict(samples)
     for row, sample in enumerate(samples):
         expected = original_prediction(net, sample, adapter.crop_box_extension, frame_offset=1.0)
         assert np.abs(got[row] - expected).max() < 1e-9
     # With the raw values (zero_based = false) the samples are already in the model's frame: same answer.
     raw = adapter.with_options(zero_based=False)
-    model.context.data_origin = raw.coordinate_origin
+    model.context = replace(model.context, dataset=DatasetFacts.of(raw))
     raw_pred = model.predict(raw.load_split(root, "common").samples)
     assert np.abs(raw_pred - 1.0 - got).max() < 1e-9
 
 
 def test_a_model_trained_here_keeps_our_frame(synthetic_wflw, tmp_path):
     samples = WFLWDataset().load_split(synthetic_wflw, "train").samples[:4]
-    model = FabrecModel(WFLWDataset.scheme, {**DEFAULT_CONFIG, "input_size": 128, "init": "scratch", "epochs": 1,
-                                             "batch_size": 4, "images_per_epoch_grid": 0}, "cpu")
-    model.train(samples, seed=0, work_dir=tmp_path)
+    model = FabrecModel(WFLWDataset.scheme, FabrecOptions(input_size=128, init="scratch", epochs=1, batch_size=4,
+                                                          images_per_epoch_grid=0),
+                        RunContext(device="cpu", seed=0, run_dir=tmp_path))
+    model.train(samples)
     model.save(tmp_path / "m.pt")
     again = FabrecModel.load(tmp_path / "m.pt", "cpu")
-    assert again.config["frame_origin"] == 0.0 and again.config["crop_rule"] == "3fabrec"
+    assert again.options.frame_origin == 0.0 and again.options.crop_rule == "3fabrec"
 
 
 def test_checkpoints_written_before_the_original_crops_keep_their_affine_crops(tmp_path):
@@ -108,19 +113,21 @@ def test_checkpoints_written_before_the_original_crops_keep_their_affine_crops(t
     from fabrec_bench_plugins.models.fabrec.checkpoints import save_checkpoint
 
     net = Fabrec(98, 128)
-    old_config = {k: v for k, v in DEFAULT_CONFIG.items() if k not in ("crop_rule", "frame_origin",
-                                                                      "inference_precision")}
+    old_config = {k: v for k, v in as_dict(FabrecOptions()).items() if k not in ("crop_rule", "frame_origin",
+                                                                                 "inference_precision", "flip_rule")}
     old_config.update(crop_extension=[0.0, 0.1], cache_dir="", resume_dir="")  # keys such checkpoints hold
     old_config["channels_last"] = True
     save_checkpoint(tmp_path / "old.pt", net, {"stage": "landmarks", "scheme": "wflw98", "num_points": 98,
                                                "input_size": 128, "config": old_config})
     model = FabrecModel.load(tmp_path / "old.pt", "cpu")
-    assert model.config["crop_rule"] == "affine" and model.config["inference_precision"] == "fp32"
+    assert model.options.crop_rule == "affine" and model.options.inference_precision == "fp32"
 
 
-@pytest.mark.parametrize("bad", [{"crop_rule": "nearest"}, {"inference_precision": "fp8"}, {"channels_last": "yes"}])
+@pytest.mark.parametrize("bad", [{"crop_rule": "nearest"}, {"inference_precision": "fp8"},
+                                 {"channels_last": "sometimes"}])
 def test_bad_options_are_refused_by_name(bad):
     from fabrec_bench.errors import UserError
+    from fabrec_bench.plugins import get_registry
 
     with pytest.raises(UserError, match=next(iter(bad))):
-        FabrecModel(WFLWDataset.scheme, {**DEFAULT_CONFIG, **bad}, "cpu")
+        get_registry().model("3fabrec").make_options(bad)

@@ -2,6 +2,7 @@
 
 import json
 import pickle
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -9,12 +10,14 @@ import pytest
 import torch
 
 from fabrec_bench.errors import UserError
+from fabrec_bench.models import RunContext
 from fabrec_bench.plugins import get_registry
 from fabrec_bench.schemes import WFLW98
 from fabrec_bench_plugins.datasets.wflw import WFLWDataset
 from fabrec_bench_plugins.models.fabrec.checkpoints import read_checkpoint
+from fabrec_bench_plugins.models.fabrec.defaults import FabrecOptions
 from fabrec_bench_plugins.models.fabrec.heatmaps import decode, render_targets
-from fabrec_bench_plugins.models.fabrec.model import DEFAULT_CONFIG, FabrecModel
+from fabrec_bench_plugins.models.fabrec.model import FabrecModel
 from fabrec_bench_plugins.models.fabrec.networks import Fabrec, count_parameters
 
 SPEC = Path(__file__).resolve().parents[2] / "shared" / "docs" / "3fabrec.md"
@@ -150,8 +153,9 @@ def test_quarter_pixel_refinement_reduces_the_rounding_error():
     assert heatmaps.shape == smooth.shape
 
 
-def tiny_model(**config) -> FabrecModel:
-    return FabrecModel(WFLW98, {**DEFAULT_CONFIG, "input_size": 128, "eval_batch_size": 4, **config}, "cpu")
+def tiny_model(run_dir=None, **options) -> FabrecModel:
+    return FabrecModel(WFLW98, FabrecOptions(**{"input_size": 128, "eval_batch_size": 4, **options}),
+                       RunContext(device="cpu", seed=0, run_dir=run_dir))
 
 
 def test_checkpoint_round_trip_gives_identical_predictions(synthetic_wflw, tmp_path):
@@ -184,7 +188,7 @@ def test_released_snapshot_folder_imports(synthetic_wflw, tmp_path):
                snapshot / "saae.mdl")
     (snapshot / "meta.json").write_text(json.dumps({"epoch": 150, "total_iter": 2589834}))
     imported = FabrecModel.load(snapshot, "cpu")
-    imported.config["precision"] = "fp32"
+    imported.options = replace(imported.options, precision="fp32")
     assert imported.scheme.num_points == 98
     assert np.array_equal(imported.predict(samples), source.predict(samples))
 
@@ -201,14 +205,14 @@ def test_a_checkpoint_for_another_scheme_is_refused(tmp_path):
 
 def test_stage2_learns_and_any_train_count_works(synthetic_wflw, tmp_path):
     samples = WFLWDataset().load_split(synthetic_wflw, "train").samples
-    model = tiny_model(init="scratch", epochs=3, batch_size=40, lr_heatmaps=1e-3, images_per_epoch_grid=2)
-    info = model.train(samples[:1], seed=0, work_dir=tmp_path)  # N = 1 with batch size 40: one image per batch
+    model = tiny_model(tmp_path, init="scratch", epochs=3, batch_size=40, lr_heatmaps=1e-3, images_per_epoch_grid=2)
+    info = model.train(samples[:1])  # N = 1 with batch size 40: one image per batch
     assert info["iterations"] == 3 and (tmp_path / "stage2_loss.csv").is_file()
     assert (tmp_path / "stage2_loss.png").is_file()
     assert sorted(p.name for p in tmp_path.glob("stage2_landmarks_epoch_*.png")) == [
         "stage2_landmarks_epoch_0001.png", "stage2_landmarks_epoch_0002.png", "stage2_landmarks_epoch_0003.png"]
-    model = tiny_model(init="scratch", epochs=4, batch_size=8)
-    model.train(samples[:8], seed=0, work_dir=tmp_path)
+    model = tiny_model(tmp_path, init="scratch", epochs=4, batch_size=8)
+    model.train(samples[:8])
     rows = (tmp_path / "stage2_loss.csv").read_text().splitlines()[1:]
     losses = [float(r.split(",")[-1]) for r in rows]
     assert losses[-1] < losses[0]
@@ -242,7 +246,9 @@ def test_autoencoder_keeps_latest_and_every_kth_snapshot_only(synthetic_wflw, tm
 
 def test_3fabrec_is_registered_with_its_config():
     spec = get_registry().model("3fabrec")
-    assert spec.default_config["decoding"] == "argmax" and spec.default_config["input_size"] == 256
+    defaults = spec.describe()["default_config"]
+    assert defaults["decoding"] == "argmax" and defaults["input_size"] == 256
+    assert spec.capabilities.precisions == ("fp32", "bf16", "fp16") and spec.capabilities.pretraining
 
 
 def test_contrast_structure_loss_is_the_windowed_ssim_cs_term():

@@ -127,15 +127,16 @@ def test_the_original_flip_rule_mirrors_only_points_right_of_zero(scheme):
 
 def test_3fabrec_trains_with_the_original_flip_by_default_and_records_it():
     from fabrec_bench.errors import UserError
-    from fabrec_bench_plugins.models.fabrec.defaults import DEFAULT_CONFIG
+    from fabrec_bench.plugins import get_registry
+    from fabrec_bench_plugins.models.fabrec.defaults import FabrecOptions
     from fabrec_bench_plugins.models.fabrec.model import FabrecModel
 
-    assert DEFAULT_CONFIG["flip_rule"] == "original"
-    model = FabrecModel(WFLW98, {**DEFAULT_CONFIG, "input_size": 128}, "cpu")
+    assert FabrecOptions().flip_rule == "original"
+    model = FabrecModel(WFLW98, FabrecOptions(input_size=128), "cpu")
     assert model._crops([], augment=PRESETS[0]).flip_rule == "original"
     assert model.describe()["flip_rule"] == "original"
-    with pytest.raises(UserError, match="flip_rule 'mirror' must be one of original, pixel"):
-        FabrecModel(WFLW98, {**DEFAULT_CONFIG, "flip_rule": "mirror"}, "cpu")
+    with pytest.raises(UserError, match="option flip_rule = 'mirror' must be one of original, pixel"):
+        get_registry().model("3fabrec").make_options({"flip_rule": "mirror"})
 
 
 # -- 2. SSIM constants per image -------------------------------------------------------------------------
@@ -163,12 +164,13 @@ def test_the_ssim_constants_come_from_each_images_own_range(monkeypatch):
 @pytest.mark.slow
 @pytest.mark.parametrize(("faces", "batch_size"), [(14, 4), (8, 16)])
 def test_stage2_drops_the_last_partial_batch_but_never_trains_on_nothing(synthetic_wflw, tmp_path, faces, batch_size):
-    from fabrec_bench import api
+    from fabrec_bench.runs import RunRequest, TrainingPlan, run_one
 
-    outcome = api.run_model("3fabrec", "wflw", "blur", work_dir=tmp_path / "w", data_root=synthetic_wflw,
-                            train_count=faces, device="cpu",
-                            config={"init": "scratch", "input_size": 128, "epochs": 2, "batch_size": batch_size,
-                                    "eval_batch_size": 8, "precision": "fp32"})
+    outcome = run_one(RunRequest(model="3fabrec", dataset="wflw", splits=("blur",), data_root=synthetic_wflw,
+                                 training=TrainingPlan(count=faces), device="cpu",
+                                 model_options={"init": "scratch", "input_size": 128, "epochs": 2,
+                                                "batch_size": batch_size, "eval_batch_size": 8, "precision": "fp32"}),
+                      tmp_path / "w")
     info = json.loads((outcome.run_dir / "train_info.json").read_text())
     expected = original_batch_sizes(faces, batch_size) or [faces]  # the original: 14 / 4 -> 3 batches of 4
     assert info["iterations"] == 2 * len(expected) and info["last_partial_batch"] == "dropped"
@@ -293,16 +295,16 @@ def test_a_stage2_resume_state_from_before_the_rules_is_continued_and_said_so(sy
     """A matrix cell interrupted under the earlier rules (pixel flip, last batch kept) goes on from its saved
     epoch instead of starting over; the history says how many epochs the earlier rules trained."""
     from fabrec_bench.models import RunContext
+    from fabrec_bench.options import as_dict
     from fabrec_bench.torch_helpers.distributed import World
     from fabrec_bench.torch_helpers.loop import Curve
-    from fabrec_bench_plugins.models.fabrec.defaults import DEFAULT_CONFIG
+    from fabrec_bench_plugins.models.fabrec.defaults import FabrecOptions
     from fabrec_bench_plugins.models.fabrec.model import FabrecModel
     from fabrec_bench_plugins.models.fabrec.resume import stage2_state
 
     samples = WFLWDataset().load_split(synthetic_wflw, "train").samples[:6]
-    config = {**DEFAULT_CONFIG, "init": "scratch", "input_size": 128, "epochs": 2, "batch_size": 3,
-              "precision": "fp32", "frame_origin": 0.0}
-    earlier = {k: v for k, v in config.items() if k != "flip_rule"}  # the identity such a state was saved under
+    options = FabrecOptions(init="scratch", input_size=128, epochs=2, batch_size=3, precision="fp32")
+    earlier = {k: v for k, v in as_dict(options).items() if k != "flip_rule"}  # the identity such a state was saved under
     torch.manual_seed(0)
     net = Fabrec(98, 128)
     trainer = LandmarkTrainer(net, scratch=True)
@@ -310,7 +312,7 @@ def test_a_stage2_resume_state_from_before_the_rules_is_continued_and_said_so(sy
     stage2_state(tmp_path / "resume", earlier, samples, 0, World()).save(net, trainer, Curve(), 1, force=True)
 
     context = RunContext(device="cpu", seed=0, run_dir=tmp_path / "run", resume_dir=tmp_path / "resume")
-    model = FabrecModel(WFLW98, config, context)
+    model = FabrecModel(WFLW98, options, context)
     with pytest.warns(UserWarning, match="written by an earlier fabrec-bench; its 1 epoch"):
         history = model.train(samples)
     assert history["resumed_from_epoch"] == 1 and history["epochs_under_earlier_rules"] == 1
@@ -318,7 +320,7 @@ def test_a_stage2_resume_state_from_before_the_rules_is_continued_and_said_so(sy
     # A state of another configuration is still not continued.
     stage2_state(tmp_path / "other", {**earlier, "lr_heatmaps": 0.5}, samples, 0, World()).save(
         net, trainer, Curve(), 1, force=True)
-    again = FabrecModel(WFLW98, config, replace(context, resume_dir=tmp_path / "other"))
+    again = FabrecModel(WFLW98, options, replace(context, resume_dir=tmp_path / "other"))
     assert again.train(samples)["resumed_from_epoch"] == 0
 
 

@@ -79,11 +79,11 @@ def test_a_full_disk_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path)
 
 WRITER = """
 import sys, numpy as np
-from fabrec_bench.store import ResultsStore
+from fabrec_bench.store import Provenance, ResultsStore, RunIdentity
 store = ResultsStore(sys.argv[1])
 for i in range(int(sys.argv[3])):
-    run_id, _, _ = store.start_run(model=sys.argv[2], dataset="wflw", split="test", config={"i": i},
-                                   protocol={}, code_version="t", versions={})
+    run_id, _, _ = store.start_run(RunIdentity(model=sys.argv[2], dataset="wflw", split="test", model_options={"i": i}),
+                                   Provenance(code_version="t"))
     ids = [f"f{j}" for j in range(50)]
     store.finish_run(run_id, metrics={"nme": i / 100}, face_ids=ids, per_face_nme=np.full(50, i / 100),
                      landmark_errors=(np.full(98, 0.1), np.zeros((98, 2))))
@@ -97,7 +97,7 @@ def test_two_processes_writing_one_store_lose_nothing(tmp_path):
     assert [p.wait(timeout=300) for p in procs] == [0, 0]
     with ResultsStore(db) as store:
         runs = store.runs()
-        assert sorted((r.model, r.config["i"]) for r in runs) == sorted((m, i) for m in "ab" for i in range(40))
+        assert sorted((r.model, r.model_options["i"]) for r in runs) == sorted((m, i) for m in "ab" for i in range(40))
         assert all(len(store.face_errors(r.id)) == 50 for r in runs)
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

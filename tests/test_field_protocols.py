@@ -20,13 +20,14 @@ from fabrec_bench.metrics import (
     spiga_auc_fr,
 )
 from fabrec_bench.plugins import get_registry
-from fabrec_bench.protocol import PROTOCOL_NAMES, EvalProtocol, named_protocol, protocol_applies
+from fabrec_bench.protocol import EvalProtocol
 from fabrec_bench.schemes import AFLW19, COFW29, IBUG68, WFLW98
 from fabrec_bench.types import FaceSample, Split
 
 
 def protocol(name: str, dataset: str) -> EvalProtocol:
-    return named_protocol(name, dataset, get_registry().dataset(dataset).protocol)
+    registry = get_registry()
+    return registry.protocol(name).rules_for(registry.dataset(dataset))
 
 
 def split_of(scheme, gts, boxes, dataset="wflw"):
@@ -236,9 +237,14 @@ def test_trapezoid_and_fabrec50_rules_equal_direct_implementations(seed):
 
 
 def test_every_protocol_says_which_datasets_it_covers():
-    assert {"hrnet", "star", "pipnet", "spiga", "mmpose"} <= set(PROTOCOL_NAMES)
-    assert not protocol_applies("star", "aflw") and not protocol_applies("spiga", "cofw")
-    assert protocol_applies("standard", "cofw") and protocol_applies("mmpose", "cofw")
+    registry = get_registry()
+    assert {"hrnet", "star", "pipnet", "spiga", "mmpose"} <= set(registry.protocols)
+
+    def applies(name, dataset):
+        return registry.protocol(name).applies_to(dataset)
+
+    assert not applies("star", "aflw") and not applies("spiga", "cofw")
+    assert applies("standard", "cofw") and applies("mmpose", "cofw")
     from fabrec_bench.errors import UserError
 
     with pytest.raises(UserError, match="no rules for 'aflw'"):

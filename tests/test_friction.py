@@ -71,7 +71,7 @@ def test_models_lists_installed_models_and_info_shows_3fabrec_parameter_counts(c
     assert info["default_config"]["inference_precision"] == "fp32"
     text = cli("models", "info", "3fabrec").output
     assert "11,379,491" in text and "inference_precision" in text
-    assert "default config" in cli("models", "info", "mean-shape").output
+    assert "options (--config KEY=VALUE): none" in cli("models", "info", "mean-shape").output
     missing = cli("models", "info", "nope")
     assert missing.exit_code == 2 and "nope" in missing.output
 

@@ -40,7 +40,7 @@ config = { init = "scratch", input_size = 128, epochs = 3, batch_size = 2, eval_
 def finished_cells(work):
     with ResultsStore(store_path(work)) as store:
         runs = store.runs(status=None)
-    return [r.config.get("matrix_cell") for r in runs if r.status == "finished"], [r.status for r in runs]
+    return [r.cell_key for r in runs if r.status == "finished"], [r.status for r in runs]
 
 
 @pytest.mark.slow
@@ -89,13 +89,13 @@ name = "mean-shape"
 [[matrix.models]]
 name = "3fabrec"
 label = "broken"
-config = { init = "bogus" }
+config = { autoencoder = "no-such-autoencoder.pt", input_size = 128 }
 """
     spec = write_spec(tmp_path / "spec.toml", synthetic_wflw, models, seeds=(0,), counts=(5,))
     result = cli("matrix", spec)
     assert result.exit_code == 1
     assert "2 cell(s) failed" in result.output or "failed: broken" in result.output
-    assert "init 'bogus' must be 'autoencoder' or 'scratch'" in result.output
+    assert "no-such-autoencoder.pt" in result.output
     cells, _ = finished_cells(tmp_path / "work")
     assert len(cells) == 2  # the good model's two splits
 
@@ -118,7 +118,7 @@ def test_worker_processes_fill_the_same_store(synthetic_wflw, tmp_path):
     cells, statuses = finished_cells(work)
     assert len(cells) == 8 and len(set(cells)) == 8 and set(statuses) == {"finished"}
     with ResultsStore(store_path(work)) as store:  # each worker process saw only its own GPU
-        assert {r.config["visible_gpus"] for r in store.runs()} <= {"0", "1"}
+        assert {r.provenance["devices"]["visible_gpus"] for r in store.runs()} <= {"0", "1"}
 
 
 def test_gpus_are_shared_out_between_workers():
@@ -198,7 +198,7 @@ def test_a_shared_pretraining_is_trained_once_and_reused(cli, synthetic_wflw, tm
     with ResultsStore(store_path(work)) as store:
         runs = store.runs()
     assert len(runs) == 4
-    pretrained = [r for r in runs if r.config.get("init") != "scratch"]
+    pretrained = [r for r in runs if r.model_options.get("init") != "scratch"]
     assert len(pretrained) == 2 and all(r.model_info["autoencoder"] == done["artefact"] for r in pretrained)
     assert all(r.model_info["train_faces"] in (3, 5) for r in runs)
     stamp = marker.stat().st_mtime_ns

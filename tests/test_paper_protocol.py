@@ -11,7 +11,7 @@ import pytest
 from fabrec_bench import api
 from fabrec_bench.errors import UserError
 from fabrec_bench.plugins import get_registry
-from fabrec_bench.protocol import named_protocol, protocol_with_overrides
+from fabrec_bench.protocol import resolve_protocols
 from fabrec_bench.schemes import AFLW19, IBUG68
 from fabrec_bench.types import FaceSample, Split
 
@@ -29,7 +29,8 @@ def aflw_face(box) -> np.ndarray:
 
 
 def paper(dataset: str):
-    return named_protocol("3fabrec-paper", dataset, get_registry().dataset(dataset).protocol)
+    registry = get_registry()
+    return resolve_protocols(registry.dataset(dataset), registry, "3fabrec-paper")[0]
 
 
 def test_the_paper_protocol_is_the_originals_rules():
@@ -37,12 +38,12 @@ def test_the_paper_protocol_is_the_originals_rules():
         p = paper(dataset)
         assert (p.name, p.normaliser, p.threshold, p.auc_rule, p.frame) == (
             "3fabrec-paper", normaliser, 0.10, "fabrec50", "3fabrec-crop")
+    registry = get_registry()
     with pytest.raises(UserError, match="covers wflw, 300w, aflw"):
         paper("vggface2")
     with pytest.raises(UserError, match="--normaliser cannot change it"):
-        protocol_with_overrides("3fabrec-paper", "wflw", get_registry().dataset("wflw").protocol,
-                                normaliser="inter-pupil")
-    standard = api.protocol_for(get_registry().dataset("wflw"))
+        resolve_protocols(registry.dataset("wflw"), registry, "3fabrec-paper", normaliser="inter-pupil")
+    standard = resolve_protocols(registry.dataset("wflw"), registry)[0]
     assert standard.name == "standard" and standard.frame == "image"
 
 
@@ -147,7 +148,7 @@ def test_few_shot_selection_first_takes_annotation_order_and_is_recorded(cli, sy
     assert result.exit_code == 0, result.output
     with ResultsStore(store_path(tmp_path / "work")) as store:
         run = store.runs()[0]
-    assert run.config["train_selection"] == "first" and run.train_count == 5
+    assert run.train_selection == "first" and run.train_count == 5
     ids = (tmp_path / "work" / "runs" / run.uid / "train_ids.txt").read_text().split()
     assert ids == [s.id for s in train[:5]]
 

@@ -19,7 +19,7 @@ def test_builtins_register_through_the_hooks():
     assert "mean-shape" in reg.models
     assert {"nme", "fr", "auc"} <= set(reg.metrics)
     assert {p.name for p in reg.plugins if p.builtin} == {"wflw", "w300", "aflw", "cofw", "vggface2", "affectnet",
-                                                          "mean-shape", "dlib-ert", "fabrec", "nme"}
+                                                          "mean-shape", "dlib-ert", "fabrec", "nme", "protocols"}
     assert {"wflw", "wflw68", "300w", "aflw", "vggface2", "affectnet"} <= set(reg.datasets)
     assert not reg.errors()
 
@@ -27,7 +27,7 @@ def test_builtins_register_through_the_hooks():
 class ClashingPlugin:
     @hookimpl
     def fabrec_bench_register_models(self, register):
-        register(ModelSpec("mean-shape", factory=None, load=None))  # taken by the built-in
+        register(ModelSpec("mean-shape", create=None, load=None))  # taken by the built-in
 
 
 class MisspelledPlugin:
@@ -57,7 +57,7 @@ class GoodPlugin:
 def test_clashes_misspellings_and_exceptions_are_charged_to_the_plugin():
     reg = build_registry(extra_plugins=(ClashingPlugin(), MisspelledPlugin(), RaisingPlugin(), GoodPlugin()))
     errors = {info.name: info.errors for info in reg.plugins}
-    assert reg.model("mean-shape").factory is not None  # the built-in kept its name
+    assert reg.model("mean-shape").create is not None  # the built-in kept its name
     assert any("already registered by plugin 'mean-shape'" in e for e in errors["extra-0"])
     assert any("unknown hook 'fabrec_bench_register_dataset'" in e for e in errors["extra-1"])
     assert any("boom" in e for e in errors["extra-2"])
@@ -99,7 +99,7 @@ def test_load_switch_keeps_installed_plugins_out(tmp_path, monkeypatch):
 class WrongKindPlugin:
     @hookimpl
     def fabrec_bench_register_datasets(self, register):
-        register(ModelSpec("sneaky-model", factory=None, load=None))  # a model through the datasets hook
+        register(ModelSpec("sneaky-model", create=None, load=None))  # a model through the datasets hook
         register(ToyDataset())  # the right kind still registers
 
     @hookimpl

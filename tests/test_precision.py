@@ -64,9 +64,9 @@ def test_fp32_on_cuda_turns_tf32_off_and_restores_it(monkeypatch):
 
 
 def test_the_model_defaults_exact_inference_and_auto_training():
-    from fabrec_bench_plugins.models.fabrec.model import DEFAULT_CONFIG
+    from fabrec_bench_plugins.models.fabrec.defaults import FabrecOptions
 
-    assert DEFAULT_CONFIG["inference_precision"] == "fp32" and DEFAULT_CONFIG["precision"] == "auto"
+    assert FabrecOptions().inference_precision == "fp32" and FabrecOptions().precision == "auto"
 
 
 def test_the_without_native_bf16_wrapper_makes_auto_choose_fp32():

@@ -11,7 +11,7 @@ import pytest
 from fabrec_bench import api
 from fabrec_bench.plugins import get_registry
 from fabrec_bench.predictions import write_landmarks_csv
-from fabrec_bench.protocol import PROTOCOL_NAMES, named_protocol, protocol_applies
+from fabrec_bench.protocol import resolve_protocols
 from fabrec_bench.synth.formats import write_300w, write_aflw, write_cofw
 
 EXPECTED = {
@@ -49,14 +49,15 @@ def test_score_protocol_all_gives_every_applicable_protocol(cli, trees, tmp_path
     adapter = get_registry().dataset(dataset)
     split = api.read_split(adapter, root, split_name)
     pred = noisy_predictions(split, tmp_path / "pred.csv")
-    assert [n for n in PROTOCOL_NAMES if protocol_applies(n, dataset)] == EXPECTED[dataset]
+    registry = get_registry()
+    assert [p.name for p in resolve_protocols(adapter, registry, "all")] == EXPECTED[dataset]
     out = cli("score", tmp_path / "pred.csv", "-d", dataset, "-s", split_name, "--data-root", root,
               "--protocol", "all", "--json")
     assert out.exit_code == 0, out.output
     docs = json.loads(out.output)
     assert [d["protocol"]["name"] for d in docs] == EXPECTED[dataset]
     for doc in docs:  # each number is that protocol's evaluation of the same predictions
-        expected = api.evaluate(pred, split, named_protocol(doc["protocol"]["name"], dataset, adapter.protocol),
+        expected = api.evaluate(pred, split, resolve_protocols(adapter, registry, doc["protocol"]["name"])[0],
                                 adapter=adapter)
         assert doc["metrics"] == pytest.approx(expected.metrics)
     table = cli("score", tmp_path / "pred.csv", "-d", dataset, "-s", split_name, "--data-root", root,
@@ -70,7 +71,7 @@ def test_the_numbers_move_between_protocols(trees, tmp_path):
     split = api.read_split(adapter, trees["300w"], "full")
     noisy_predictions(split, tmp_path / "pred.csv", seed=5)
     by_name = {e.protocol.name: e.metrics for e in api.score_predictions_under(
-        api.protocols_for(adapter, "all", metrics=None), tmp_path / "pred.csv", "300w", "full",
+        resolve_protocols(adapter, get_registry(), "all"), tmp_path / "pred.csv", "300w", "full",
         data_root=trees["300w"])}
     assert by_name["star"]["fr"] >= by_name["hrnet"]["fr"]
     assert by_name["hrnet"]["nme"] == pytest.approx(by_name["standard"]["nme"])  # same normaliser, per face

@@ -1,4 +1,5 @@
-"""A real third-party package, pip-installed, adds a dataset that `fabrec-bench run` then uses.
+"""A real third-party package, pip-installed, adds a dataset, a model and a protocol that `fabrec-bench` then
+uses: listed, run, scored, shown in leaderboards.
 
 The package lives in tests/third_party_plugin (the README's plugin tutorial shows the same files).
 """
@@ -59,6 +60,7 @@ def test_installed_plugin_dataset_runs_end_to_end(installed_plugin, tmp_path):
     data = json.loads(listing.stdout)
     toy = next(p for p in data["plugins"] if p["name"] == "toy_faces")
     assert toy["package"] == "fabrec-bench-toy-faces" and toy["registered"]["datasets"] == ["toy-faces"]
+    assert toy["registered"]["models"] == ["box-template"] and toy["registered"]["protocols"] == ["toy-strict"]
     assert not toy["errors"]
 
     write_toy_faces(tmp_path / "toy")
@@ -71,4 +73,49 @@ def test_installed_plugin_dataset_runs_end_to_end(installed_plugin, tmp_path):
     assert 0 < result["metrics"]["nme"] < 0.2
     board = fabrec_bench(installed_plugin, "--work-dir", str(tmp_path / "work"), "leaderboard", "--format", "csv",
                          cwd=tmp_path)
-    assert "mean-shape,toy-faces,test" in board.stdout
+    assert "mean-shape,,toy-faces,test" in board.stdout
+
+
+def test_installed_plugin_model_takes_its_typed_options(installed_plugin, tmp_path):
+    info = fabrec_bench(installed_plugin, "models", "info", "box-template", "--json", cwd=tmp_path)
+    assert info.returncode == 0, info.stderr
+    options = {o["name"]: o for o in json.loads(info.stdout)["options"]}
+    assert options["spread"]["type"] == "float" and options["spread"]["default"] == 1.0
+    write_toy_faces(tmp_path / "toy")
+    runs = {}
+    for spread in ("1.0", "0.5"):
+        run = fabrec_bench(installed_plugin, "--work-dir", str(tmp_path / "work"), "run", "-m", "box-template",
+                           "-d", "toy-faces", "-s", "test", "--data-root", str(tmp_path / "toy"), "--config",
+                           f"spread={spread}", "--json", cwd=tmp_path)
+        assert run.returncode == 0, run.stderr
+        runs[spread] = json.loads(run.stdout)["metrics"]["nme"]
+    assert runs["1.0"] != runs["0.5"]
+    bad = fabrec_bench(installed_plugin, "--work-dir", str(tmp_path / "work"), "run", "-m", "box-template",
+                       "-d", "toy-faces", "-s", "test", "--data-root", str(tmp_path / "toy"), "--config", "spread=wide",
+                       cwd=tmp_path)
+    assert bad.returncode == 2 and "option spread = 'wide' should be a float" in bad.stderr
+    board = json.loads(fabrec_bench(installed_plugin, "--work-dir", str(tmp_path / "work"), "leaderboard",
+                                    "--format", "json", "--no-reported", cwd=tmp_path).stdout)
+    # Two configurations of one model: two rows, each name saying which.
+    assert sorted(r["model"] for r in board) == ["box-template {default options}", "box-template {spread=0.5}"]
+
+
+def test_installed_plugin_protocol_is_listed_and_scores(installed_plugin, tmp_path):
+    listed = fabrec_bench(installed_plugin, "protocols", "--json", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    toy = next(d for d in json.loads(listed.stdout) if d["name"] == "toy-strict")
+    assert toy["plugin"] == "toy_faces" and {r["dataset"] for r in toy["rules"]} == {"toy-faces", "wflw"}
+    helped = fabrec_bench(installed_plugin, "score", "--help", cwd=tmp_path)
+    assert "toy-strict" in helped.stdout
+    write_toy_faces(tmp_path / "toy")
+    faces = json.loads((tmp_path / "toy" / "faces.json").read_text())["test"]
+    rows = ["id,image," + ",".join(f"x{i},y{i}" for i in range(5))]
+    rows += [f"{f['id']},{f['image']}," + ",".join(f"{x + 1.5},{y}" for x, y in f["points"]) for f in faces]
+    (tmp_path / "pred.csv").write_text("\n".join(rows) + "\n")
+    scored = fabrec_bench(installed_plugin, "score", str(tmp_path / "pred.csv"), "-d", "toy-faces", "-s", "test",
+                          "--data-root", str(tmp_path / "toy"), "--protocol", "all", "--json", cwd=tmp_path)
+    assert scored.returncode == 0, scored.stderr
+    docs = {d["protocol"]["name"]: d for d in json.loads(scored.stdout)}
+    assert set(docs) == {"standard", "toy-strict"}
+    assert docs["toy-strict"]["protocol"]["threshold"] == 0.05 and docs["standard"]["protocol"]["threshold"] == 0.1
+    assert docs["toy-strict"]["metrics"]["nme"] == docs["standard"]["metrics"]["nme"]  # same normaliser here

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fabrec_bench import api
 from fabrec_bench.models import TrainingProgress
+from fabrec_bench.runs import RunRequest, TrainingPlan, run_one
 from fabrec_bench.schemes import WFLW98
 from fabrec_bench.torch_helpers.loop import Curve, EpochLoop, TrainingState, fingerprint
 from fabrec_bench_plugins.datasets.wflw import WFLWDataset
@@ -123,9 +123,10 @@ def test_stage1_reports_progress_and_continues_weights_when_its_optimiser_state_
 
 def test_a_run_reports_stage2_progress_to_its_callback(synthetic_wflw, tmp_path):
     seen: list[TrainingProgress] = []
-    api.run_model("3fabrec", "wflw", "blur", work_dir=tmp_path / "work", data_root=synthetic_wflw, train_count=4,
-                  config={"init": "scratch", "input_size": 128, "epochs": 2, "batch_size": 2, "eval_batch_size": 8,
-                          "precision": "fp32"},
-                  device="cpu", progress=seen.append)
+    run_one(RunRequest(model="3fabrec", dataset="wflw", splits=("blur",), data_root=synthetic_wflw,
+                       training=TrainingPlan(count=4), device="cpu",
+                       model_options={"init": "scratch", "input_size": 128, "epochs": 2, "batch_size": 2,
+                                      "eval_batch_size": 8, "precision": "fp32"}),
+            tmp_path / "work", progress=seen.append)
     assert [s.iteration for s in seen] == [1, 2, 3, 4] and {s.stage for s in seen} == {"3fabrec stage 2"}
     assert {s.iterations for s in seen} == {4} and all("heatmap_mse_x300" in s.losses for s in seen)
