@@ -108,7 +108,8 @@ def evaluate(
         frame = registry.protocol(protocol.name).frame
         if frame is None or frame.name != protocol.frame:
             raise UserError(f"protocol {protocol.name!r} does not score in the frame {protocol.frame!r}")
-        pred, gt, boxes = frame.transform(pred, gt, boxes, DatasetFacts.of(adapter or registry.dataset(split.dataset)))
+        pred, gt, boxes = frame.transform(pred, gt, boxes, split,
+                                          DatasetFacts.of(adapter or registry.dataset(split.dataset)))
     errors = face_errors(
         pred, gt, boxes, split.scheme, normaliser,
         visible=split.visibility(), mask_invisible=protocol.mask_invisible,

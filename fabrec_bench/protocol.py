@@ -107,35 +107,41 @@ def canonical_box_source(source: str) -> str:
 
 @dataclass(frozen=True)
 class DatasetRule:
-    """A protocol's normaliser and failure threshold on one dataset."""
+    """A protocol's normaliser and failure threshold on one dataset (or one split of it), and where in the
+    code it follows that rule is written."""
 
     normaliser: str
     threshold: float
+    source: str = ""  # file (and lines) of the code the rule was read from
 
 
 @dataclass(frozen=True)
 class ScoringFrame:
-    """A frame other than image pixels that a protocol scores in: `transform(pred, gt, boxes, dataset)` maps
-    (N, L, 2) predictions and ground truth and (N, 4) boxes of a split into it (`dataset` is the split's
-    fabrec_bench.models.DatasetFacts); `datasets`, when given, are the only ones it can be computed for."""
+    """A frame other than image pixels that a protocol scores in: `transform(pred, gt, boxes, split,
+    dataset)` maps (N, L, 2) predictions and ground truth and (N, 4) boxes of a split into it; `split` is the
+    fabrec_bench.types.Split (its faces and their image files), `dataset` its fabrec_bench.models.DatasetFacts.
+    `datasets`, when given, are the only ones it can be computed for."""
 
     name: str
     description: str
-    transform: Callable[[np.ndarray, np.ndarray, np.ndarray, object], tuple[np.ndarray, np.ndarray, np.ndarray]]
+    transform: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]
     datasets: tuple[str, ...] = ()
+    source: str = ""
 
 
 @dataclass(frozen=True)
 class Protocol:
     """A named protocol: how one code (or paper) scores, registered by a plugin.
 
-    `datasets` gives its normaliser and threshold per dataset name; a protocol with `from_dataset` set takes
-    each dataset's own declared rules instead (`standard`), and is the only kind that accepts the user's
-    options (`--normaliser`, `--threshold`, ...)."""
+    `datasets` gives its normaliser and threshold per dataset name, or per "dataset/split" where a code scores
+    one split of a dataset differently (SPIGA: 300-W's private test set); a protocol with `from_dataset` set
+    takes each dataset's own declared rules instead (`standard`), and is the only kind that accepts the user's
+    options (`--normaliser`, `--threshold`, ...). `repository` and `commit` say which code the rules were read
+    from, `sources` the file (and lines) behind each of its other rules (failure, AUC, averaging)."""
 
     name: str
     summary: str
-    follows: str  # the code it was read from: repository (and commit), files
+    follows: str  # the code it was read from: repository, files
     datasets: Mapping[str, DatasetRule] = field(default_factory=dict)
     metrics: tuple[str, ...] | None = ("nme", "fr", "auc")  # None: the dataset's own
     fr_rule: str = "strict"
@@ -145,6 +151,9 @@ class Protocol:
     frame: ScoringFrame | None = None
     from_dataset: bool = False
     notes: tuple[str, ...] = ()
+    repository: str = ""
+    commit: str = ""
+    sources: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.from_dataset and not self.datasets:
@@ -152,46 +161,58 @@ class Protocol:
         EvalProtocol(name=self.name, fr_rule=self.fr_rule, auc_rule=self.auc_rule, averaging=self.averaging)
 
     def applies_to(self, dataset: str) -> bool:
-        """Whether the protocol has rules for `dataset`."""
-        return self.from_dataset or dataset in self.datasets
+        """Whether the protocol has rules for `dataset` (or for some split of it)."""
+        return self.from_dataset or any(key.split("/")[0] == dataset for key in self.datasets)
 
-    def rules_for(self, adapter) -> EvalProtocol:
-        """The protocol's rules on the dataset of `adapter` (a fabrec_bench.datasets.DatasetAdapter)."""
+    def rule(self, dataset: str, split: str | None = None) -> DatasetRule:
+        """The rule for `dataset`'s `split`: the split's own, else the dataset's."""
+        rule = self.datasets.get(f"{dataset}/{split}") if split else None
+        rule = rule or self.datasets.get(dataset)
+        if rule is None:
+            covered = list(dict.fromkeys(key.split("/")[0] for key in self.datasets))
+            where = f"'{dataset}'" + (f" split '{split}'" if split and self.applies_to(dataset) else "")
+            raise UserError(f"the {self.name} protocol has no rules for {where}; it covers {', '.join(covered)}")
+        return rule
+
+    def rules_for(self, adapter, split: str | None = None) -> EvalProtocol:
+        """The protocol's rules on `split` of the dataset of `adapter` (a fabrec_bench.datasets.DatasetAdapter)."""
         if self.from_dataset:
             return replace(adapter.protocol, name=self.name)
-        rule = self.datasets.get(adapter.name)
-        if rule is None:
-            raise UserError(f"the {self.name} protocol has no rules for '{adapter.name}'; it covers "
-                            f"{', '.join(self.datasets)}")
+        rule = self.rule(adapter.name, split)
         metrics = adapter.protocol.metrics if self.metrics is None else self.metrics
         return EvalProtocol(name=self.name, normaliser=rule.normaliser, threshold=rule.threshold,
                             auc_rule=self.auc_rule, metrics=metrics, fr_rule=self.fr_rule, averaging=self.averaging,
                             second_threshold=self.second_threshold,
                             frame=self.frame.name if self.frame else IMAGE_FRAME)
 
+    def source_text(self) -> str:
+        """The code the rules were read from: repository and commit."""
+        return f"{self.repository} at {self.commit}" if self.repository and self.commit else self.follows
 
-def resolve_protocols(adapter, registry, name: str = "standard", **overrides) -> list[EvalProtocol]:
-    """The protocols `--protocol NAME` asks for on `adapter`'s dataset: NAME's rules (the user's overrides on
-    top, for the protocols that take them), or with `all` every registered protocol with rules for the dataset
-    (standard first). With `all` only `metrics` may be given (each protocol fixes the rest)."""
+
+def resolve_protocols(adapter, registry, name: str = "standard", split: str | None = None,
+                      **overrides) -> list[EvalProtocol]:
+    """The protocols `--protocol NAME` asks for on `split` of `adapter`'s dataset: NAME's rules (the user's
+    overrides on top, for the protocols that take them), or with `all` every registered protocol with rules for
+    the dataset (standard first). With `all` only `metrics` may be given (each protocol fixes the rest)."""
     given = {k for k, v in overrides.items() if v is not None and k != "metrics"}
     if name == "all":
         if given:
             options = ", ".join("--" + k.replace("_", "-") for k in sorted(given))
             raise UserError(f"--protocol all scores by each protocol's own rules; {options} cannot change them "
                             "(use --protocol standard with your options instead)")
-        return [_resolve(adapter, p, metrics=overrides.get("metrics") if p.from_dataset else None)
+        return [_resolve(adapter, p, split, metrics=overrides.get("metrics") if p.from_dataset else None)
                 for p in registry.protocols_in_order() if p.applies_to(adapter.name)]
-    return [_resolve(adapter, registry.protocol(name), **overrides)]
+    return [_resolve(adapter, registry.protocol(name), split, **overrides)]
 
 
-def _resolve(adapter, protocol: Protocol, **overrides) -> EvalProtocol:
+def _resolve(adapter, protocol: Protocol, split: str | None, **overrides) -> EvalProtocol:
     given = {k for k, v in overrides.items() if v is not None and k != "metrics"}
     if not protocol.from_dataset and given:
         options = ", ".join("--" + k.replace("_", "-") for k in sorted(given))
         raise UserError(f"the {protocol.name} protocol fixes how it scores; {options} cannot change it "
                         "(use --protocol standard with your options instead)")
-    rules = protocol.rules_for(adapter)
+    rules = protocol.rules_for(adapter, split)
     if protocol.frame is not None and protocol.frame.datasets and adapter.name not in protocol.frame.datasets:
         raise UserError(f"the {protocol.name} protocol scores in {protocol.frame.description}, which exists for "
                         f"{', '.join(protocol.frame.datasets)}, not for '{adapter.name}'")

@@ -98,7 +98,9 @@ class PreparedRun:
     adapter: DatasetAdapter
     options: Options  # the model's typed options (defaults with the given ones over them)
     given_options: dict  # the options the request gave, as typed values (what the store records)
-    protocols: list[EvalProtocol]  # the first scores and stores the predictions; each further one stores a run too
+    # Per split, the protocols asked for (a code may score one split of a dataset by its own rules): the first
+    # scores and stores the predictions; each further one stores a run of its own too.
+    protocols: dict[str, list[EvalProtocol]]
     eval_splits: list[Split]
     train_split: str | None
     train_samples: list[FaceSample]
@@ -147,7 +149,8 @@ def prepare(request: RunRequest, work_dir: Path, *, registry: Registry | None = 
         raise UserError(f"dataset '{adapter.name}' has no landmark annotations to evaluate against")
     options = spec.make_options(request.model_options)
     given = {name: getattr(options, name) for name in request.model_options}
-    protocols = resolve_protocols(adapter, registry, request.protocol.name, **request.protocol.overrides)
+    protocols = {split: resolve_protocols(adapter, registry, request.protocol.name, split,
+                                          **request.protocol.overrides) for split in request.splits}
     spec.check_precision(request.precision)
     training = request.checkpoint is None and spec.capabilities.needs_training
     train_split = (request.training.split or adapter.train_split) if training else None
@@ -212,7 +215,7 @@ def predict(run: PreparedRun, model: LandmarkModel, split: Split) -> Predictions
     protocol's box source (ground truth by default)."""
     from fabrec_bench.faces.boxes import apply_box_source  # detectors need OpenCV: only when predicting
 
-    inputs, missed = apply_box_source(split.samples, run.protocols[0].box_source)
+    inputs, missed = apply_box_source(split.samples, run.protocols[split.name][0].box_source)
     found = [s for s, m in zip(inputs, missed, strict=True) if not m]
     expected = (len(found), split.scheme.num_points, 2)
     landmarks = np.full((len(split), *expected[1:]), np.nan)
@@ -322,8 +325,8 @@ def execute(request: RunRequest, work_dir: Path, *, registry: Registry | None = 
     with ResultsStore(store_path(run.work_dir)) as store:
         store.mark_stale()
         recorder = Recorder(store, run)
-        primary, *further = run.protocols
         for split in run.eval_splits:
+            primary, *further = run.protocols[split.name]
             with recorder.recording(split, primary, trained_in_run=trained_in) as stored:
                 if model is None:
                     model, train_seconds = prepare_model(run, stored.run_dir)

@@ -20,22 +20,27 @@ AUC_TEXT = {"trapezoid": "trapezoid, CED every 1e-4 to {t:g}", "fabrec50": "mean
 
 
 def _rules(protocol: Protocol) -> list[dict]:
-    """The protocol's rules on every labeled dataset it applies to."""
+    """The protocol's rules on every labeled dataset it applies to (and on each split it has a rule of its own
+    for), with the code line behind each."""
     out = []
     frame = protocol.frame.description if protocol.frame else "image pixels"
     for adapter in get_registry().datasets.values():
         if not adapter.labeled or not protocol.applies_to(adapter.name):
             continue
-        p = protocol.rules_for(adapter)
-        failure = FAILURE_TEXT[p.fr_rule].format(t=p.threshold) if "fr" in p.metrics else "none"
-        if p.second_threshold:
-            failure += f"; also NME > {p.second_threshold:g}"
-        out.append({"dataset": adapter.name, "normaliser": p.normaliser, "threshold": p.threshold,
-                    "failure": failure, "fr_rule": p.fr_rule, "auc_rule": p.auc_rule,
-                    "auc": AUC_TEXT[p.auc_rule].format(t=p.threshold) if "auc" in p.metrics else "none",
-                    "frame": p.frame, "frame_text": frame, "averaging": p.averaging, "metrics": list(p.metrics),
-                    "second_threshold": p.second_threshold,
-                    "invisible_points": "masked" if p.mask_invisible else "scored", "box_source": p.box_source})
+        own = [key.split("/", 1)[1] for key in protocol.datasets if key.startswith(adapter.name + "/")]
+        scopes = ([None] if protocol.from_dataset or adapter.name in protocol.datasets else []) + own
+        for split in scopes:
+            p = protocol.rules_for(adapter, split)
+            failure = FAILURE_TEXT[p.fr_rule].format(t=p.threshold) if "fr" in p.metrics else "none"
+            if p.second_threshold:
+                failure += f"; also NME > {p.second_threshold:g}"
+            source = "" if protocol.from_dataset else protocol.rule(adapter.name, split).source
+            out.append({"dataset": adapter.name + (f"/{split}" if split else ""), "normaliser": p.normaliser,
+                        "threshold": p.threshold, "failure": failure, "fr_rule": p.fr_rule, "auc_rule": p.auc_rule,
+                        "auc": AUC_TEXT[p.auc_rule].format(t=p.threshold) if "auc" in p.metrics else "none",
+                        "frame": p.frame, "frame_text": frame, "averaging": p.averaging, "metrics": list(p.metrics),
+                        "second_threshold": p.second_threshold, "source": source,
+                        "invisible_points": "masked" if p.mask_invisible else "scored", "box_source": p.box_source})
     return out
 
 
@@ -45,7 +50,11 @@ def _auc_text(rule: dict) -> str:
 
 def _describe(protocol: Protocol) -> dict:
     owner = next((info.name for info in get_registry().plugins if protocol.name in info.registered["protocols"]), "")
+    sources = dict(protocol.sources)
+    if protocol.frame is not None and protocol.frame.source:
+        sources.setdefault("frame", protocol.frame.source)
     return {"name": protocol.name, "description": protocol.summary, "follows": protocol.follows, "plugin": owner,
+            "repository": protocol.repository, "commit": protocol.commit, "sources": sources,
             "rules": _rules(protocol), "notes": list(protocol.notes)}
 
 
@@ -80,10 +89,15 @@ def show_command(name, as_json):
         return
     console.print(f"[bold]{name}[/]: {escape(doc['description'])}")
     console.print(f"follows: {escape(doc['follows'])} (registered by the {escape(doc['plugin'])} plugin)")
+    if doc["commit"]:
+        console.print(f"read from: {escape(doc['repository'])} at commit {doc['commit']}")
     for r in doc["rules"]:
         console.print(f"[bold]{r['dataset']}[/]: normaliser {r['normaliser']}; NME averaged {r['averaging']}; "
                       f"failure: {escape(r['failure'])}; AUC: {escape(_auc_text(r))}; scored in "
-                      f"{escape(r['frame_text'])}; invisible points {r['invisible_points']}")
+                      f"{escape(r['frame_text'])}; invisible points {r['invisible_points']}"
+                      + (f"; read from {escape(r['source'])}" if r["source"] else ""))
+    for aspect, source in doc["sources"].items():
+        console.print(f"{escape(aspect)}: {escape(source)}")
     for note in doc["notes"]:
         console.print(f"- {escape(note)}")
 

@@ -33,7 +33,7 @@ from fabrec_bench_runners.options import (
 def score_command(obj, predictions, dataset, split, data_root, ignore_extra, model_name, as_json, protocol):
     """Score PREDICTIONS (CSV: id,image,x0,y0,...; or .npz with ids and landmarks) on DATASET/SPLIT."""
     registry = get_registry()
-    protocols = resolve_protocols(api.get_adapter(dataset, registry=registry), registry, protocol.name,
+    protocols = resolve_protocols(api.get_adapter(dataset, registry=registry), registry, protocol.name, split,
                                   **protocol.overrides)
     evaluations = api.score_predictions_under(protocols, Path(predictions), dataset, split, data_root=data_root,
                                               ignore_extra=ignore_extra)

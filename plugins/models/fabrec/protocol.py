@@ -18,11 +18,14 @@ from fabrec_bench.schemes import LandmarkScheme
 
 CROP_SIZE = 256
 # In the crop frame a face's box is the crop, so AFLW's box-max is 256.
-PAPER_RULES = {"wflw": DatasetRule("inter-ocular", 0.10), "300w": DatasetRule("inter-ocular", 0.10),
-               "aflw": DatasetRule("box-max", 0.10)}
+PAPER_RULES = {"wflw": DatasetRule("inter-ocular", 0.10, "landmarks/lmutils.py, calc_landmark_nme: 98 points -> 60/72"),
+               "300w": DatasetRule("inter-ocular", 0.10, "landmarks/lmutils.py, calc_landmark_nme: ocular_norm "
+                                                         "'outer' -> 36/45"),
+               "aflw": DatasetRule("box-max", 0.10, "landmarks/lmutils.py, calc_landmark_nme: 19 points -> "
+                                                    "image_size (the crop side)")}
 
 
-def to_crop_frame(pred: np.ndarray, gt: np.ndarray, boxes: np.ndarray, dataset) -> tuple[np.ndarray, ...]:
+def to_crop_frame(pred: np.ndarray, gt: np.ndarray, boxes: np.ndarray, split, dataset) -> tuple[np.ndarray, ...]:
     """Predictions, ground truth and boxes in the 256-px crop of 3FabRec's crop rule, as the original scored:
     the frame of the annotation files as written, ground truth clamped at 0, each face's box the crop.
     `dataset` is the split's fabrec_bench.models.DatasetFacts (its crop-box extension and frames)."""
@@ -38,7 +41,8 @@ def to_crop_frame(pred: np.ndarray, gt: np.ndarray, boxes: np.ndarray, dataset) 
 
 
 CROP_FRAME = ScoringFrame("3fabrec-crop", "3FabRec's 256-px crops of the annotation box, ground truth clamped at 0",
-                          to_crop_frame, datasets=tuple(PAPER_RULES))
+                          to_crop_frame, datasets=tuple(PAPER_RULES),
+                          source="csl_common/utils/{geometry,image_loader,cropping,transforms}.py")
 
 PAPER_PROTOCOL = Protocol(
     name="3fabrec-paper",
@@ -47,6 +51,11 @@ PAPER_PROTOCOL = Protocol(
     follows="browatbn2/3FabRec: train_aae_landmarks.py, landmarks/lmutils.py, csl_common/utils/transforms.py "
             "(CenterCrop)",
     datasets=PAPER_RULES, metrics=None, fr_rule="strict", auc_rule="fabrec50", frame=CROP_FRAME,
+    repository="browatbn2/3FabRec", commit="0c90f9109610332c49edc44ede677375e6813bfc",
+    sources={"failure and AUC": "train_aae_landmarks.py, print_eval_metrics: NME > 10 %; AUC = mean of the CED at "
+                                "linspace(0, 10, 50)",
+             "frame": "csl_common/utils/transforms.py, CenterCrop: landmarks shifted into the 256 crop, negative "
+                      "values set to 0"},
     notes=("AFLW is normalised by the crop side, 256: the squared annotation box's max(w, h).",
            "The crop is cut from the annotation box; --box-source does not apply."),
 )
