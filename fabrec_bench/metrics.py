@@ -159,6 +159,12 @@ def box_size_sqrt(gt: np.ndarray, boxes: np.ndarray, scheme: LandmarkScheme) -> 
     return np.sqrt(np.clip(wh[:, 0], 0, None) * np.clip(wh[:, 1], 0, None))
 
 
+def landmark_box_sqrt(gt: np.ndarray, boxes: np.ndarray, scheme: LandmarkScheme) -> np.ndarray:
+    """sqrt(w * h) of the extent of the ground-truth landmarks (SPIGA's `lnd_bbox`)."""
+    wh = gt.max(axis=1) - gt.min(axis=1)
+    return np.sqrt(wh[:, 0] * wh[:, 1])
+
+
 def box_axes(gt: np.ndarray, boxes: np.ndarray, scheme: LandmarkScheme) -> np.ndarray:
     """Per-axis normaliser: x errors divided by the box width, y errors by its height (PIPNet's AFLW, whose
     coordinates are fractions of the box and whose normaliser is 1)."""

@@ -20,6 +20,7 @@ from fabrec_bench.metrics import (
     group_nme,
     inter_ocular_distance,
     inter_pupil_distance,
+    landmark_box_sqrt,
     mean_nme,
 )
 
@@ -34,6 +35,8 @@ def fabrec_bench_register_metrics(register):
     register(Normaliser("inter-pupil", inter_pupil_distance, "eye centres (WFLW 96-97, 68-pt eye means)"))
     register(Normaliser("box", box_size_sqrt, "sqrt(w * h) of the ground-truth box (AFLW-19 in SAN, HRNet)"))
     register(Normaliser("box-axes", box_axes, "x by the box width, y by its height (PIPNet's AFLW)"))
+    register(Normaliser("landmark-box", landmark_box_sqrt,
+                        "sqrt(w * h) of the ground-truth landmarks' extent (SPIGA's lnd_bbox)"))
     register(Normaliser("box-max", box_size_max, "max(w, h) of the ground-truth box (3FabRec's crop side)"))
     register(
         Metric("nme", mean_nme, "mean per-face NME (over the faces a box detector found)", label=lambda p: "NME")
