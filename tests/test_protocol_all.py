@@ -17,7 +17,7 @@ from fabrec_bench.synth.formats import write_300w, write_aflw, write_cofw
 EXPECTED = {
     "wflw": ["standard", "3fabrec-paper", "hrnet", "star", "pipnet", "spiga", "mmpose"],
     "300w": ["standard", "3fabrec-paper", "hrnet", "star", "pipnet", "spiga", "mmpose"],
-    "aflw": ["standard", "3fabrec-paper", "hrnet", "pipnet", "spiga", "mmpose"],
+    "aflw": ["standard", "3fabrec-paper", "hrnet", "pipnet", "mmpose"],  # SPIGA defines no AFLW
     "cofw": ["standard", "hrnet", "star", "pipnet", "mmpose"],
 }
 SPLITS = {"wflw": "test", "300w": "full", "aflw": "full", "cofw": "test"}
