@@ -147,20 +147,21 @@ def parse_options(pairs: tuple[str, ...]) -> dict:
     return options
 
 
-TEXT_COLUMNS = ("model", "dataset", "split", "boxes", "normaliser", "AUC rule", "protocol", "precision")
+TEXT_COLUMNS = ("model", "label", "dataset", "split", "boxes", "normaliser", "AUC rule", "protocol", "precision")
 
 
 def results_table(headers: list[str], body: list[list], title: str, caption: str = "") -> Table:
-    """A leaderboard as a rich table; names are never cut, so two models or box sources stay distinguishable
-    on a narrow terminal."""
+    """A leaderboard as a rich table that never hides a value on a narrow terminal: names wrap at their spaces
+    and headers at theirs (a word is never cut), numbers keep their full width; a table that still does not fit runs
+    past the edge instead of dropping columns."""
     from rich.markup import escape
 
     table = Table(title=escape(title), caption=escape(caption))
     for i, h in enumerate(headers):
         text = h in TEXT_COLUMNS
-        widest = max([len(str(r[i])) for r in body] + [1])
-        table.add_column(escape(h), justify="left" if text else "right", no_wrap=text,
-                         min_width=max(widest, len(h)) if text else widest)
+        cells = ["–" if r[i] is None else str(r[i]) for r in body]
+        widest = max([len(w) for c in cells for w in (c.split() if text else [c])] + [len(w) for w in h.split()])
+        table.add_column(escape(h), justify="left" if text else "right", min_width=widest)
     for r in body:  # user strings (model names, dataset options) may hold [brackets]: never markup
         table.add_row(*("–" if c is None else escape(str(c)) for c in r))
     return table

@@ -121,3 +121,21 @@ def test_attribute_fewshot_and_landmark_plots(cli, synthetic_wflw, tmp_path):
         assert image is not None and image.std() > 10
     missing = cli("plot", "fewshot", "-d", "wflw", "-s", "make-up", "--out", tmp_path / "x.png", work_dir=work)
     assert missing.exit_code == 2 and "no runs with a training-set size on wflw/make-up" in missing.output
+
+
+def test_a_narrow_terminal_wraps_names_and_never_hides_a_number():
+    """A leaderboard printed to an 80-column terminal (or a pipe) once lost its AUC column entirely when a label
+    column was added; names now wrap at their spaces and every value stays whole."""
+    from rich.console import Console
+
+    from fabrec_bench_runners.options import results_table
+
+    headers = ["model", "label", "dataset", "split", "train N", "NME (%)", "FR@0.1 (%)", "AUC@0.1", "precision"]
+    body = [["mean-shape", None, "wflw", "test", 100, 20.14, 83.33, 0.0312, "–"],
+            ["3fabrec (pretrained AE, smoke budget)", "3fabrec-scratch", "wflw", "test", 20, 68.2, 100.0, 0.0, "fp32"]]
+    for width in (60, 80, 200):
+        console = Console(width=width, soft_wrap=True, record=True)
+        console.print(results_table(headers, body, "leaderboard"))
+        words = set(console.export_text().split())
+        for value in [*headers, *(c for row in body for c in row if c is not None)]:
+            assert set(str(value).split()) <= words, (width, value)
