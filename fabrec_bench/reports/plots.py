@@ -102,7 +102,9 @@ def attribute_bars(values: dict[str, dict[str, float]], splits: list[str], path:
     ax.set_ylabel(ylabel)
     ax.margins(y=0.12)  # room for the value labels
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, ncol=2 if len(labels) > 3 else 1)
+    # Below the axes: inside, it covers the tallest bars' value labels.
+    ax.legend(fontsize=8, ncol=2 if len(labels) > 3 else 1, loc="upper center", bbox_to_anchor=(0.5, -0.08),
+              frameon=False)
     if title:
         ax.set_title(title)
     fig.tight_layout()
