@@ -82,6 +82,9 @@ class RunContext:
     # process, or the torchrun group joined from the environment when a training starts.
     process_group: Any = None
     progress: Callable[[TrainingProgress], None] | None = None  # told after every training step
+    # The dataset's training split, read when first called: for a model that needs statistics of it at
+    # evaluation time too (PIPNet's mean face). None: the dataset has no training split.
+    training_faces: Callable[[], Sequence[FaceSample]] | None = None
 
 
 def as_context(context: RunContext | str | None) -> RunContext:
@@ -122,6 +125,10 @@ class LandmarkModel:
         """Read a checkpoint written by `save` (or a form the model documents) for a run with `context`."""
         raise NotImplementedError
 
+    def check_options(self) -> None:
+        """Refuse options that contradict what was loaded (called once options given on the command line are
+        applied to a checkpoint, before anything is stored); raises UserError."""
+
     def describe(self) -> dict:
         """Facts recorded with each result (e.g. the decoding that produced the landmarks)."""
         return {}
@@ -135,12 +142,14 @@ class Capabilities:
     """What a model declares it can do; the run checks requests against it."""
 
     needs_training: bool = True  # False: pretrained (its checkpoint or bundled weights are all it needs)
+    needs_checkpoint: bool = False  # True: it only evaluates a given checkpoint (released weights, --checkpoint)
     precisions: tuple[str, ...] = ("fp32",)  # inference precisions it computes in (`--precision`)
     pretraining: bool = False  # has a shared unsupervised pretraining (`ModelSpec.pretrain`)
     crop_rule: str | None = None  # how it cuts faces (fabrec_bench.faces.crops.CROP_RULES); None: no face crops
 
     def to_dict(self) -> dict:
-        return {"needs_training": self.needs_training, "precisions": list(self.precisions),
+        return {"needs_training": self.needs_training, "needs_checkpoint": self.needs_checkpoint,
+                "precisions": list(self.precisions),
                 "pretraining": self.pretraining, "crop_rule": self.crop_rule}
 
 
@@ -187,6 +196,7 @@ class ModelSpec:
         model = self.load(Path(path), as_context(context))
         if given:
             model.options = with_options(model.options, given, where=f"model '{self.name}'")
+        model.check_options()
         return model
 
     def check_precision(self, precision: str | None) -> None:

@@ -152,6 +152,9 @@ def prepare(request: RunRequest, work_dir: Path, *, registry: Registry | None = 
     protocols = {split: resolve_protocols(adapter, registry, request.protocol.name, split,
                                           **request.protocol.overrides) for split in request.splits}
     spec.check_precision(request.precision)
+    if spec.capabilities.needs_checkpoint and request.checkpoint is None:
+        raise UserError(f"model '{spec.name}' evaluates a given checkpoint only: pass --checkpoint FILE "
+                        f"(`fabrec-bench models info {spec.name}` says where its released weights are published)")
     training = request.checkpoint is None and spec.capabilities.needs_training
     train_split = (request.training.split or adapter.train_split) if training else None
     if training and train_split is None:
@@ -167,7 +170,8 @@ def prepare(request: RunRequest, work_dir: Path, *, registry: Registry | None = 
     work_dir = Path(work_dir)
     context = RunContext(device=request.device, seed=request.training.seed, work_dir=work_dir,
                          cache_dir=work_dir / "crop-cache", resume_dir=request.resume_dir,
-                         precision=request.precision, dataset=DatasetFacts.of(adapter), progress=progress)
+                         precision=request.precision, dataset=DatasetFacts.of(adapter), progress=progress,
+                         training_faces=_training_faces(adapter, root, request.skip_bad))
     if training and launched_by_torchrun():
         world, device = join_torchrun(request.device)
         context = replace(context, process_group=world, device=device)
@@ -175,20 +179,39 @@ def prepare(request: RunRequest, work_dir: Path, *, registry: Registry | None = 
                        train_samples, context, work_dir)
 
 
+def _training_faces(adapter: DatasetAdapter, root: Path, skip_bad: bool) -> Callable[[], list[FaceSample]] | None:
+    """The adapter's training split, read once when first asked for (None: it has none)."""
+    if adapter.train_split is None:
+        return None
+    read: list[list[FaceSample]] = []
+
+    def faces() -> list[FaceSample]:
+        if not read:
+            read.append(api.read_split(adapter, root, adapter.train_split, skip_bad=skip_bad).samples)
+        return read[0]
+
+    return faces
+
+
 # -- the steps ---------------------------------------------------------------------------------------------
 
 
+def load_checkpoint(run: PreparedRun) -> LandmarkModel:
+    """Step 1 for `--checkpoint`: load it (options given on the command line apply to it) and check it predicts
+    the dataset's landmarks. Done before anything is stored, so a bad file leaves no trace in the store."""
+    model = run.spec.open(run.request.checkpoint, run.context, run.given_options)
+    if model.scheme.num_points != run.adapter.scheme.num_points:
+        raise UserError(f"{run.request.checkpoint}: checkpoint predicts {model.scheme.num_points} landmarks, "
+                        f"dataset '{run.adapter.name}' has {run.adapter.scheme.num_points}")
+    return model
+
+
 def prepare_model(run: PreparedRun, run_dir: Path) -> tuple[LandmarkModel, float]:
-    """Step 1: load the checkpoint (options given on the command line apply to it), or create the model and
-    train it, writing its training facts, training face ids and checkpoint into `run_dir`. Returns the model
-    and the seconds training took."""
-    context = replace(run.context, run_dir=run_dir)
+    """Step 1: load the checkpoint (`load_checkpoint`), or create the model and train it, writing its training
+    facts, training face ids and checkpoint into `run_dir`. Returns the model and the seconds training took."""
     if run.request.checkpoint is not None:
-        model = run.spec.open(run.request.checkpoint, context, run.given_options)
-        if model.scheme.num_points != run.adapter.scheme.num_points:
-            raise UserError(f"{run.request.checkpoint}: checkpoint predicts {model.scheme.num_points} landmarks, "
-                            f"dataset '{run.adapter.name}' has {run.adapter.scheme.num_points}")
-        return model, 0.0
+        return load_checkpoint(run), 0.0
+    context = replace(run.context, run_dir=run_dir)
     model = run.spec.create(run.adapter.scheme, run.options, context)
     if not run.trains:
         return model, 0.0
@@ -322,6 +345,8 @@ def execute(request: RunRequest, work_dir: Path, *, registry: Registry | None = 
         return []
     outcomes: list[RunOutcome] = []
     model, train_seconds, trained_in = None, 0.0, None
+    if request.checkpoint is not None:
+        model = load_checkpoint(run)
     with ResultsStore(store_path(run.work_dir)) as store:
         store.mark_stale()
         recorder = Recorder(store, run)

@@ -27,7 +27,7 @@ def models_group(ctx, as_json):
     for column in ("name", "trains", "precisions", "checkpoint", "description"):
         table.add_column(column)
     for spec in registry.models.values():
-        table.add_row(escape(spec.name), "yes" if spec.capabilities.needs_training else "no (pretrained)",
+        table.add_row(escape(spec.name), _trains(spec.capabilities),
                       ", ".join(spec.capabilities.precisions), spec.checkpoint_suffix, escape(spec.description))
     console.print(table)
 
@@ -45,7 +45,7 @@ def info_command(name, as_json):
         return
     caps = spec.capabilities
     console.print(f"[bold]{escape(spec.name)}[/]: {escape(spec.description)}")
-    console.print(f"trains: {'yes' if caps.needs_training else 'no (pretrained)'}; inference precisions: "
+    console.print(f"trains: {_trains(caps)}; inference precisions: "
                   f"{', '.join(caps.precisions)}; face crops: {caps.crop_rule or 'none'}; checkpoints: "
                   f"{spec.checkpoint_suffix}" + ("; shared pretraining in matrices" if caps.pretraining else ""))
     console.print(_options_table("options (--config KEY=VALUE)", info["options"]))
@@ -57,6 +57,12 @@ def info_command(name, as_json):
             continue
         console.print(f"{escape(key)}:")
         _print_nested(value, 1)
+
+
+def _trains(caps) -> str:
+    if caps.needs_checkpoint:
+        return "no (evaluates --checkpoint FILE)"
+    return "yes" if caps.needs_training else "no (pretrained)"
 
 
 def _options_table(title: str, options: list[dict]) -> Table | str:
