@@ -37,6 +37,7 @@ DEFAULT_PLUGINS = (
     "fabrec_bench_plugins.models.mean_shape",
     "fabrec_bench_plugins.models.dlib_ert",
     "fabrec_bench_plugins.models.fabrec.plugin",
+    "fabrec_bench_plugins.models.pipnet.plugin",
     "fabrec_bench_plugins.metrics.nme",
     "fabrec_bench_plugins.metrics.protocols",
 )

@@ -1,0 +1,80 @@
+"""Registers the `pipnet` model: PIPNet's released checkpoints, evaluated as its own test code evaluates them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fabrec_bench.hookspecs import hookimpl
+from fabrec_bench.models import Capabilities, ModelSpec, RunContext
+from fabrec_bench_plugins.models.pipnet import releases
+from fabrec_bench_plugins.models.pipnet.options import PipNetOptions
+
+
+def create_model(scheme, options: PipNetOptions, context: RunContext):
+    from fabrec_bench.errors import UserError
+
+    raise UserError("pipnet evaluates released checkpoints: pass --checkpoint FILE (its epoch59.pth; see "
+                    "`fabrec-bench models info pipnet` for where each is published)")
+
+
+def load_model(path: Path, context="auto"):
+    """A PIPNet state dict as a model for a run with `context` (torch is imported here, not at registration)."""
+    from fabrec_bench_plugins.models.pipnet.model import PipNetModel
+
+    return PipNetModel.load(path, context)
+
+
+def details() -> dict:
+    """What `models info pipnet` shows besides the options."""
+    from fabrec_bench_plugins.models.pipnet.network import Variant, parameter_count
+
+    parameters = {}
+    for backbone in ("resnet18", "resnet50", "resnet101"):
+        counts = {f"{r.dataset} ({r.num_lms} points)": parameter_count(Variant(backbone, r.num_lms, 10, 32))
+                  for r in releases.RELEASES if r.backbone == backbone}
+        parameters[backbone] = counts
+    return {
+        "paper": releases.PAPER,
+        "code": f"github.com/{releases.REPOSITORY} at {releases.COMMIT[:12]}, {releases.LICENCE} licence",
+        "architecture": "torchvision ResNet-18/50/101 without pooling and fc (lib/networks.py), stride 32 at the "
+                        "releases (an 8 x 8 map for 256-px crops), five 1x1 heads: a score map per landmark, its "
+                        "x and y offsets within a cell, and the offsets of its num_nb mean-face neighbours",
+        "parameters (num_nb 10, stride 32)": parameters,
+        "checkpoints accepted": {
+            "as released": "epoch59.pth, the state dict lib/train.py saves (torch.save(net.state_dict()))",
+            "also": "the same with DataParallel's 'module.' prefix, or wrapped in a dict under "
+                    + ", ".join(f"'{w}'" for w in ("state_dict", "model", "net")),
+            "read from the keys": "backbone (blocks in layer3), landmarks (cls_layer), num_nb (nb_x_layer), "
+                                  "net_stride (layer5/layer6/deconv1)",
+            "refused, one line each": "another layout (the keys missing named), another landmark count than the "
+                                      "dataset's, a truncated file, a pickle holding Python objects",
+        },
+        "crop": "per dataset as lib/preprocess.py cuts the test faces (WFLW: the rectangle x1.2; 300-W: the "
+                "ground-truth landmarks' extent x1.1; COFW: the [x y w h] box; COFW-68: that box x1.3; AFLW: its "
+                "box), clipped to the image, cv2.resize to 256, written as JPEG (quality 95; 300-W in its own "
+                "type) and read back; RGB, ImageNet mean and std",
+        "decoding": "per landmark the argmax cell plus its offsets, averaged with the votes of the landmarks "
+                    "that count it among their num_nb mean-face neighbours (lib/functions.py forward_pip, "
+                    "lib/test.py); fractions of the crop box, mapped back to image pixels",
+        "mean face": "--config meanface=PATH (the repository's data/<DATA>/meanface.txt), or computed from the "
+                     "dataset's training split as gen_meanface computes it",
+        "protocol": "`--protocol pipnet` scores as lib/test.py prints (in its crop frame)",
+        "where to download": {
+            "folder": releases.DOWNLOAD + " (README.md, Demo step 2; no sizes or checksums are published)",
+            "files": {r.name: f"{r.checkpoint}; mean face {r.meanface}" for r in releases.RELEASES},
+        },
+    }
+
+
+@hookimpl
+def fabrec_bench_register_models(register):
+    register(ModelSpec(
+        name="pipnet",
+        create=create_model,
+        load=load_model,
+        description="PIPNet (IJCV 2021), released checkpoints run as its test code runs them",
+        options=PipNetOptions,
+        capabilities=Capabilities(needs_training=False, needs_checkpoint=True, precisions=("fp32", "bf16", "fp16"), crop_rule=None),
+        checkpoint_suffix=".pth",
+        details=details,
+    ))
