@@ -38,6 +38,7 @@ DEFAULT_PLUGINS = (
     "fabrec_bench_plugins.models.dlib_ert",
     "fabrec_bench_plugins.models.fabrec.plugin",
     "fabrec_bench_plugins.models.pipnet.plugin",
+    "fabrec_bench_plugins.models.hrnet.plugin",
     "fabrec_bench_plugins.metrics.nme",
     "fabrec_bench_plugins.metrics.protocols",
 )

@@ -10,7 +10,6 @@ lib/test.py scores).
 from __future__ import annotations
 
 import hashlib
-import pickle
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,43 +22,13 @@ from fabrec_bench.options import make_options
 from fabrec_bench.schemes import scheme_for_points
 from fabrec_bench.torch_helpers.device import resolve_device
 from fabrec_bench.torch_helpers.precision import autocast_for, choose
+from fabrec_bench.torch_helpers.weights import few, read_state_dict
 from fabrec_bench.types import FaceSample
 from fabrec_bench_plugins.models.pipnet import preprocess
 from fabrec_bench_plugins.models.pipnet.decoding import Neighbours, decode, neighbours
 from fabrec_bench_plugins.models.pipnet.network import PipNet, Variant, read_variant
 from fabrec_bench_plugins.models.pipnet.options import PipNetOptions
 from fabrec_bench_plugins.models.pipnet.releases import MEAN_RGB, STD_RGB
-
-PREFIXES = ("module.",)  # nn.DataParallel's
-WRAPPERS = ("state_dict", "model", "net")  # {"state_dict": {...}} and the like
-
-
-def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """A PIPNet state dict from `path`: as lib/train.py saves it, or with DataParallel's `module.` prefix, or
-    wrapped in a dict under state_dict/model/net. Every other file gets one line saying why."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such checkpoint file")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:  # objects beyond tensors and plain data: never unpickled
-        raise UserError(f"{path}: refused: it holds Python objects besides weights (an unsafe pickle); "
-                        "fabrec-bench loads checkpoints with weights_only=True") from None
-    except Exception as e:  # truncated, not a torch file...
-        first = (str(e).splitlines() or [""])[0].split(". ")[0]  # torch's messages run on for several sentences
-        raise UserError(f"{path}: not a readable PyTorch checkpoint, truncated or not a torch file "
-                        f"({type(e).__name__}: {first})") from None
-    for key in WRAPPERS:
-        if isinstance(payload, dict) and isinstance(payload.get(key), dict):
-            payload = payload[key]
-            break
-    if not isinstance(payload, dict) or not all(isinstance(v, torch.Tensor) for v in payload.values()):
-        raise UserError(f"{path}: not a state dict (a mapping of names to tensors), nor one wrapped under "
-                        f"{', '.join(WRAPPERS)}")
-    for prefix in PREFIXES:
-        if payload and all(k.startswith(prefix) for k in payload):
-            payload = {k[len(prefix):]: v for k, v in payload.items()}
-    return dict(payload)
 
 
 def load_network(state: dict[str, torch.Tensor], source: Path) -> PipNet:
@@ -73,7 +42,7 @@ def load_network(state: dict[str, torch.Tensor], source: Path) -> PipNet:
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     if missing or unexpected:
-        parts = [f"missing {_few(missing)}" if missing else "", f"unexpected {_few(unexpected)}" if unexpected else ""]
+        parts = [f"missing {few(missing)}" if missing else "", f"unexpected {few(unexpected)}" if unexpected else ""]
         raise UserError(f"{source}: not the layout of a PIPNet {variant.backbone} checkpoint: "
                         + "; ".join(p for p in parts if p))
     wrong = [k for k in expected if expected[k].shape != state[k].shape]
@@ -83,11 +52,6 @@ def load_network(state: dict[str, torch.Tensor], source: Path) -> PipNet:
                         f"{tuple(expected[k].shape)}")
     net.load_state_dict(state)
     return net.eval()
-
-
-def _few(keys: list[str], shown: int = 4) -> str:
-    more = f" and {len(keys) - shown} more" if len(keys) > shown else ""
-    return ", ".join(keys[:shown]) + more
 
 
 def read_meanface(path: str | Path, num_lms: int) -> np.ndarray:

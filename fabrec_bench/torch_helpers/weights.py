@@ -1,0 +1,60 @@
+"""Released weights as they are downloaded: a state dict, perhaps wrapped in a dict or prefixed by
+nn.DataParallel, read without unpickling anything but tensors and plain data."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fabrec_bench.errors import UserError
+
+WRAPPERS = ("state_dict", "model", "net")  # {"state_dict": {...}, "meta": ..., "optimizer": ...} and the like
+PREFIXES = ("module.",)  # nn.DataParallel's
+
+# Training frameworks store a few NumPy scalars in a checkpoint's metadata (mmcv's best score, a seed); these
+# rebuild numbers only, so they are allowed beside tensors.
+_NUMPY_SCALARS = [np.dtype, type(np.dtype(np.float64)), type(np.dtype(np.int64)), type(np.dtype(np.float32))]
+try:
+    from numpy._core.multiarray import scalar as _scalar
+except ImportError:  # pragma: no cover - NumPy 1.x
+    from numpy.core.multiarray import scalar as _scalar
+_NUMPY_SCALARS.append(_scalar)
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of a released checkpoint: a plain state dict, one wrapped under state_dict/model/net, or one
+    whose every key carries DataParallel's `module.`; every other file gets one line saying why."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such checkpoint file")
+    try:
+        with torch.serialization.safe_globals(_NUMPY_SCALARS):
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # objects beyond tensors and plain data: never unpickled
+        raise UserError(f"{path}: refused: it holds Python objects besides weights (an unsafe pickle); "
+                        "fabrec-bench loads checkpoints with weights_only=True") from None
+    except Exception as e:  # truncated, not a torch file...
+        first = (str(e).splitlines() or [""])[0].split(". ")[0]  # torch's messages run on for several sentences
+        raise UserError(f"{path}: not a readable PyTorch checkpoint, truncated or not a torch file "
+                        f"({type(e).__name__}: {first})") from None
+    for key in WRAPPERS:
+        if isinstance(payload, dict) and isinstance(payload.get(key), dict):
+            payload = payload[key]
+            break
+    if not isinstance(payload, dict) or not payload or \
+            not all(isinstance(v, torch.Tensor) for v in payload.values()):
+        raise UserError(f"{path}: not a state dict (a mapping of names to tensors), nor one wrapped under "
+                        f"{', '.join(WRAPPERS)}")
+    for prefix in PREFIXES:
+        if all(k.startswith(prefix) for k in payload):
+            payload = {k[len(prefix):]: v for k, v in payload.items()}
+    return dict(payload)
+
+
+def few(keys: list[str], shown: int = 4) -> str:
+    """Up to `shown` names, then how many more."""
+    more = f" and {len(keys) - shown} more" if len(keys) > shown else ""
+    return ", ".join(keys[:shown]) + more

@@ -1,0 +1,230 @@
+"""The `hrnet` model runs an HRNetV2-W18 face checkpoint as HRNet-Facial's own test does (tests/original_hrnet.py,
+written out from its source): the same crops (SciPy 1.2's imresize included), network, decoding and whole-pixel
+predictions, on synthetic faces of every dataset it was released on; under `--protocol hrnet` the number its
+compute_nme gives. Weights are random (nothing is downloaded), in each accepted key layout."""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from original_hrnet import (
+    HighResolutionNet,
+    cofw_centre_scale,
+    compute_nme,
+    crop,
+    dataset_input,
+    decode_preds,
+)
+from PIL import Image
+from test_pipnet import face_template, textured_image
+
+from fabrec_bench.errors import UserError
+from fabrec_bench.models import DatasetFacts, RunContext
+from fabrec_bench.options import with_options
+from fabrec_bench.plugins import get_registry
+from fabrec_bench.store import ResultsStore, store_path
+from fabrec_bench.types import FaceSample
+from fabrec_bench_plugins.models.hrnet.model import HRNetModel
+
+POINTS = {"wflw": 98, "300w": 68, "cofw": 29, "aflw": 19}
+
+
+def random_weights(net: torch.nn.Module, seed: int) -> dict:
+    """Every weight and BatchNorm statistic random, scaled so activations stay in range through the network."""
+    generator = torch.Generator().manual_seed(seed)
+    state = net.state_dict()
+    for key, value in state.items():
+        if not value.is_floating_point():
+            continue
+        noise = torch.randn(value.shape, generator=generator)
+        if key.endswith("running_var"):
+            state[key] = 0.5 + torch.rand(value.shape, generator=generator)
+        elif value.dim() == 1 and key.endswith("weight"):
+            state[key] = 1 + 0.1 * noise
+        elif value.dim() == 1:
+            state[key] = 0.1 * noise
+        else:
+            state[key] = noise * (1.0 / value[0].numel()) ** 0.5
+    return state
+
+
+def make_faces(dataset: str, folder, n: int, seed: int) -> list[dict]:
+    """Faces in the files' frame: several image sizes, faces near and across borders, and one face so large
+    that crop() first shrinks the whole image (its window is twice the crop or more)."""
+    rng = np.random.default_rng(seed)
+    template = face_template(dataset, seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    faces = []
+    for i in range(n):
+        big = i == 0
+        W, H = (int(rng.integers(620, 700)), int(rng.integers(600, 680))) if big else \
+            (int(rng.integers(200, 360)), int(rng.integers(180, 340)))
+        side = rng.uniform(430, 500) if big else rng.uniform(70, 150)
+        x0, y0 = rng.uniform(0, W - side), rng.uniform(0, H - side)
+        if i % 3 == 2:  # across a border
+            x0 = -0.2 * side if i % 2 else W - 0.8 * side
+        shape = np.clip(template + rng.normal(0, 0.02, template.shape), 0, 1)
+        gt = np.stack([x0 + shape[:, 0] * side, y0 + shape[:, 1] * side * rng.uniform(0.9, 1.1)], 1)
+        path = folder / f"{dataset}-{seed}-{i}.png"
+        cv2.imwrite(str(path), textured_image(rng, H, W))
+        faces.append({"gt": gt, "image": path, "box": (x0, y0, x0 + side, y0 + side)})
+    return faces
+
+
+def write_annotations(path, faces: list[dict], dataset: str) -> None:
+    """An annotation file in HRNet-Facial's columns; centre and scale from the landmarks (COFW's rule)."""
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["image_name", "scale", *(["box_size"] if dataset == "aflw" else []), "center_w", "center_h",
+                         *(f"{c}{i}" for i in range(POINTS[dataset]) for c in "xy")])
+        for face in faces:
+            scale, cw, ch = cofw_centre_scale(face["gt"])
+            box = [100.0] if dataset == "aflw" else []
+            writer.writerow([face["image"].name, scale, *box, cw, ch, *face["gt"].flatten()])
+
+
+def original_predictions(dataset: str, faces: list[dict], state: dict) -> torch.Tensor:
+    """tools/test.py: the dataset's __getitem__ per face, batches of 8, the network, decode_preds."""
+    net = HighResolutionNet(POINTS[dataset])
+    net.load_state_dict(state)
+    net.eval()
+    items = []
+    for face in faces:
+        scale, cw, ch = cofw_centre_scale(face["gt"])
+        if dataset == "cofw":  # lib/datasets/cofw.py: the .mat's uint8 pixels, centre and scale from the landmarks
+            img = np.array(Image.open(face["image"]).convert("RGB"))
+            centre = torch.Tensor([cw, ch])
+            scale *= 1.25
+            img = crop(img, centre, scale, [256, 256]).astype(np.float32)
+            img = ((img / 255.0 - np.array([0.485, 0.456, 0.406], np.float32))
+                   / np.array([0.229, 0.224, 0.225], np.float32)).transpose([2, 0, 1])
+        else:  # the annotation file's row, read back as pandas gives it
+            img, centre, scale = dataset_input(str(face["image"]), float(scale), float(np.float64(cw)), float(ch))
+        items.append((img, centre, scale))
+    preds = []
+    with torch.no_grad():
+        for start in range(0, len(items), 8):
+            batch = items[start:start + 8]
+            # default_collate in a DataLoader worker (WORKERS: 4) stacks into a new contiguous NCHW tensor
+            output = net(torch.from_numpy(np.ascontiguousarray(np.stack([b[0] for b in batch]))))
+            centres = torch.stack([b[1] for b in batch])
+            scales = torch.tensor([b[2] for b in batch], dtype=torch.float64)
+            preds.append(decode_preds(output.data.cpu(), centres, scales, [64, 64]))
+    return torch.cat(preds)
+
+
+def checkpoint(tmp_path, dataset: str, seed: int) -> tuple[dict, object]:
+    state = random_weights(HighResolutionNet(POINTS[dataset]), seed)
+    path = tmp_path / f"HR18-{dataset}.pth"
+    torch.save(state, path)
+    return state, path
+
+
+def ours(dataset: str, path, faces: list[dict], **options) -> np.ndarray:
+    """fabrec-bench's predictions in the files' frame."""
+    facts = DatasetFacts.of(get_registry().dataset(dataset))
+    offset = facts.file_origin - facts.coordinate_origin
+    samples = [FaceSample(f"{dataset}/{i}", f["image"], f["gt"] - offset, tuple(np.asarray(f["box"]) - offset))
+               for i, f in enumerate(faces)]
+    model = HRNetModel.load(path, RunContext(device="cpu", dataset=facts))
+    if options:
+        model.options = with_options(model.options, options)
+    model.check_options()
+    return model.predict(samples) + offset
+
+
+@pytest.mark.parametrize("dataset", ["wflw", "300w", "cofw", "aflw"])
+def test_predictions_equal_hrnet_facials_own_test(dataset, tmp_path):
+    faces = make_faces(dataset, tmp_path / "images", 10, seed=1)
+    state, path = checkpoint(tmp_path, dataset, seed=2)
+    expected = original_predictions(dataset, faces, state).numpy()
+    assert np.ptp(expected[:, :, 0], axis=0).max() > 20  # the random network's answers vary: the test has teeth
+    options = {}
+    if dataset != "cofw":
+        write_annotations(tmp_path / "test.csv", faces, dataset)
+        options = {"annotations": str(tmp_path / "test.csv")}
+    got = ours(dataset, path, faces, **options)
+    np.testing.assert_array_equal(got, expected)  # whole pixels, as its decode_preds returns them
+    if dataset != "cofw":  # without the file, the same centre and scale come from the landmarks
+        np.testing.assert_array_equal(ours(dataset, path, faces), expected)
+
+
+def test_every_accepted_layout_gives_the_same_predictions(tmp_path):
+    faces = make_faces("aflw", tmp_path / "images", 3, seed=3)
+    state, path = checkpoint(tmp_path, "aflw", seed=4)
+    reference = ours("aflw", path, faces)
+    module = {f"module.{k}": v for k, v in state.items()}
+    mmpose = {("keypoint_head.final_layer." + k[5:] if k.startswith("head.") else "backbone." + k): v
+              for k, v in state.items()}
+    layouts = {"plain": state, "module": module, "wrapped": {"state_dict": module, "epoch": 60},
+               "mmpose": {"state_dict": mmpose, "meta": {"epoch": 60, "best_score": np.float64(3.5), "seed": 0}}}
+    for name, payload in layouts.items():
+        torch.save(payload, tmp_path / f"{name}.pth")
+        np.testing.assert_array_equal(ours("aflw", tmp_path / f"{name}.pth", faces), reference, err_msg=name)
+    assert HRNetModel.load(tmp_path / "mmpose.pth", "cpu").layout == "mmpose"
+
+
+def test_bad_checkpoints_get_one_line_each(tmp_path):
+    state, path = checkpoint(tmp_path, "aflw", seed=5)
+    torch.save({k.replace("stage", "level"): v for k, v in state.items()}, tmp_path / "other.pth")
+    torch.save({k: v for k, v in state.items() if not k.startswith("stage4.2")}, tmp_path / "partial.pth")
+    data = path.read_bytes()
+    (tmp_path / "truncated.pth").write_bytes(data[: len(data) // 3])
+    torch.save({"state_dict": state, "runner": object()}, tmp_path / "objects.pth")
+    expected = {"other.pth": "missing, per layout: hrnet-facial: stage4.2.fuse_layers.0.3.0.weight",
+                "partial.pth": "missing, per layout", "truncated.pth": "not a readable PyTorch checkpoint",
+                "objects.pth": "unsafe pickle"}
+    for name, words in expected.items():
+        with pytest.raises(UserError) as e:
+            HRNetModel.load(tmp_path / name, "cpu")
+        assert words in str(e.value) and str(tmp_path / name) in str(e.value) and "\n" not in str(e.value), name
+
+
+def test_an_annotation_file_that_does_not_fit_names_the_line_or_the_face(tmp_path):
+    faces = make_faces("wflw", tmp_path / "images", 2, seed=6)
+    _, path = checkpoint(tmp_path, "wflw", seed=7)
+    (tmp_path / "short.csv").write_text("image_name,scale,center_w,center_h\nx.png,1.0,3,4\n")
+    with pytest.raises(UserError, match=r"short.csv, line 2: 4 columns"):
+        ours("wflw", path, faces, annotations=str(tmp_path / "short.csv"))
+    write_annotations(tmp_path / "other.csv", make_faces("wflw", tmp_path / "elsewhere", 2, seed=8), "wflw")
+    with pytest.raises(UserError, match="no row for face wflw/0"):
+        ours("wflw", path, faces, annotations=str(tmp_path / "other.csv"))
+
+
+def test_eval_prints_the_number_hrnets_test_prints(cli, synthetic_wflw, tmp_path):
+    from fabrec_bench import api
+
+    split = api.read_split(get_registry().dataset("wflw"), synthetic_wflw, "test")
+    faces = [{"gt": s.landmarks_px, "image": s.image_path} for s in split.samples]
+    state, path = checkpoint(tmp_path, "wflw", seed=9)
+    preds = original_predictions("wflw", faces, state)
+    nme = compute_nme(preds, torch.tensor(np.stack([f["gt"] for f in faces]))).mean()
+
+    result = cli("eval", "-m", "hrnet", "--checkpoint", path, "-d", "wflw", "-s", "test", "--protocol", "hrnet",
+                 "--data-root", synthetic_wflw, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    with ResultsStore(store_path(tmp_path / "work")) as store:
+        (run,) = store.runs(status="finished", model="hrnet")
+    assert run.metrics["nme"] == pytest.approx(nme, rel=1e-9)
+
+    work = tmp_path / "bad-work"
+    _, wrong = checkpoint(tmp_path, "aflw", seed=10)
+    result = cli("eval", "-m", "hrnet", "--checkpoint", wrong, "-d", "wflw", "-s", "test", "--data-root",
+                 synthetic_wflw, work_dir=work)
+    assert result.exit_code != 0 and "checkpoint predicts 19 landmarks, dataset 'wflw' has 98" in result.output
+    store = work / "results.sqlite"
+    assert not store.exists() or sqlite3.connect(store).execute("select count(*) from runs").fetchone()[0] == 0
+
+
+def test_models_info_says_what_hrnet_is_and_where_its_weights_are(cli):
+    text = " ".join(cli("models", "info", "hrnet").output.split())
+    params = sum(p.numel() for p in HighResolutionNet(98).parameters())  # the original's network
+    for words in ("MIT licence", "f776dbe8eb6f", "HR18-WFLW.pth: https://1drv.ms/u/s!AiWjZ1LamlxzdTsr_9QZCwJsn5U",
+                  "hrnetv2_w18_wflw_256x256-2bf032a6_20210125.pth", "keypoint_head.final_layer", "module.",
+                  f"wflw (98 points): {params:,}", "timm", "face_landmarks_wflw_test.csv"):
+        assert words in text, words
