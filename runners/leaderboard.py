@@ -21,7 +21,8 @@ def reported_rows(rows, dataset, split, model, extra_files) -> list[reference.Re
     """Published results for the datasets the measured rows cover (or the --dataset filter)."""
     results = reference.bundled() + [r for f in extra_files for r in reference.load(Path(f))]
     datasets = {dataset} if dataset else {r.dataset for r in rows}
-    return [r for r in reference.matching(results, split=split, model=model) if r.dataset in datasets]
+    found = [r for r in reference.matching(results, split=split, model=model) if r.dataset in datasets]
+    return sorted(found, key=lambda r: (r.protocol or "", r.dataset))  # by protocol: compare within one
 
 
 def _reported_body(reported) -> list[list]:
