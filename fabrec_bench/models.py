@@ -55,6 +55,9 @@ class DatasetFacts:
     crop_box_extension: tuple[float, float] = (0.0, 0.0)  # (raise the top by, lower the bottom by)
     coordinate_origin: float = 0.0  # the coordinate of the top-left pixel's centre in the samples (0: 0-based)
     file_origin: float = 0.0  # the same in the dataset's files as written (300-W's .pts: 1)
+    # False for faces without annotations (`fabrec-bench predict` on photographs): a model then crops from the
+    # face box it is given, never from a dataset's rule or the (absent) ground truth.
+    labeled: bool = True
 
     @classmethod
     def of(cls, adapter) -> DatasetFacts:
@@ -125,6 +128,11 @@ class LandmarkModel:
         """Read a checkpoint written by `save` (or a form the model documents) for a run with `context`."""
         raise NotImplementedError
 
+    def illustrate(self, samples: Sequence[FaceSample]) -> list[dict[str, np.ndarray]]:
+        """Pictures of how the model sees each face, for `fabrec-bench predict`: per sample a dict of named BGR
+        uint8 images (3FabRec: its five tiles and its collapsed heatmaps); [] when the model has none."""
+        return []
+
     def check_options(self) -> None:
         """Refuse options that contradict what was loaded (called once options given on the command line are
         applied to a checkpoint, before anything is stored); raises UserError."""
@@ -171,6 +179,9 @@ class ModelSpec:
     # Optional facts for `fabrec-bench models info` beyond the options (e.g. the parameter count of each
     # sub-network): details() -> JSON-friendly dict.
     details: Callable[[], dict] | None = None
+    # The landmark scheme a pretrained model predicts whatever the data (dlib-ert: ibug68), for running it
+    # without a dataset or checkpoint (`fabrec-bench predict`); None: the checkpoint or the dataset says.
+    native_scheme: str | None = None
 
     def __post_init__(self) -> None:
         if self.capabilities.pretraining != (self.pretrain is not None):

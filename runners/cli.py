@@ -73,6 +73,7 @@ def _register_commands() -> None:
         models,
         plot,
         plugins,
+        predict,
         protocols,
         results,
         run,
@@ -80,7 +81,8 @@ def _register_commands() -> None:
         synth,
     )
 
-    for module in (run, matrix, score, datasets, models, protocols, leaderboard, plot, results, plugins, synth, demo):
+    for module in (run, matrix, score, predict, datasets, models, protocols, leaderboard, plot, results, plugins,
+                   synth, demo):
         for command in module.COMMANDS:
             cli.add_command(command)
     from fabrec_bench.plugins import get_registry

@@ -126,4 +126,5 @@ def fabrec_bench_register_models(register):
         options=DlibOptions,
         capabilities=Capabilities(needs_training=False),  # reads the image in the face box itself
         checkpoint_suffix=".json",
+        native_scheme="ibug68",
     ))

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -190,6 +191,39 @@ class FabrecModel(LandmarkModel):
             in_crop = decode(heatmaps, self.net.input_size, self.options.decoding).cpu().numpy()
             for row, index in enumerate(batch["index"].tolist()):
                 out[index] = to_image(in_crop[row].astype(np.float64), batch["matrix"][row].numpy())
+        return out
+
+    @torch.no_grad()
+    def illustrate(self, samples: Sequence[FaceSample]) -> list[dict[str, np.ndarray]]:
+        """The original's demo pictures per face: five tiles (the input crop, its reconstruction, the heatmaps
+        over the input, the prediction on the reconstruction, the prediction on the input) and the predicted
+        heatmaps collapsed into one image (their maximum over landmarks, coloured)."""
+        from fabrec_bench.reports.drawing import PREDICTION_BGR, draw_points
+        from fabrec_bench_plugins.models.fabrec.autoencoder import to_bgr_uint8
+
+        self._prepare(False)
+        self.net.eval()
+        size = self.net.input_size
+        radius = max(1, size // 128)
+        out: list[dict[str, np.ndarray]] = [{} for _ in samples]
+        for batch in face_loader(self._crops(samples), self.options.eval_batch_size):
+            images = self._images(batch, False)
+            codes = self.net.Q(images)
+            reconstructions = self.net.P(codes)
+            heatmaps = self.net.LMH(self.net.P.stage1(codes), self.net.P).float()
+            in_crop = decode(heatmaps, size, self.options.decoding).cpu().numpy()
+            inputs, recons = to_bgr_uint8(images), to_bgr_uint8(reconstructions)
+            collapsed = heatmaps.clamp(min=0).amax(dim=1).cpu().numpy()
+            for row, index in enumerate(batch["index"].tolist()):
+                peak = collapsed[row] / max(float(collapsed[row].max()), 1e-6)
+                coloured = cv2.applyColorMap(cv2.resize((peak * 255).astype(np.uint8), (size, size)),
+                                             cv2.COLORMAP_JET)
+                overlay = cv2.addWeighted(np.ascontiguousarray(inputs[row]), 0.5, coloured, 0.5, 0)
+                on_recon, on_input = np.ascontiguousarray(recons[row]), np.ascontiguousarray(inputs[row])
+                draw_points(on_recon, in_crop[row], PREDICTION_BGR, radius)
+                draw_points(on_input, in_crop[row], PREDICTION_BGR, radius)
+                out[index] = {"tiles": np.concatenate([inputs[row], recons[row], overlay, on_recon, on_input], axis=1),
+                              "heatmaps": coloured}
         return out
 
     def _landmark_grid(self, samples, path: Path, channels_last: bool) -> None:

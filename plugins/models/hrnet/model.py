@@ -118,7 +118,7 @@ class HRNetModel(LandmarkModel):
         `boxes` rule; in the files' frame."""
         if self.options.annotations:
             return self._annotated(sample, offset)
-        if self.options.boxes == "box":
+        if self.options.boxes == "box" or not self.context.dataset.labeled:  # photographs: their face box
             return preprocess.from_box(np.asarray(sample.box_px, dtype=np.float64) + offset)
         return preprocess.from_landmarks(sample.landmarks_px + offset)
 

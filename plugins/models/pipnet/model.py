@@ -152,7 +152,8 @@ class PipNetModel(LandmarkModel):
 
         facts, o = self.context.dataset, self.options
         offset = facts.file_origin - facts.coordinate_origin
-        rule = preprocess.box_rule(facts.name) if o.crop == "pipnet" else preprocess.given_box
+        # faces without annotations (photographs) are cut from the box they come with
+        rule = preprocess.box_rule(facts.name) if o.crop == "pipnet" and facts.labeled else preprocess.given_box
         images, boxes, loaded = [], [], {}
         for sample in samples:
             path = str(sample.image_path)
@@ -174,7 +175,7 @@ class PipNetModel(LandmarkModel):
         """The type the preprocessing writes this face's crop as ("" when crop files are off)."""
         if not self.options.crop_files:
             return ""
-        if self.options.crop == "pipnet":
+        if self.options.crop == "pipnet" and self.context.dataset.labeled:
             return preprocess.CROP_FILE_TYPE[self.context.dataset.name] or Path(image_path).suffix.lower()
         return ".jpg"
 
