@@ -106,6 +106,7 @@ class PreparedRun:
     train_samples: list[FaceSample]
     context: RunContext
     work_dir: Path
+    data_root: Path | None = None  # where the dataset was read from
 
     @property
     def trains(self) -> bool:
@@ -130,7 +131,8 @@ class PreparedRun:
         """Where this run's numbers come from; `extra` adds the run it trained in or took predictions from."""
         checkpoint = str(self.request.checkpoint) if self.request.checkpoint is not None else None
         return Provenance(code_version=code_version(), versions=library_versions(), checkpoint=checkpoint,
-                          devices=devices(self.request.device), **extra)
+                          devices=devices(self.request.device),
+                          data_root=str(Path(self.data_root).resolve()) if self.data_root else None, **extra)
 
 
 def prepare(request: RunRequest, work_dir: Path, *, registry: Registry | None = None,
@@ -176,7 +178,7 @@ def prepare(request: RunRequest, work_dir: Path, *, registry: Registry | None = 
         world, device = join_torchrun(request.device)
         context = replace(context, process_group=world, device=device)
     return PreparedRun(request, registry, spec, adapter, options, given, protocols, eval_splits, train_split,
-                       train_samples, context, work_dir)
+                       train_samples, context, work_dir, root)
 
 
 def _training_faces(adapter: DatasetAdapter, root: Path, skip_bad: bool) -> Callable[[], list[FaceSample]] | None:

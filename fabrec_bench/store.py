@@ -192,12 +192,13 @@ class Provenance:
     trained_in_run: str | None = None
     predictions_of_run: str | None = None
     predictions: str | None = None  # a predictions file scored by `fabrec-bench score`
+    data_root: str | None = None  # the dataset root the faces were read from (`show` re-reads its images)
 
     def record(self) -> dict:
         """The provenance column: what is set, apart from the code and library versions (columns of their own)."""
         fields_ = {"checkpoint": self.checkpoint, "devices": self.devices or None,
                    "trained_in_run": self.trained_in_run, "predictions_of_run": self.predictions_of_run,
-                   "predictions": self.predictions}
+                   "predictions": self.predictions, "data_root": self.data_root}
         return {k: v for k, v in fields_.items() if v is not None}
 
 

@@ -78,11 +78,12 @@ def _register_commands() -> None:
         results,
         run,
         score,
+        show,
         synth,
     )
 
-    for module in (run, matrix, score, predict, datasets, models, protocols, leaderboard, plot, results, plugins,
-                   synth, demo):
+    for module in (run, matrix, score, predict, show, datasets, models, protocols, leaderboard, plot, results,
+                   plugins, synth, demo):
         for command in module.COMMANDS:
             cli.add_command(command)
     from fabrec_bench.plugins import get_registry
