@@ -166,12 +166,14 @@ def demo_command(out, train, test, sizes, ae_seconds, ae_epochs, cell_seconds, i
 
 def _write_outputs(out: Path, work_dir: Path, rows, registry) -> list[tuple[str, Path]]:
     from fabrec_bench.reports.figures import ced_curves, fewshot_series, subset_bars
+    from fabrec_bench.reports.gallery import row_galleries
     from fabrec_bench.reports.plots import attribute_bars, ced_plot, fewshot_plot
 
     wflw = [r for r in rows if r.dataset == "wflw"]
     with ResultsStore(store_path(work_dir)) as store:
         page = leaderboard_page(rows, title="fabrec-bench demo: synthetic WFLW", figures=ced_figures(store, rows),
-                                source=str(store_path(work_dir)), registry=registry)
+                                source=str(store_path(work_dir)), registry=registry,
+                                galleries=row_galleries(rows))
         curves = ced_curves(store, [r for r in wflw if r.split == "test"])
     html_path = out / "leaderboard.html"
     html_path.write_text(page, encoding="utf-8")

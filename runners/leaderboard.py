@@ -48,9 +48,13 @@ def _reported_body(reported) -> list[list]:
                    "(table, markdown and html formats).")
 @click.option("--reference", "reference_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="More reported results, in the bundled reference_results.toml format (repeatable).")
+@click.option("--gallery", type=click.IntRange(min=0), default=6, show_default=True,
+              help="html: each row's N worst faces as embedded thumbnails (0: none).")
+@click.option("--gallery-tile", type=click.IntRange(min=32), default=96, show_default=True,
+              help="html: thumbnail side in pixels.")
 @click.pass_obj
 def leaderboard_command(obj, dataset, split, model, train_count, label, protocol_name, fmt, out, reported,
-                        reference_files):
+                        reference_files, gallery, gallery_tile):
     """Show finished runs, one row per configuration (model, label and options), dataset, split, training size
     and protocol; the same configuration at several seeds is one row with its seeds averaged."""
     path = store_path(obj.work_dir)
@@ -65,9 +69,11 @@ def leaderboard_command(obj, dataset, split, model, train_count, label, protocol
             rows = [r for r in rows if r.protocol.name == protocol_name]
         published = reported_rows(rows, dataset, split, None, reference_files) if reported else []
         if fmt == "html":
+            from fabrec_bench.reports.gallery import row_galleries
             from fabrec_bench.reports.html import ced_figures, leaderboard_page
 
-            text = leaderboard_page(rows, figures=ced_figures(store, rows), reported=published, source=str(path))
+            text = leaderboard_page(rows, figures=ced_figures(store, rows), reported=published, source=str(path),
+                                    galleries=row_galleries(rows, gallery, gallery_tile))
     if fmt == "markdown":
         text = render(rows, fmt)
         if published:

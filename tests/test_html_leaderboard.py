@@ -70,8 +70,20 @@ def test_page_is_self_contained_and_escaped(board):
     assert all(base64.b64decode(i).startswith(b"\x89PNG") for i in images)
     # Each row opens to its runs' config and code version; the per-split breakdown is there.
     assert text.count('<tr class="details" hidden>') == 5
-    assert "code_version" in text and "train_count" not in text.split("<h2>Measured")[0]
-    assert "wflw: NME (%) per split" in text
+    assert "code_version" in text
+    # It opens with the table a paper prints: per model and training size, the main split's NME, FR and AUC,
+    # then each subset's NME.
+    paper = text.split("wflw: as a paper prints it")[1].split("</table>")[0]
+    assert "<th>test NME (%)</th><th>test FR (%)</th><th>test AUC</th><th>pose NME (%)</th>" in paper
+    assert paper.count("<tr><td>") == 3  # mean-shape N=5, N=20 and the scored file
+    assert text.index("as a paper prints it") < text.index('id="leaderboard"')
+    # Each measured row opens to its worst faces, embedded as JPEG thumbnails.
+    galleries = re.findall(r'<div class="gallery"><p>worst (\d+) of (\d+) faces of run', text)
+    assert len(galleries) == 4 and all(int(k) == min(6, int(n)) for k, n in galleries)
+    thumbs = re.findall(r'src="data:image/jpeg;base64,([^"]+)"', text)
+    assert len(thumbs) == sum(int(k) for k, _ in galleries)
+    assert all(base64.b64decode(t).startswith(b"\xff\xd8") for t in thumbs)
+    assert "no faces to show" in text  # the scored file's row: its faces' images are not re-read
 
 
 def test_markdown_and_terminal_show_reported_results_apart(board, tmp_path):
@@ -142,3 +154,12 @@ def test_page_in_a_real_browser(board, tmp_path):
     rows_with_header = np.flatnonzero(header_grey.sum(axis=1) > 300)
     assert rows_with_header.size >= 10, "the table header is not visible in the screenshot"
     assert (image < 100).any(axis=2).sum() > 2000  # text was drawn
+    # With the rows opened, the galleries show faces: ground-truth green and prediction blue points.
+    opened = tmp_path / "opened.html"
+    opened.write_text(page.read_text(encoding="utf-8").replace('<tr class="details" hidden>', '<tr class="details">'),
+                      encoding="utf-8")
+    _chromium(browser, tmp_path, f"--screenshot={shot}", "--window-size=1200,1400", opened.as_uri())
+    image = cv2.imread(str(shot)).astype(int)
+    b, g, r = image[..., 0], image[..., 1], image[..., 2]
+    assert ((g > 150) & (r < 90) & (b < 90)).sum() > 100, "no ground-truth points in the screenshot"
+    assert ((b > 180) & (g < 90) & (r < 90)).sum() > 100, "no predicted points in the screenshot"

@@ -8,6 +8,7 @@ the run recorded (or one given), and the per-face errors recomputed under the ru
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,14 +53,19 @@ def predictions_file(run: RunRecord) -> Path:
     raise UserError(f"run {run.id}: no predictions in {folder} (the folder is gone or was moved)")
 
 
-def load_run_faces(run: RunRecord, data_root: str | Path | None = None) -> RunFaces:
-    """Everything needed to draw a run's faces; one clear line when its dataset root is gone."""
+def load_run_faces(run: RunRecord, data_root: str | Path | None = None, splits: dict | None = None) -> RunFaces:
+    """Everything needed to draw a run's faces; one clear line when its dataset root is gone. `splits` caches
+    the splits read (many runs share one)."""
     adapter = api.get_adapter(run.dataset, dict(run.dataset_options))
     recorded = run.provenance.get("data_root")
     root = Path(data_root) if data_root else Path(recorded) if recorded else api.dataset_root(adapter, None)
     if not root.exists():
         raise UserError(f"{root}: the dataset root run {run.id} was made with is gone; pass --data-root")
-    split = api.read_split(adapter, root, run.split)
+    key = (run.dataset, json.dumps(run.dataset_options, sort_keys=True), str(root), run.split)
+    cache = splits if splits is not None else {}
+    if key not in cache:
+        cache[key] = api.read_split(adapter, root, run.split)
+    split = cache[key]
     ids, landmarks = read_landmarks(predictions_file(run), split.scheme.num_points)
     where = {face_id: i for i, face_id in enumerate(ids)}
     missing = [s.id for s in split.samples if s.id not in where]
@@ -163,4 +169,40 @@ def gallery_pages(faces: RunFaces, order: str = "worst", per_page: int = 24, pag
             r, c = divmod(k, columns)
             sheet[r * tile:(r + 1) * tile, c * tile:(c + 1) * tile] = picture
         out.append(sheet)
+    return out
+
+
+def row_galleries(rows, count: int = 6, tile: int = 96, quality: int = 75) -> dict:
+    """For the HTML leaderboard: per row (keyed by id(row)) its first run's `count` worst faces as JPEG
+    thumbnails, (caption, [(alt, bytes)]), or the reason there are none (a score run without images, a dataset
+    root that is gone)."""
+    import cv2
+
+    from fabrec_bench.faces.facedata import load_image
+
+    out: dict = {}
+    if count < 1:
+        return out
+    splits: dict = {}
+    for row in rows:
+        run = next((r for r in row.runs if r.run_dir), None)
+        if run is None:
+            out[id(row)] = "the row's runs keep no predictions folder"
+            continue
+        try:
+            faces = load_run_faces(run, splits=splits)
+        except UserError as e:
+            out[id(row)] = str(e)
+            continue
+        thumbnails = []
+        for i in ordered(faces, "worst")[:count]:
+            sample = faces.split.samples[i]
+            picture = face_tile(load_image(sample.image_path), sample, faces.predictions[i],
+                                (faces.inner[i], faces.outer[i], faces.nme[i]), tile)
+            ok, jpeg = cv2.imencode(".jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, quality])
+            if ok:
+                thumbnails.append((f"{sample.id}: NME {percent(faces.nme[i])} %", jpeg.tobytes()))
+        seeds = f" (seed {run.seed}; the row averages {len(row.runs)} runs)" if len(row.runs) > 1 else ""
+        out[id(row)] = (f"worst {len(thumbnails)} of {len(faces.split)} faces of run {run.id}{seeds}: ground truth "
+                        "green, prediction blue, NME in / out / all (%)", thumbnails)
     return out

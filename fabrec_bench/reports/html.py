@@ -1,6 +1,7 @@
-"""The leaderboard as one self-contained HTML page: a sortable table whose rows open to the runs' config, code
-version and library versions; a per-subset breakdown per dataset; CED plots embedded as PNG data; and the
-published results beside them, marked as reported.
+"""The leaderboard as one self-contained HTML page: first the table a paper prints (per dataset, one line per
+model and training size: the main split's NME, FR and AUC, then each subset's NME); then every row, sortable,
+each opening to its worst faces (embedded JPEG thumbnails) and its runs' config, code and library versions;
+CED plots embedded as PNG data; and the published results beside them, marked as reported.
 
 Every user-supplied string (model, dataset and split names, configs) is HTML-escaped, and the page's
 Content-Security-Policy only runs its own script (by nonce) and loads nothing from outside the file.
@@ -85,16 +86,29 @@ def _sort_key(value) -> str:
     return "" if value is None else str(value)
 
 
-def _measured_tables(rows: list[LeaderboardRow], registry: Registry | None) -> str:
+def _measured_tables(rows: list[LeaderboardRow], registry: Registry | None, galleries: dict) -> str:
     """One sortable table per protocol (the first keeps the id `leaderboard` that #sort= links address)."""
     groups = protocol_groups(rows, registry)
     if len(groups) == 1:
-        return _measured_table(rows, registry)
-    return "".join(f"<h3>{esc(title)}</h3>{_measured_table(members, registry, i)}"
+        return _measured_table(rows, registry, 0, galleries)
+    return "".join(f"<h3>{esc(title)}</h3>{_measured_table(members, registry, i, galleries)}"
                    for i, (title, members) in enumerate(groups))
 
 
-def _measured_table(rows: list[LeaderboardRow], registry: Registry | None, index: int = 0) -> str:
+def _gallery(gallery) -> str:
+    """A row's worst faces as embedded JPEG thumbnails (or why there are none)."""
+    if gallery is None:
+        return ""
+    if isinstance(gallery, str):
+        return f'<p class="gallery">no faces to show: {esc(gallery)}</p>'
+    caption, thumbnails = gallery
+    images = "".join(f'<img alt="{esc(alt)}" title="{esc(alt)}" src="data:image/jpeg;base64,'
+                     f'{base64.b64encode(jpeg).decode()}">' for alt, jpeg in thumbnails)
+    return f'<div class="gallery"><p>{esc(caption)}</p>{images}</div>'
+
+
+def _measured_table(rows: list[LeaderboardRow], registry: Registry | None, index: int = 0,
+                    galleries: dict | None = None) -> str:
     headers, body = to_table(rows, registry)
     head = "".join(f'<th data-col="{i}" title="sort by {esc(h)}">{esc(h)}</th>' for i, h in enumerate(headers))
     groups = []
@@ -111,39 +125,57 @@ def _measured_table(rows: list[LeaderboardRow], registry: Registry | None, index
             else:
                 tds.append(f'<td{attrs} class="{"num" if isinstance(value, (int, float)) else ""}">{esc(shown)}</td>')
         details = esc(json.dumps(_details(row), indent=2, sort_keys=True, default=str))
+        gallery = _gallery((galleries or {}).get(id(row)))
         groups.append(f'<tbody class="group"><tr class="row">{"".join(tds)}</tr>'
-                      f'<tr class="details" hidden><td colspan="{len(headers)}"><pre>{details}</pre></td></tr></tbody>')
+                      f'<tr class="details" hidden><td colspan="{len(headers)}">{gallery}<pre>{details}</pre></td>'
+                      "</tr></tbody>")
     table_id = "leaderboard" if index == 0 else f"leaderboard-{index + 1}"
     return (f'<table id="{table_id}" class="sortable"><thead><tr>{head}</tr></thead>{"".join(groups)}</table>')
 
 
-def _breakdown(rows: list[LeaderboardRow], registry: Registry | None) -> str:
-    """Per dataset: one line per model and training size, one column per split, NME in percent."""
+def _split_order(dataset: str, registry: Registry | None) -> tuple[list[str], dict[str, str | None]]:
+    """The dataset's splits in its own order (test before its subsets) and each split's parent."""
+    try:
+        infos = (registry or get_registry()).dataset(dataset).splits
+    except UserError:  # the dataset's plugin is not installed here
+        return [], {}
+    return [i.name for i in infos], {i.name: i.parent for i in infos}
+
+
+def _paper_tables(rows: list[LeaderboardRow], registry: Registry | None) -> str:
+    """The table a paper prints, per protocol and dataset: one line per model and training size; the main
+    split's NME, FR and AUC (the first split present that is no subset), then every other split's NME."""
     out = []
-    by_dataset: dict[str, list[LeaderboardRow]] = defaultdict(list)
-    for row in rows:
-        by_dataset[row.dataset].append(row)
-    for dataset, members in sorted(by_dataset.items()):
-        splits = list(dict.fromkeys(r.split for r in members))
-        try:  # the dataset's own split order (test before its subsets) where its plugin is installed
-            order = [info.name for info in (registry or get_registry()).dataset(dataset).splits]
-            splits.sort(key=lambda s: order.index(s) if s in order else len(order))
-        except UserError:
-            pass
-        lines: dict[tuple, dict[str, float]] = defaultdict(dict)
+    groups = protocol_groups(rows, registry)
+    for title, members in groups:
+        by_dataset: dict[str, list[LeaderboardRow]] = defaultdict(list)
         for row in members:
-            lines[(row_label(row), protocol_label(row.protocol))][row.split] = row.metrics.get("nme", math.nan)
-        if len(splits) < 2:
-            continue
-        head = "".join(f"<th>{esc(s)}</th>" for s in splits)
-        body = []
-        for (label, normaliser), values in lines.items():
-            cells = "".join(
-                f'<td class="num">{"–" if math.isnan(values.get(s, math.nan)) else f"{100 * values[s]:.2f}"}</td>'
-                for s in splits)
-            body.append(f"<tr><td>{esc(label)}</td><td>{esc(normaliser)}</td>{cells}</tr>")
-        out.append(f"<h3>{esc(dataset)}: NME (%) per split</h3><table class=\"breakdown\"><thead><tr><th>model</th>"
-                   f"<th>normaliser</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+            by_dataset[row.dataset].append(row)
+        for dataset, dataset_rows in sorted(by_dataset.items()):
+            order, parents = _split_order(dataset, registry)
+            splits = sorted(dict.fromkeys(r.split for r in dataset_rows),
+                            key=lambda s: order.index(s) if s in order else len(order))
+            main = next((s for s in splits if parents.get(s) is None), splits[0])
+            others = [s for s in splits if s != main]
+            lines: dict[str, dict[str, LeaderboardRow]] = defaultdict(dict)
+            for row in dataset_rows:
+                lines[row_label(row)][row.split] = row
+            metrics = [m for m in ("nme", "fr", "auc") if any(m in r.metrics for r in dataset_rows)]
+            names = {"nme": "NME (%)", "fr": "FR (%)", "auc": "AUC"}
+            head = "".join(f"<th>{esc(main)} {names[m]}</th>" for m in metrics)
+            head += "".join(f"<th>{esc(s)} NME (%)</th>" for s in others)
+
+            def cell(row: LeaderboardRow | None, metric: str) -> str:
+                value = math.nan if row is None else row.metrics.get(metric, math.nan)
+                shown = "–" if math.isnan(value) else f"{value:.4f}" if metric == "auc" else f"{100 * value:.2f}"
+                return f'<td class="num">{shown}</td>'
+            body = "".join(
+                f"<tr><td>{esc(label)}</td>" + "".join(cell(by_split.get(main), m) for m in metrics)
+                + "".join(cell(by_split.get(s), "nme") for s in others) + "</tr>"
+                for label, by_split in lines.items())
+            heading = f"{dataset}: as a paper prints it" + (f" ({title})" if len(groups) > 1 else "")
+            out.append(f"<h3>{esc(heading)}</h3><table class=\"paper\"><thead><tr><th>model</th>{head}</tr>"
+                       f"</thead><tbody>{body}</tbody></table>")
     return "".join(out)
 
 
@@ -175,6 +207,8 @@ th.asc::after{content:" \\25B2"}th.desc::after{content:" \\25BC"}
 .tag{font-size:.6em;background:#fde68a;padding:.1em .4em;border-radius:.3em;vertical-align:middle}
 #reported td{background:#fffbeb}
 figure{display:inline-block;margin:0 1em 1em 0}figure img{max-width:560px}
+table.paper td:first-child{white-space:nowrap}
+.gallery img{margin:0 2px 2px 0;vertical-align:top}.gallery p{margin:.2em 0;font-size:.85em}
 """
 
 SCRIPT = """
@@ -203,15 +237,16 @@ if(m&&t)sortBy(t,+m[1],!m[2]);
 
 def leaderboard_page(rows: list[LeaderboardRow], *, title: str = "fabrec-bench leaderboard",
                      figures: list[tuple[str, bytes]] = (), reported: list[ReportedResult] = (),
-                     source: str = "", registry: Registry | None = None) -> str:
-    """The whole page as a string; nothing in it refers to another file."""
+                     source: str = "", registry: Registry | None = None, galleries: dict | None = None) -> str:
+    """The whole page as a string; nothing in it refers to another file. `galleries` maps id(row) to (caption,
+    [(alt, JPEG bytes)]) or to a reason there is none (`row_galleries`)."""
     nonce = secrets.token_urlsafe(16)
     csp = f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'"
     versions = sorted({r.code_version or "unknown" for row in rows for r in row.runs})
     figure_html = "".join(
         f'<figure><img alt="{esc(caption)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
         f"<figcaption>{esc(caption)}</figcaption></figure>" for caption, png in figures)
-    measured = _measured_tables(rows, registry) if rows else "<p>No finished runs match.</p>"
+    measured = _measured_tables(rows, registry, galleries or {}) if rows else "<p>No finished runs match.</p>"
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f'<meta http-equiv="Content-Security-Policy" content="{esc(csp)}">'
@@ -219,9 +254,10 @@ def leaderboard_page(rows: list[LeaderboardRow], *, title: str = "fabrec-bench l
         f"<h1>{esc(title)}</h1>"
         f"<p>Generated {esc(time.strftime('%Y-%m-%d %H:%M'))} from {esc(source)}; code "
         f"{esc(', '.join(versions) or 'n/a')}. Seeds are averaged within a row; click a column to sort (the link "
-        "then keeps the order, e.g. #sort=6-desc), a row's arrow for its runs' config and versions.</p>"
-        f"<h2>Measured</h2>{measured}"
-        f"{_breakdown(rows, registry)}"
+        "then keeps the order, e.g. #sort=6-desc), a row's arrow for its worst faces and its runs' config and "
+        "versions.</p>"
+        + (f"<h2>Results</h2>{_paper_tables(rows, registry)}" if rows else "")
+        + f"<h2>Every row, with its runs</h2>{measured}"
         + (f"<h2>Cumulative error distribution</h2>{figure_html}" if figures else "")
         + _reported_table(list(reported))
         + f'<script nonce="{nonce}">{SCRIPT}</script></body></html>\n'
