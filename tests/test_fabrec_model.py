@@ -5,6 +5,7 @@ import pickle
 from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -225,7 +226,12 @@ def test_autoencoder_snapshots_resume_and_grids(synthetic_wflw, tmp_path):
     first = train_autoencoder(samples, WFLW98, tmp_path / "ae", input_size=128, epochs=1, batch_size=3,
                               preset="recon+gan+ssim", lr=1e-3, device="cpu", precision="fp32", keep_every=1)
     assert first["epoch"] == 1 and (tmp_path / "ae/epoch_001.pt").is_file()
-    assert (tmp_path / "ae/reconstructions_epoch_001.png").is_file()
+    # The original's four pictures per epoch: 6 faces (the fixed batch), 128 px each.
+    shapes = {"reconstructions": (256, 768), "random": (128, 768), "interpolations": (384, 1024),
+              "ssim_errors": (256, 768)}
+    for name, shape in shapes.items():
+        picture = cv2.imread(str(tmp_path / f"ae/{name}_epoch_001.png"))
+        assert picture is not None and picture.shape[:2] == shape, name
     second = train_autoencoder(samples, WFLW98, tmp_path / "ae", input_size=128, epochs=2, batch_size=3,
                                preset="recon+gan+ssim", lr=1e-3, device="cpu", precision="fp32", keep_every=1)
     assert second["epoch"] == 2 and read_checkpoint(tmp_path / "ae/latest.pt")[1]["iteration"] == 4
@@ -280,3 +286,19 @@ def test_contrast_structure_loss_is_the_windowed_ssim_cs_term():
                                         y.contiguous(memory_format=torch.channels_last))
     assert mixed.dtype == torch.float32
     assert mixed.item() == pytest.approx(contrast_structure_loss(x, y).item(), abs=1e-6)
+
+
+def test_autoencoder_show_draws_a_finished_autoencoder(cli, synthetic_wflw, tmp_path):
+    from fabrec_bench_plugins.models.fabrec.checkpoints import save_checkpoint
+    from fabrec_bench_plugins.models.fabrec.networks import Fabrec
+
+    save_checkpoint(tmp_path / "ae.pt", Fabrec(98, 128), {"stage": "autoencoder", "input_size": 128})
+    result = cli("autoencoder-show", tmp_path / "ae.pt", "-d", "wflw", "--data-root", synthetic_wflw, "--count", "4",
+                 "-o", tmp_path / "pics", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    for name, shape in {"reconstructions": (256, 512), "random": (128, 512), "interpolations": (256, 1024),
+                        "ssim_errors": (256, 512)}.items():
+        picture = cv2.imread(str(tmp_path / "pics" / f"{name}_ae.png"))
+        assert picture is not None and picture.shape[:2] == shape, name
+    bottom = cv2.imread(str(tmp_path / "pics" / "reconstructions_ae.png"))[128:]
+    assert (bottom > 200).all(axis=2).sum() > 20  # the SSIM / L1 label is drawn in the corner (grey faces here)

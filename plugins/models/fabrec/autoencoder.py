@@ -2,8 +2,10 @@
 
 Writes into the output folder: `latest.pt` after every epoch (weights and iteration, with the optimiser
 states in `latest.optim.pt`; loadable with weights_only=True, written atomically), `epoch_NNN.pt` every
-`keep_every` epochs (0: none; a 256-px snapshot is about 100 MB), `reconstructions_epoch_NNN.png` (inputs
-above, reconstructions below), and `stage1_loss.csv`/`.png`. Faces are cropped by the original's rule.
+`keep_every` epochs (0: none; a 256-px snapshot is about 100 MB), the original's four pictures per epoch
+(pictures.py: `reconstructions_epoch_NNN.png` with SSIM and pixel error, `random_epoch_NNN.png` decoded from
+the prior, `interpolations_epoch_NNN.png`, and `ssim_errors_epoch_NNN.png` when the structural loss trains), and
+`stage1_loss.csv`/`.png`. Faces are cropped by the original's rule.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
@@ -34,24 +35,9 @@ from fabrec_bench.types import FaceSample
 from fabrec_bench_plugins.models.fabrec.checkpoints import read_checkpoint, save_checkpoint
 from fabrec_bench_plugins.models.fabrec.defaults import IMAGE_MEAN_RGB
 from fabrec_bench_plugins.models.fabrec.networks import Fabrec
+from fabrec_bench_plugins.models.fabrec.pictures import write_pictures
 from fabrec_bench_plugins.models.fabrec.resume import stage1_state
 from fabrec_bench_plugins.models.fabrec.training import STAGE1_PRESETS, AutoencoderTrainer
-
-
-def to_bgr_uint8(images: torch.Tensor) -> np.ndarray:
-    """Normalised RGB batches (B, 3, H, W) -> BGR uint8 (B, H, W, 3) for writing."""
-    mean = torch.as_tensor(IMAGE_MEAN_RGB, dtype=torch.float32).view(1, 3, 1, 1)
-    rgb = ((images.detach().float().cpu() + mean).clamp(0, 1) * 255).round().byte()
-    return rgb.permute(0, 2, 3, 1).numpy()[..., ::-1]
-
-
-def reconstruction_grid(net: Fabrec, images: torch.Tensor, path: Path) -> None:
-    net.eval()
-    with torch.no_grad():
-        recon = net.reconstruct(images)
-    top, bottom = to_bgr_uint8(images), to_bgr_uint8(recon)
-    grid = np.concatenate([np.concatenate(list(top), axis=1), np.concatenate(list(bottom), axis=1)], axis=0)
-    cv2.imwrite(str(path), np.ascontiguousarray(grid))
 
 
 def train_autoencoder(samples: Sequence[FaceSample], scheme: LandmarkScheme, out: Path, *, input_size: int = 256,
@@ -116,7 +102,8 @@ def train_autoencoder(samples: Sequence[FaceSample], scheme: LandmarkScheme, out
         if world.is_main:
             if keep_every and done % keep_every == 0:
                 save_checkpoint(out / f"epoch_{done:03d}.pt", net, meta_of(done))
-            reconstruction_grid(net, fixed, out / f"reconstructions_epoch_{done:03d}.png")
+            write_pictures(net, fixed, out, f"_epoch_{done:03d}", structural=STAGE1_PRESETS[preset]["with_ssim"],
+                           seed=seed)
         state.save(net, trainer, None, done, force=True)  # optimisers, then latest.pt
         barrier(world)
 

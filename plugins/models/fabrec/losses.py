@@ -24,6 +24,14 @@ def contrast_structure_loss(x: torch.Tensor, y: torch.Tensor, window: int = 31, 
 
 
 def _contrast_structure_loss(x: torch.Tensor, y: torch.Tensor, window: int, sigma: float) -> torch.Tensor:
+    _, cs = _ssim_terms(x, y, window, sigma, luminance=False)
+    return 1 - cs.flatten(1).mean(dim=1).mean()
+
+
+def _ssim_terms(x: torch.Tensor, y: torch.Tensor, window: int, sigma: float, *, luminance: bool
+                ) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """Per-pixel SSIM terms over a Gaussian window (valid convolution): the luminance term (if asked) and the
+    contrast-structure term, with C1 = (0.01 L)^2 and C2 = (0.03 L)^2 from each image's own value range."""
     coords = torch.arange(window, dtype=x.dtype, device=x.device) - window // 2
     g = torch.exp(-(coords ** 2) / (2 * sigma ** 2))
     g = (g / g.sum())
@@ -41,7 +49,19 @@ def _contrast_structure_loss(x: torch.Tensor, y: torch.Tensor, window: int, sigm
     syy = filt(y * y) - mu_y ** 2
     sxy = filt(x * y) - mu_x * mu_y
     cs = (2 * sxy + c2) / (sxx + syy + c2)
-    return 1 - cs.flatten(1).mean(dim=1).mean()
+    if not luminance:
+        return None, cs
+    c1 = ((0.01 * value_range(x)) ** 2).view(-1, 1, 1, 1)
+    return (2 * mu_x * mu_y + c1) / (mu_x ** 2 + mu_y ** 2 + c1), cs
+
+
+def ssim_maps(x: torch.Tensor, y: torch.Tensor, window: int = 31, sigma: float = 1.5
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(SSIM map, contrast-structure map), each (B, H', W') averaged over channels, in float32: for pictures
+    of reconstructions (the SSIM in their corner) and of the structural loss's errors (1 - the second)."""
+    with torch.autocast(x.device.type, enabled=False):
+        lum, cs = _ssim_terms(x.float().contiguous(), y.float().contiguous(), window, sigma, luminance=True)
+    return (lum * cs).mean(dim=1), cs.mean(dim=1)
 
 
 def value_range(images: torch.Tensor) -> torch.Tensor:

@@ -199,7 +199,7 @@ class FabrecModel(LandmarkModel):
         over the input, the prediction on the reconstruction, the prediction on the input) and the predicted
         heatmaps collapsed into one image (their maximum over landmarks, coloured)."""
         from fabrec_bench.reports.drawing import PREDICTION_BGR, draw_points
-        from fabrec_bench_plugins.models.fabrec.autoencoder import to_bgr_uint8
+        from fabrec_bench_plugins.models.fabrec.pictures import to_bgr_uint8
 
         self._prepare(False)
         self.net.eval()

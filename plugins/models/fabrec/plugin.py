@@ -166,3 +166,45 @@ def fabrec_bench_register_commands(cli):
             console.print(f"{summary['processes']} processes; largest parameter difference between replicas: "
                           f"{summary['replica_max_difference']:.3g}")
         console.print(f"autoencoder: {summary['checkpoint']}  (use: --config autoencoder={summary['checkpoint']})")
+
+    @cli.command("autoencoder-show")
+    @click.argument("checkpoint", type=click.Path(exists=True))
+    @click.option("--dataset", "-d", required=True, help="Faces to show it (e.g. wflw, vggface2).")
+    @click.option("--split", "-s", default="test", show_default=True)
+    @click.option("--data-root", type=click.Path(), default=None)
+    @click.option("--count", type=click.IntRange(2, 32), default=8, show_default=True, help="Faces per picture.")
+    @click.option("--seed", type=int, default=0, show_default=True, help="Which faces, and the random codes.")
+    @click.option("--out", "-o", type=click.Path(file_okay=False), default=None,
+                  help="Folder for the pictures (default: beside the checkpoint).")
+    @click.option("--device", default="auto", show_default=True)
+    def autoencoder_show_command(checkpoint, dataset, split, data_root, count, seed, out, device):
+        """A finished (or released) 3FabRec autoencoder's pictures, as its training draws them each epoch:
+        reconstructions with SSIM and pixel error, random faces from the prior, interpolations, and the
+        structural loss's error maps."""
+        from fabrec_bench import api
+        from fabrec_bench.faces.facedata import FaceCrops
+        from fabrec_bench.schemes import scheme_for_points
+        from fabrec_bench.torch_helpers.device import resolve_device
+        from fabrec_bench.torch_helpers.torchdata import face_loader, normalise
+        from fabrec_bench_plugins.models.fabrec.checkpoints import load_weights, read_checkpoint
+        from fabrec_bench_plugins.models.fabrec.defaults import IMAGE_MEAN_RGB
+        from fabrec_bench_plugins.models.fabrec.networks import Fabrec
+        from fabrec_bench_plugins.models.fabrec.pictures import write_pictures
+
+        state, meta = read_checkpoint(Path(checkpoint))
+        size = int(meta.get("input_size", 256))
+        net = Fabrec.for_weights(state, int(meta.get("num_points", 1) or 1), size)
+        load_weights(net, state, Path(checkpoint), head=False)
+        adapter = api.get_adapter(dataset)
+        faces = api.load_split(dataset, split, data_root=data_root).samples
+        chosen = api.select_training_subset(faces, min(count, len(faces)), seed)
+        crops = FaceCrops(chosen, scheme_for_points(len(chosen[0].landmarks_px)), input_size=size,
+                          extension=tuple(adapter.crop_box_extension), rule="3fabrec", landmarks=False)
+        device = resolve_device(device)
+        net.to(device)
+        images = normalise(next(iter(face_loader(crops, len(chosen))))["image"], device, mean_rgb=IMAGE_MEAN_RGB)
+        folder = Path(out) if out else Path(checkpoint).resolve().parent
+        folder.mkdir(parents=True, exist_ok=True)
+        written = write_pictures(net, images, folder, f"_{Path(checkpoint).stem}", structural=True, seed=seed)
+        for name, path in written.items():
+            click.echo(f"{name:16s} {path}")
