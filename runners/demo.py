@@ -186,7 +186,71 @@ def _write_outputs(out: Path, work_dir: Path, rows, registry) -> list[tuple[str,
                            title="synthetic WFLW test: NME vs. training images")
     return [("data", out / "WFLW"), ("contact sheet", out / "WFLW" / "contact_sheet.png"),
             ("results", store_path(work_dir)), ("leaderboard", markdown), ("html page", html_path),
-            ("CED plot", ced_path), ("subsets plot", attributes), ("few-shot plot", fewshot)]
+            ("CED plot", ced_path), ("subsets plot", attributes), ("few-shot plot", fewshot),
+            *_pictures(out, work_dir, wflw)]
+
+
+def _checkpoint_of(run, runs_by_uid) -> Path | None:
+    """Where a run's model was saved: its own folder, or the folder of the run it trained in."""
+    for candidate in (run, runs_by_uid.get(run.provenance.get("trained_in_run"))):
+        if candidate is not None and candidate.run_dir:
+            found = sorted(Path(candidate.run_dir).glob("checkpoint.*"))
+            if found:
+                return found[0]
+    return None
+
+
+def _pictures(out: Path, work_dir: Path, rows) -> list[tuple[str, Path]]:
+    """The pictures a user looks at first: the worst faces of the best 3FabRec row, 3FabRec's landmarks and
+    demo tiles on a few of the synthetic photographs, and the autoencoder's last-epoch pictures."""
+    import shutil
+
+    import cv2
+    import numpy as np
+
+    from fabrec_bench.predict import boxes_from_file, predict_images, write_results
+    from fabrec_bench.reports.gallery import gallery_pages, load_run_faces
+
+    written: list[tuple[str, Path]] = []
+    tests = [r for r in rows if r.split == "test" and r.runs]
+    fabrec = [r for r in tests if r.model.startswith("3fabrec") and "scratch" not in r.model]
+    best = min(fabrec or tests, key=lambda r: r.metrics.get("nme", float("inf")), default=None)
+    if best is not None:
+        faces = load_run_faces(best.runs[0])
+        page = gallery_pages(faces, "worst", per_page=12, columns=6, tile=160)[0]
+        cv2.imwrite(str(out / "gallery-worst.png"), page)
+        written.append(("worst faces", out / "gallery-worst.png"))
+        with ResultsStore(store_path(work_dir)) as store:
+            by_uid = {r.uid: r for r in store.runs()}
+        checkpoint = _checkpoint_of(best.runs[0], by_uid)
+        if checkpoint is not None:
+            from fabrec_bench.models import DatasetFacts, RunContext
+            from fabrec_bench.plugins import get_registry
+
+            spec = get_registry().model(best.runs[0].model)
+            model = spec.open(checkpoint, RunContext(device="cpu", dataset=DatasetFacts(name="", labeled=False)))
+            images = list(dict.fromkeys(s.image_path for s in faces.split.samples))[:4]
+            boxes: dict[str, list] = {}
+            for sample in faces.split.samples:  # the annotated faces of those photographs, as a box file gives
+                if sample.image_path in images:
+                    boxes.setdefault(str(sample.image_path), []).append(sample.box_px)
+            table = {name: np.array(b, dtype=np.float64) for name, b in boxes.items()}
+            results = predict_images(model, images, boxes_from_file(table))
+            folder = out / "predict"
+            write_results(results, folder)
+            written.append(("predict", folder / "drawn"))
+    pictures = sorted((work_dir / "pretrain").rglob("reconstructions_epoch_*.png"))
+    if pictures:
+        last = pictures[-1]
+        suffix = last.stem.removeprefix("reconstructions")
+        folder = out / "autoencoder"
+        folder.mkdir(exist_ok=True)
+        for name in ("reconstructions", "random", "interpolations", "ssim_errors"):
+            source = last.parent / f"{name}{suffix}.png"
+            if source.is_file():
+                shutil.copy(source, folder / source.name)
+        written.append(("autoencoder", folder))
+    return written
 
 
 COMMANDS = (demo_command,)

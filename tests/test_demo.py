@@ -15,12 +15,21 @@ def test_demo_runs_its_matrix_and_ends_with_the_paths_it_wrote(cli, tmp_path):
     result = cli("demo", "--out", out, "--train", "12", "--test", "14", "--sizes", "3", "6", "--ae-epochs", "1",
                  "--iterations", "2")
     assert result.exit_code == 0, result.output
-    tail = result.output.strip().splitlines()[-9:]
-    assert tail[0] == "wrote:"
-    written = {line.split()[0]: line.split()[-1] for line in tail[1:]}
-    for name in ("leaderboard.md", "leaderboard.html", "ced.png", "attributes.png", "fewshot.png"):
+    lines = result.output.strip().splitlines()
+    tail = lines[lines.index("wrote:") + 1:]
+    written = {line.rsplit(maxsplit=1)[0].strip(): line.split()[-1] for line in tail}
+    for name in ("leaderboard.md", "leaderboard.html", "ced.png", "attributes.png", "fewshot.png",
+                 "gallery-worst.png"):
         path = out / name
-        assert path.stat().st_size > 500 and str(path) in tail[-1] + "".join(written.values())
+        assert path.stat().st_size > 500 and str(path) in written.values()
+    # The pictures: the worst faces, 3FabRec on a few photographs (landmarks, its five tiles, its heatmaps),
+    # and the autoencoder's last epoch.
+    assert written["worst faces"] == str(out / "gallery-worst.png")
+    drawn = out / "predict" / "drawn"
+    assert written["predict"] == str(drawn) and (out / "predict" / "landmarks.csv").is_file()
+    assert list(drawn.glob("*-face0-tiles.png")) and list(drawn.glob("*-face0-heatmaps.png"))
+    assert {p.name.split("_epoch")[0] for p in (out / "autoencoder").glob("*.png")} >= {
+        "reconstructions", "random", "interpolations"}
     with ResultsStore(store_path(out / "results")) as store:
         runs = store.runs()
     labels = {(r.model, r.model_info.get("variant"), r.train_count, r.dataset) for r in runs if r.split == "test"}
