@@ -128,9 +128,10 @@ class LandmarkModel:
         """Read a checkpoint written by `save` (or a form the model documents) for a run with `context`."""
         raise NotImplementedError
 
-    def illustrate(self, samples: Sequence[FaceSample]) -> list[dict[str, np.ndarray]]:
-        """Pictures of how the model sees each face, for `fabrec-bench predict`: per sample a dict of named BGR
-        uint8 images (3FabRec: its five tiles and its collapsed heatmaps); [] when the model has none."""
+    def illustrate(self, samples: Sequence[FaceSample], *, truth: bool = False) -> list[dict[str, np.ndarray]]:
+        """Pictures of how the model sees each face, for `predict` and `show`: per sample a dict of named BGR
+        uint8 images (3FabRec: its five tiles, its collapsed heatmaps, its reconstruction with SSIM and pixel
+        error, and with `truth` the ground-truth heatmaps beside them); [] when the model has none."""
         return []
 
     def check_options(self) -> None:

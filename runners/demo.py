@@ -190,16 +190,6 @@ def _write_outputs(out: Path, work_dir: Path, rows, registry) -> list[tuple[str,
             *_pictures(out, work_dir, wflw)]
 
 
-def _checkpoint_of(run, runs_by_uid) -> Path | None:
-    """Where a run's model was saved: its own folder, or the folder of the run it trained in."""
-    for candidate in (run, runs_by_uid.get(run.provenance.get("trained_in_run"))):
-        if candidate is not None and candidate.run_dir:
-            found = sorted(Path(candidate.run_dir).glob("checkpoint.*"))
-            if found:
-                return found[0]
-    return None
-
-
 def _pictures(out: Path, work_dir: Path, rows) -> list[tuple[str, Path]]:
     """The pictures a user looks at first: the worst faces of the best 3FabRec row, 3FabRec's landmarks and
     demo tiles on a few of the synthetic photographs, and the autoencoder's last-epoch pictures."""
@@ -209,7 +199,7 @@ def _pictures(out: Path, work_dir: Path, rows) -> list[tuple[str, Path]]:
     import numpy as np
 
     from fabrec_bench.predict import boxes_from_file, predict_images, write_results
-    from fabrec_bench.reports.gallery import gallery_pages, load_run_faces
+    from fabrec_bench.reports.gallery import gallery_pages, load_run_faces, run_checkpoint
 
     written: list[tuple[str, Path]] = []
     tests = [r for r in rows if r.split == "test" and r.runs]
@@ -222,7 +212,7 @@ def _pictures(out: Path, work_dir: Path, rows) -> list[tuple[str, Path]]:
         written.append(("worst faces", out / "gallery-worst.png"))
         with ResultsStore(store_path(work_dir)) as store:
             by_uid = {r.uid: r for r in store.runs()}
-        checkpoint = _checkpoint_of(best.runs[0], by_uid)
+        checkpoint = run_checkpoint(best.runs[0], by_uid)
         if checkpoint is not None:
             from fabrec_bench.models import DatasetFacts, RunContext
             from fabrec_bench.plugins import get_registry

@@ -68,8 +68,10 @@ def show_command(obj, run_id, model, dataset, split, label, protocol, train_coun
         raise click.UsageError(f"no results yet: {path} does not exist")
     with ResultsStore(path) as store:
         run = select_run(store, run_id, model, dataset, split, label, protocol, train_count)
+        by_uid = {r.uid: r for r in store.runs()}
     faces = load_run_faces(run, data_root)
     sheets = gallery_pages(faces, order, per_page, pages, columns, tile, seed)
+    drawn_by_model = _model_pages(run, by_uid, faces, order, per_page, pages, tile, seed, data_root)
     folder = Path(out_dir or f"gallery-run{run.id}")
     folder.mkdir(parents=True, exist_ok=True)
     console.print(f"run {run.id}: {run.model}{' [' + run.label + ']' if run.label else ''} on "
@@ -80,6 +82,30 @@ def show_command(obj, run_id, model, dataset, split, label, protocol, train_coun
         target = folder / f"{order}-{k:02d}.png"
         cv2.imwrite(str(target), sheet)
         console.print(f"wrote {target}", markup=False, soft_wrap=True)
+    for k, sheet in enumerate(drawn_by_model, start=1):
+        target = folder / f"{order}-{k:02d}-{run.model}.png"
+        cv2.imwrite(str(target), sheet)
+        console.print(f"wrote {target}  (each face, then what {run.model} draws of it)", markup=False,
+                      soft_wrap=True)
+
+
+def _model_pages(run, by_uid, faces, order, per_page, pages, tile, seed, data_root):
+    """The model's own pictures of the faces shown (3FabRec: reconstructions and heatmaps), when its checkpoint
+    is still where the run saved it; [] otherwise or for models that draw nothing."""
+    from fabrec_bench import api
+    from fabrec_bench.models import DatasetFacts, RunContext
+    from fabrec_bench.plugins import get_registry
+    from fabrec_bench.reports.gallery import model_pages, run_checkpoint
+
+    checkpoint = run_checkpoint(run, by_uid)
+    if checkpoint is None:
+        return []
+    registry = get_registry()
+    adapter = api.get_adapter(run.dataset, dict(run.dataset_options), registry)
+    context = RunContext(device="auto", dataset=DatasetFacts.of(adapter))
+    model = registry.model(run.model).open(checkpoint, context, run.model_options)
+    per = min(per_page, 8)  # one face per line: a page stays readable
+    return model_pages(faces, model, order, per, max(1, (per_page * pages) // per), tile, seed)
 
 
 COMMANDS = (show_command,)

@@ -68,3 +68,24 @@ def test_other_orders(cli, synthetic_wflw, tmp_path, order):
     result = cli("show", "1", "--order", order, "-o", tmp_path / "g", "--per-page", "4")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "g" / f"{order}-01.png").is_file()
+
+
+def test_3fabrec_runs_add_reconstructions_and_heatmaps(cli, synthetic_wflw, tmp_path):
+    import torch
+
+    from fabrec_bench_plugins.models.fabrec.checkpoints import save_checkpoint
+    from fabrec_bench_plugins.models.fabrec.networks import Fabrec
+
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "3fabrec.pt", Fabrec(98, 128), {"stage": "landmarks", "scheme": "wflw98",
+                                                              "num_points": 98, "input_size": 128,
+                                                              "config": {"input_size": 128}})
+    assert cli("eval", "-m", "3fabrec", "--checkpoint", tmp_path / "3fabrec.pt", "-d", "wflw", "-s", "test",
+               "--data-root", synthetic_wflw, "--device", "cpu").exit_code == 0
+    result = cli("show", "1", "-o", tmp_path / "g", "--per-page", "3", "--tile", "96")
+    assert result.exit_code == 0, result.output
+    page = cv2.imread(str(tmp_path / "g" / "worst-01-3fabrec.png"))
+    # one line per face: its tile, the reconstruction, the ground-truth heatmaps, the predicted heatmaps
+    assert page.shape == (3 * 96, 4 * 96, 3)
+    truth, predicted = page[:96, 192:288], page[:96, 288:]
+    assert not np.array_equal(truth, predicted)

@@ -206,3 +206,39 @@ def row_galleries(rows, count: int = 6, tile: int = 96, quality: int = 75) -> di
         out[id(row)] = (f"worst {len(thumbnails)} of {len(faces.split)} faces of run {run.id}{seeds}: ground truth "
                         "green, prediction blue, NME in / out / all (%)", thumbnails)
     return out
+
+
+def run_checkpoint(run: RunRecord, runs_by_uid: dict[str, RunRecord]) -> Path | None:
+    """Where a run's model was saved: its own folder, the folder of the run it trained in, or the checkpoint
+    it was evaluated from."""
+    for candidate in (run, runs_by_uid.get(run.provenance.get("trained_in_run"))):
+        if candidate is not None and candidate.run_dir:
+            found = sorted(Path(candidate.run_dir).glob("checkpoint.*"))
+            if found:
+                return found[0]
+    given = run.provenance.get("checkpoint")
+    return Path(given) if given and Path(given).exists() else None
+
+
+def model_pages(faces: RunFaces, model, order: str = "worst", per_page: int = 8, pages: int = 1, tile: int = 192,
+                seed: int = 0) -> list[np.ndarray]:
+    """For a model that draws how it sees a face (LandmarkModel.illustrate; 3FabRec): one line per face, its
+    tile beside each of the model's pictures (3FabRec: the reconstruction with SSIM and pixel error, the
+    ground-truth heatmaps, the predicted heatmaps), each scaled to `tile`. [] when the model draws nothing."""
+    import cv2
+
+    from fabrec_bench.faces.facedata import load_image
+
+    chosen = ordered(faces, order, seed)[: per_page * pages]
+    samples = [faces.split.samples[i] for i in chosen]
+    pictures = model.illustrate(samples, truth=True) if samples else []
+    if not any(pictures):
+        return []
+    names = [n for n in ("reconstruction", "truth_heatmaps", "heatmaps") if n in pictures[0]]
+    lines = []
+    for i, drawn in zip(chosen, pictures, strict=True):
+        sample = faces.split.samples[i]
+        first = face_tile(load_image(sample.image_path), sample, faces.predictions[i],
+                          (faces.inner[i], faces.outer[i], faces.nme[i]), tile)
+        lines.append(np.concatenate([first, *(cv2.resize(drawn[n], (tile, tile)) for n in names)], axis=1))
+    return [np.concatenate(lines[k:k + per_page], axis=0) for k in range(0, len(lines), per_page)]

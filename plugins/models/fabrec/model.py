@@ -194,17 +194,26 @@ class FabrecModel(LandmarkModel):
         return out
 
     @torch.no_grad()
-    def illustrate(self, samples: Sequence[FaceSample]) -> list[dict[str, np.ndarray]]:
+    def illustrate(self, samples: Sequence[FaceSample], *, truth: bool = False) -> list[dict[str, np.ndarray]]:
         """The original's demo pictures per face: five tiles (the input crop, its reconstruction, the heatmaps
-        over the input, the prediction on the reconstruction, the prediction on the input) and the predicted
-        heatmaps collapsed into one image (their maximum over landmarks, coloured)."""
+        over the input, the prediction on the reconstruction, the prediction on the input), the predicted
+        heatmaps collapsed into one image (their maximum over landmarks, coloured), the reconstruction with its
+        SSIM and pixel error in the corner and, with `truth` (annotated faces), the ground-truth heatmaps."""
         from fabrec_bench.reports.drawing import PREDICTION_BGR, draw_points
-        from fabrec_bench_plugins.models.fabrec.pictures import to_bgr_uint8
+        from fabrec_bench_plugins.models.fabrec.heatmaps import render_targets
+        from fabrec_bench_plugins.models.fabrec.losses import ssim_maps
+        from fabrec_bench_plugins.models.fabrec.pictures import label, to_bgr_uint8
 
         self._prepare(False)
         self.net.eval()
         size = self.net.input_size
         radius = max(1, size // 128)
+
+        def collapsed(maps: torch.Tensor) -> np.ndarray:
+            peak = maps.clamp(min=0).amax(dim=0).cpu().numpy()
+            peak = peak / max(float(peak.max()), 1e-6)
+            return cv2.applyColorMap(cv2.resize((peak * 255).astype(np.uint8), (size, size)), cv2.COLORMAP_JET)
+
         out: list[dict[str, np.ndarray]] = [{} for _ in samples]
         for batch in face_loader(self._crops(samples), self.options.eval_batch_size):
             images = self._images(batch, False)
@@ -213,17 +222,22 @@ class FabrecModel(LandmarkModel):
             heatmaps = self.net.LMH(self.net.P.stage1(codes), self.net.P).float()
             in_crop = decode(heatmaps, size, self.options.decoding).cpu().numpy()
             inputs, recons = to_bgr_uint8(images), to_bgr_uint8(reconstructions)
-            collapsed = heatmaps.clamp(min=0).amax(dim=1).cpu().numpy()
+            ssim, _ = ssim_maps(images, reconstructions)
+            l1 = (reconstructions.float() - images.float()).abs().flatten(1).mean(dim=1) * 255
+            targets = render_targets(batch["landmarks"].float(), size) if truth else None
             for row, index in enumerate(batch["index"].tolist()):
-                peak = collapsed[row] / max(float(collapsed[row].max()), 1e-6)
-                coloured = cv2.applyColorMap(cv2.resize((peak * 255).astype(np.uint8), (size, size)),
-                                             cv2.COLORMAP_JET)
+                coloured = collapsed(heatmaps[row])
                 overlay = cv2.addWeighted(np.ascontiguousarray(inputs[row]), 0.5, coloured, 0.5, 0)
-                on_recon, on_input = np.ascontiguousarray(recons[row]), np.ascontiguousarray(inputs[row])
+                on_recon, on_input = recons[row].copy(), inputs[row].copy()  # drawn on: never the originals
                 draw_points(on_recon, in_crop[row], PREDICTION_BGR, radius)
                 draw_points(on_input, in_crop[row], PREDICTION_BGR, radius)
-                out[index] = {"tiles": np.concatenate([inputs[row], recons[row], overlay, on_recon, on_input], axis=1),
-                              "heatmaps": coloured}
+                pictures = {"tiles": np.concatenate([inputs[row], recons[row], overlay, on_recon, on_input], axis=1),
+                            "heatmaps": coloured,
+                            "reconstruction": label(recons[row], f"SSIM {float(ssim[row].mean()):.2f} "
+                                                                 f"L1 {float(l1[row]):.1f}")}
+                if targets is not None:
+                    pictures["truth_heatmaps"] = collapsed(targets[row])
+                out[index] = pictures
         return out
 
     def _landmark_grid(self, samples, path: Path, channels_last: bool) -> None:

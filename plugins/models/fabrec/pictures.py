@@ -26,7 +26,8 @@ def to_bgr_uint8(images: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(rgb.permute(0, 2, 3, 1).numpy()[..., ::-1])
 
 
-def _label(image: np.ndarray, text: str) -> np.ndarray:
+def label(image: np.ndarray, text: str) -> np.ndarray:
+    """A copy of a BGR image with `text` in its bottom-left corner (white, outlined)."""
     out = np.ascontiguousarray(image.copy())
     scale = image.shape[0] / 320
     origin = (3, image.shape[0] - 5)
@@ -46,7 +47,7 @@ def reconstructions(net: Fabrec, images: torch.Tensor) -> np.ndarray:
     recon = net.reconstruct(images)
     ssim, _ = ssim_maps(images, recon)
     l1 = (recon.float() - images.float()).abs().flatten(1).mean(dim=1) * 255
-    bottom = [_label(r, f"SSIM {s:.2f} L1 {e:.1f}")
+    bottom = [label(r, f"SSIM {s:.2f} L1 {e:.1f}")
               for r, s, e in zip(to_bgr_uint8(recon), ssim.flatten(1).mean(dim=1).tolist(), l1.tolist(), strict=True)]
     return np.concatenate([_row(to_bgr_uint8(images)), _row(bottom)], axis=0)
 
