@@ -130,8 +130,9 @@ class PipNetModel(LandmarkModel):
                 where = f"{self.options.meanface}"
             else:
                 if self.context.training_faces is None:
-                    raise UserError(f"dataset '{facts.name or '?'}' has no training split to compute PIPNet's mean "
-                                    "face from; pass --config meanface=PATH (its data/<DATA>/meanface.txt)")
+                    where = f"dataset '{facts.name}' has" if facts.name else "photographs have"
+                    raise UserError(f"{where} no training split to compute PIPNet's mean face from; pass "
+                                    "--config meanface=PATH (its data/<DATA>/meanface.txt)")
                 faces = self.context.training_faces()
                 mean = training_mean_face(faces, facts.name, facts.file_origin - facts.coordinate_origin)
                 where = f"computed from {facts.name}'s training split ({len(faces)} faces)"
