@@ -90,6 +90,15 @@ class RunContext:
     training_faces: Callable[[], Sequence[FaceSample]] | None = None
 
 
+def checkpoint_only(name: str):
+    """The `create` of a model that only evaluates given weights (Capabilities.needs_checkpoint): runs are
+    refused before it is reached; a direct call gets the same one line."""
+    def create(scheme, options, context):
+        raise UserError(f"{name} evaluates released checkpoints: pass --checkpoint FILE (see "
+                        f"`fabrec-bench models info {name}` for where each is published)")
+    return create
+
+
 def as_context(context: RunContext | str | None) -> RunContext:
     """A run context from a context, a device string or None (defaults)."""
     if isinstance(context, RunContext):

@@ -142,24 +142,27 @@ def face_tile(image: np.ndarray, sample: FaceSample, prediction: np.ndarray, nme
     return out
 
 
+def face_tiles(faces: RunFaces, indices: list[int], tile: int) -> list[np.ndarray]:
+    """`face_tile` of each face in `indices`, each image read once for a run of faces from it."""
+    from fabrec_bench.faces.facedata import load_image
+
+    cached: tuple[str, np.ndarray] | None = None  # faces of one image are neighbours: keep one image at a time
+    tiles = []
+    for i in indices:
+        sample = faces.split.samples[i]
+        if cached is None or cached[0] != str(sample.image_path):
+            cached = (str(sample.image_path), load_image(sample.image_path))
+        tiles.append(face_tile(cached[1], sample, faces.predictions[i],
+                               (faces.inner[i], faces.outer[i], faces.nme[i]), tile))
+    return tiles
+
+
 def gallery_pages(faces: RunFaces, order: str = "worst", per_page: int = 24, pages: int = 1, columns: int = 6,
                   tile: int = 192, seed: int = 0) -> list[np.ndarray]:
     """Pages (BGR images) of face tiles, `per_page` faces each, in `order`."""
-    from fabrec_bench.faces.facedata import load_image
-
     if per_page < 1 or pages < 1 or columns < 1:
         raise UserError("--per-page, --pages and --columns must be at least 1")
-    chosen = ordered(faces, order, seed)[: per_page * pages]
-    cache: dict[str, np.ndarray] = {}
-    tiles = []
-    for i in chosen:
-        sample = faces.split.samples[i]
-        key = str(sample.image_path)
-        if key not in cache:
-            cache.clear()  # faces of one image are neighbours in the split: keep one image at a time
-            cache[key] = load_image(sample.image_path)
-        tiles.append(face_tile(cache[key], sample, faces.predictions[i],
-                               (faces.inner[i], faces.outer[i], faces.nme[i]), tile))
+    tiles = face_tiles(faces, ordered(faces, order, seed)[: per_page * pages], tile)
     out = []
     for start in range(0, len(tiles), per_page):
         page = tiles[start:start + per_page]
@@ -178,8 +181,6 @@ def row_galleries(rows, count: int = 6, tile: int = 96, quality: int = 75) -> di
     root that is gone)."""
     import cv2
 
-    from fabrec_bench.faces.facedata import load_image
-
     out: dict = {}
     if count < 1:
         return out
@@ -195,13 +196,11 @@ def row_galleries(rows, count: int = 6, tile: int = 96, quality: int = 75) -> di
             out[id(row)] = str(e)
             continue
         thumbnails = []
-        for i in ordered(faces, "worst")[:count]:
-            sample = faces.split.samples[i]
-            picture = face_tile(load_image(sample.image_path), sample, faces.predictions[i],
-                                (faces.inner[i], faces.outer[i], faces.nme[i]), tile)
+        worst = ordered(faces, "worst")[:count]
+        for i, picture in zip(worst, face_tiles(faces, worst, tile), strict=True):
             ok, jpeg = cv2.imencode(".jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, quality])
             if ok:
-                thumbnails.append((f"{sample.id}: NME {percent(faces.nme[i])} %", jpeg.tobytes()))
+                thumbnails.append((f"{faces.split.samples[i].id}: NME {percent(faces.nme[i])} %", jpeg.tobytes()))
         seeds = f" (seed {run.seed}; the row averages {len(row.runs)} runs)" if len(row.runs) > 1 else ""
         out[id(row)] = (f"worst {len(thumbnails)} of {len(faces.split)} faces of run {run.id}{seeds}: ground truth "
                         "green, prediction blue, NME in / out / all (%)", thumbnails)
@@ -227,18 +226,12 @@ def model_pages(faces: RunFaces, model, order: str = "worst", per_page: int = 8,
     ground-truth heatmaps, the predicted heatmaps), each scaled to `tile`. [] when the model draws nothing."""
     import cv2
 
-    from fabrec_bench.faces.facedata import load_image
-
     chosen = ordered(faces, order, seed)[: per_page * pages]
     samples = [faces.split.samples[i] for i in chosen]
     pictures = model.illustrate(samples, truth=True) if samples else []
     if not any(pictures):
         return []
     names = [n for n in ("reconstruction", "truth_heatmaps", "heatmaps") if n in pictures[0]]
-    lines = []
-    for i, drawn in zip(chosen, pictures, strict=True):
-        sample = faces.split.samples[i]
-        first = face_tile(load_image(sample.image_path), sample, faces.predictions[i],
-                          (faces.inner[i], faces.outer[i], faces.nme[i]), tile)
-        lines.append(np.concatenate([first, *(cv2.resize(drawn[n], (tile, tile)) for n in names)], axis=1))
+    lines = [np.concatenate([first, *(cv2.resize(drawn[n], (tile, tile)) for n in names)], axis=1)
+             for first, drawn in zip(face_tiles(faces, chosen, tile), pictures, strict=True)]
     return [np.concatenate(lines[k:k + per_page], axis=0) for k in range(0, len(lines), per_page)]

@@ -3,6 +3,7 @@ nn.DataParallel, read without unpickling anything but tensors and plain data."""
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 from pathlib import Path
 
@@ -58,3 +59,12 @@ def few(keys: list[str], shown: int = 4) -> str:
     """Up to `shown` names, then how many more."""
     more = f" and {len(keys) - shown} more" if len(keys) > shown else ""
     return ", ".join(keys[:shown]) + more
+
+
+def file_sha256(path: str | Path) -> str:
+    """The file's SHA-256, read in 1 MiB blocks (released checkpoints are up to a few hundred MB)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

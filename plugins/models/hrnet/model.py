@@ -5,7 +5,6 @@ whole pixels of the annotation files' frame as its code returns them, then in th
 from __future__ import annotations
 
 import csv
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from fabrec_bench.options import make_options
 from fabrec_bench.schemes import scheme_for_points
 from fabrec_bench.torch_helpers.device import resolve_device
 from fabrec_bench.torch_helpers.precision import autocast_for, choose
-from fabrec_bench.torch_helpers.weights import few, read_state_dict
+from fabrec_bench.torch_helpers.weights import few, file_sha256, read_state_dict
 from fabrec_bench.types import FaceSample
 from fabrec_bench_plugins.models.hrnet import preprocess
 from fabrec_bench_plugins.models.hrnet.decoding import heatmap_cells, to_image
@@ -91,7 +90,7 @@ class HRNetModel(LandmarkModel):
     def load(cls, path: Path, context: RunContext | str = "auto") -> HRNetModel:
         path = Path(path)
         net, layout = load_network(read_state_dict(path), path)
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = file_sha256(path)
         return cls(net, layout, make_options(HRNetOptions), as_context(context), str(path), digest)
 
     def train(self, samples: Sequence[FaceSample]) -> dict:

@@ -6,16 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from fabrec_bench.hookspecs import hookimpl
-from fabrec_bench.models import Capabilities, ModelSpec, RunContext
+from fabrec_bench.models import Capabilities, ModelSpec, checkpoint_only
 from fabrec_bench_plugins.models.hrnet import releases
 from fabrec_bench_plugins.models.hrnet.options import HRNetOptions
-
-
-def create_model(scheme, options: HRNetOptions, context: RunContext):
-    from fabrec_bench.errors import UserError
-
-    raise UserError("hrnet evaluates released checkpoints: pass --checkpoint FILE (see `fabrec-bench models info "
-                    "hrnet` for where each is published)")
 
 
 def load_model(path: Path, context="auto"):
@@ -63,7 +56,7 @@ def details() -> dict:
 def fabrec_bench_register_models(register):
     register(ModelSpec(
         name="hrnet",
-        create=create_model,
+        create=checkpoint_only("hrnet"),
         load=load_model,
         description="HRNetV2-W18 (TPAMI 2020), released face checkpoints run as HRNet-Facial's test runs them",
         options=HRNetOptions,

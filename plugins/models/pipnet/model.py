@@ -9,7 +9,6 @@ lib/test.py scores).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from fabrec_bench.options import make_options
 from fabrec_bench.schemes import scheme_for_points
 from fabrec_bench.torch_helpers.device import resolve_device
 from fabrec_bench.torch_helpers.precision import autocast_for, choose
-from fabrec_bench.torch_helpers.weights import few, read_state_dict
+from fabrec_bench.torch_helpers.weights import few, file_sha256, read_state_dict
 from fabrec_bench.types import FaceSample
 from fabrec_bench_plugins.models.pipnet import preprocess
 from fabrec_bench_plugins.models.pipnet.decoding import Neighbours, decode, neighbours
@@ -94,7 +93,7 @@ class PipNetModel(LandmarkModel):
     def load(cls, path: Path, context: RunContext | str = "auto") -> PipNetModel:
         path = Path(path)
         net = load_network(read_state_dict(path), path)
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = file_sha256(path)
         return cls(net, make_options(PipNetOptions), as_context(context), str(path), digest)
 
     def train(self, samples: Sequence[FaceSample]) -> dict:

@@ -5,16 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from fabrec_bench.hookspecs import hookimpl
-from fabrec_bench.models import Capabilities, ModelSpec, RunContext
+from fabrec_bench.models import Capabilities, ModelSpec, checkpoint_only
 from fabrec_bench_plugins.models.pipnet import releases
 from fabrec_bench_plugins.models.pipnet.options import PipNetOptions
-
-
-def create_model(scheme, options: PipNetOptions, context: RunContext):
-    from fabrec_bench.errors import UserError
-
-    raise UserError("pipnet evaluates released checkpoints: pass --checkpoint FILE (its epoch59.pth; see "
-                    "`fabrec-bench models info pipnet` for where each is published)")
 
 
 def load_model(path: Path, context="auto"):
@@ -70,7 +63,7 @@ def details() -> dict:
 def fabrec_bench_register_models(register):
     register(ModelSpec(
         name="pipnet",
-        create=create_model,
+        create=checkpoint_only("pipnet"),
         load=load_model,
         description="PIPNet (IJCV 2021), released checkpoints run as its test code runs them",
         options=PipNetOptions,
