@@ -25,9 +25,10 @@ except ImportError:  # pragma: no cover - NumPy 1.x
 _NUMPY_SCALARS.append(_scalar)
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """The tensors of a released checkpoint: a plain state dict, one wrapped under state_dict/model/net, or one
-    whose every key carries DataParallel's `module.`; every other file gets one line saying why."""
+def read_state_dict(path: str | Path, wrappers: tuple[str, ...] = WRAPPERS) -> dict[str, torch.Tensor]:
+    """The tensors of a released checkpoint: a plain state dict, one wrapped under the first of `wrappers`
+    present (state_dict/model/net), or one whose every key carries DataParallel's `module.`; every other file
+    gets one line saying why."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such checkpoint file")
@@ -41,14 +42,15 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         first = (str(e).splitlines() or [""])[0].split(". ")[0]  # torch's messages run on for several sentences
         raise UserError(f"{path}: not a readable PyTorch checkpoint, truncated or not a torch file "
                         f"({type(e).__name__}: {first})") from None
-    for key in WRAPPERS:
+    for key in wrappers:
         if isinstance(payload, dict) and isinstance(payload.get(key), dict):
             payload = payload[key]
             break
     if not isinstance(payload, dict) or not payload or \
             not all(isinstance(v, torch.Tensor) for v in payload.values()):
+        held = f" (it holds {few([str(k) for k in payload])})" if isinstance(payload, dict) and payload else ""
         raise UserError(f"{path}: not a state dict (a mapping of names to tensors), nor one wrapped under "
-                        f"{', '.join(WRAPPERS)}")
+                        f"{', '.join(wrappers)}{held}")
     for prefix in PREFIXES:
         if all(k.startswith(prefix) for k in payload):
             payload = {k[len(prefix):]: v for k, v in payload.items()}
