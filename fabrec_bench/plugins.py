@@ -39,6 +39,8 @@ DEFAULT_PLUGINS = (
     "fabrec_bench_plugins.models.fabrec.plugin",
     "fabrec_bench_plugins.models.pipnet.plugin",
     "fabrec_bench_plugins.models.hrnet.plugin",
+    "fabrec_bench_plugins.models.fan.plugin",
+    "fabrec_bench_plugins.models.star.plugin",
     "fabrec_bench_plugins.metrics.nme",
     "fabrec_bench_plugins.metrics.protocols",
 )
