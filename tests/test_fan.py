@@ -35,10 +35,21 @@ def original_net(seed: int) -> tuple[FAN, dict]:
     return net.eval(), state
 
 
-def save_torchscript(net: FAN, path) -> None:
-    """A TorchScript release as face-alignment 1.3-1.4 shipped it: the traced network, saved by torch.jit."""
-    traced = torch.jit.trace(net, torch.zeros(1, 3, 256, 256), strict=False)
-    torch.jit.save(traced, str(path))
+class LastStack(FAN):
+    """FAN returning only its last stack's heatmaps, as the 1.3-1.4 TorchScript files do (their API calls
+    .detach() on the output)."""
+
+    def forward(self, x):
+        return super().forward(x)[-1]
+
+
+def save_torchscript(net: FAN, path, wrapped: bool = False) -> None:
+    """A TorchScript release as face-alignment 1.3-1.4 shipped it: the traced network, saved by torch.jit;
+    `wrapped`: traced inside a wrapper module, so every tensor's name carries its attribute name."""
+    last = LastStack(4)
+    last.load_state_dict(net.state_dict())
+    module = torch.nn.Sequential(last) if wrapped else last
+    torch.jit.save(torch.jit.trace(module.eval(), torch.zeros(1, 3, 256, 256)), str(path))
 
 
 def original(net: FAN, faces: list[dict], code: str, **kwargs) -> np.ndarray:
@@ -84,6 +95,9 @@ def test_a_torchscript_release_is_read_without_running_it_and_runs_as_v14(tmp_pa
     save_torchscript(net, tmp_path / "2DFAN4-cd938726ad.zip")
     tensors = read_torchscript_tensors(tmp_path / "2DFAN4-cd938726ad.zip")
     assert set(tensors) == set(state) and all(torch.equal(tensors[k], state[k]) for k in state)
+    save_torchscript(net, tmp_path / "wrapped.zip", wrapped=True)
+    assert set(read_torchscript_tensors(tmp_path / "wrapped.zip")) == {f"0.{k}" for k in state}
+    np.testing.assert_array_equal(ours("300w", tmp_path / "wrapped.zip", faces[:2]), original(net, faces[:2], "1.4"))
     model = FanModel.load(tmp_path / "2DFAN4-cd938726ad.zip", "cpu")
     assert (model.kind, model.code, model.flip) == ("TorchScript", "1.4", False)
     expected = original(net, faces, "1.4")

@@ -35,6 +35,11 @@ def load_network(path: Path) -> tuple[FAN, str]:
     """The network in a .pth.tar state dict or a TorchScript release, and which kind the file is."""
     kind = "TorchScript" if is_torchscript(path) else "state dict"
     state = read_torchscript_tensors(path) if kind == "TorchScript" else read_state_dict(path)
+    heads = [k for k in state if k.endswith("." + HEAD)]
+    if HEAD not in state and len(heads) == 1:  # the network saved inside a wrapper: every key under one prefix
+        prefix = heads[0][: -len(HEAD)]
+        if all(k.startswith(prefix) for k in state):
+            state = {k[len(prefix):]: v for k, v in state.items()}
     if HEAD not in state:
         raise UserError(f"{path}: not a 2D-FAN-4 checkpoint (no {HEAD}; its keys begin "
                         f"{few(sorted(state), 3)})")
