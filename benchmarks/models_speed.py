@@ -4,11 +4,11 @@
 
 For each model it prints images/s and GFLOP per image (counted by torch.utils.flop_counter on one image) in fp32
 and, where the CPU computes bf16 natively (AVX512-BF16 or AMX) or on a CUDA GPU with bf16, in bf16; then the
-processor it ran on. The neural models (3FabRec, PIPNet-R18, PIPNet-R101, HRNetV2-W18) are timed on ready
-256-px crops already on the device, network and decoding together, as each model's predict runs them (random
-weights: speed does not depend on them). dlib's ERT is timed on 256-px face images with a box, mean-shape on
-boxes: both are what their predict does per face. Image reading and cropping are not included (see
-benchmarks/crop_throughput.py).
+processor it ran on. The neural models (3FabRec, PIPNet-R18, PIPNet-R101, HRNetV2-W18, 2D-FAN-4 with the flip
+test of face-alignment 1.5's default, STAR) are timed on ready 256-px crops already on the device, network and
+decoding together, as each model's predict runs them (random weights: speed does not depend on them). dlib's ERT
+is timed on 256-px face images with a box, mean-shape on boxes: both are what their predict does per face. Image
+reading and cropping are not included (see benchmarks/crop_throughput.py).
 """
 
 from __future__ import annotations
@@ -84,8 +84,25 @@ def hrnet(device: str, precision: str):
     return lambda x: heatmap_cells(net(x).float().cpu())
 
 
+def fan(device: str, precision: str):
+    """2D-FAN-4 with the flip test of face-alignment 1.5's default (two passes), and its decoding."""
+    from fabrec_bench_plugins.models.fan.decoding import heatmap_cells
+    from fabrec_bench_plugins.models.fan.model import MIRROR_68
+    from fabrec_bench_plugins.models.fan.network import FAN
+
+    net = FAN().to(device).eval()
+    return lambda x: heatmap_cells((net(x) + net(x.flip(3))[:, list(MIRROR_68)].flip(3)).float().cpu().numpy())
+
+
+def star(device: str, precision: str):
+    from fabrec_bench_plugins.models.star.network import StackedHourglass
+
+    net = StackedHourglass(98, 9).to(device).eval()
+    return lambda x: net(x).float().cpu()
+
+
 NEURAL = {"3fabrec": fabrec, "pipnet-r18": pipnet("resnet18"), "pipnet-r101": pipnet("resnet101"),
-          "hrnet-w18": hrnet}
+          "hrnet-w18": hrnet, "fan": fan, "star": star}
 
 
 def neural_row(name: str, make, device: str, precision: str, batch: int, iters: int) -> tuple[float, float]:

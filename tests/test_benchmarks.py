@@ -115,7 +115,7 @@ def test_protocols_side_by_side_prints_the_readme_example(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_models_speed_prints_a_row_per_model_with_its_flops_and_the_cpu():
-    models = "3fabrec,pipnet-r18,hrnet-w18,dlib-ert,mean-shape"
+    models = "3fabrec,pipnet-r18,hrnet-w18,fan,star,dlib-ert,mean-shape"
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "models_speed.py"), "--device", "cpu", "--batch-size", "1",
          "--iters", "1", "--models", models], capture_output=True, text=True, timeout=600, check=True)
@@ -123,7 +123,7 @@ def test_models_speed_prints_a_row_per_model_with_its_flops_and_the_cpu():
     assert re.match(r"device: cpu \(.+\(flags: .*\)\); torch .+; bf16 (native: timed|not native here: not timed)",
                     lines[0])
     timed = lines[1].split()[2:]  # fp32 img/s [bf16 img/s]
-    for name in ("3fabrec", "pipnet-r18", "hrnet-w18"):
+    for name in ("3fabrec", "pipnet-r18", "hrnet-w18", "fan", "star"):
         row = next(line for line in lines if line.startswith(name)).split()
         assert float(row[1]) > 1 and len(row) == 2 + len(timed) // 2 and all(float(r) > 0 for r in row[2:])
     assert re.search(r"^dlib-ert\s+–\s+[\d.]+ ", result.stdout, re.M)
