@@ -128,3 +128,23 @@ def test_models_speed_prints_a_row_per_model_with_its_flops_and_the_cpu():
         assert float(row[1]) > 1 and len(row) == 2 + len(timed) // 2 and all(float(r) > 0 for r in row[2:])
     assert re.search(r"^dlib-ert\s+–\s+[\d.]+ ", result.stdout, re.M)
     assert re.search(r"^mean-shape\s+0\.00\s+\d+", result.stdout, re.M)
+
+
+def test_fan_box_sources_prints_each_sources_crop_shift_and_nme(tmp_path):
+    """On a tiny synthetic 300-W with a random 2D-FAN-4: a row per box source, the ground truth's own shift 0."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import torch
+    from test_fan import original_net
+
+    from fabrec_bench.synth.formats import write_300w
+
+    write_300w(tmp_path / "300W", per_folder=1, seed=3)
+    torch.save(original_net(seed=1)[1], tmp_path / "2DFAN4.pth.tar")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "fan_box_sources.py"), "--data-root", str(tmp_path / "300W"),
+         "--checkpoint", str(tmp_path / "2DFAN4.pth.tar")], capture_output=True, text=True, timeout=600, check=True)
+    rows = {line.split("  ")[0].strip(): line.split() for line in result.stdout.splitlines()[3:]}
+    assert {"ground-truth", "300-W detector", "landmarks", "detector-haar"} <= set(rows)
+    truth = rows["ground-truth"]
+    assert truth[1] == "3/3" and float(truth[2]) == 0 and float(truth[4]) == 1 and float(truth[-1]) > 0
+    assert float(rows["300-W detector"][3]) > 0  # its detector boxes move the crop
