@@ -58,7 +58,11 @@ FIELD_PROTOCOLS: tuple[Protocol, ...] = (
                "0.0500x does not fail.",
                "Simpson's rule as SciPy's simps before 1.11 (STAR pins numpy 1.16); the 502-point 300-W grid "
                "uses its even-count averaging.",
-               "No AFLW definition in conf/alignment.py."),
+               "No AFLW definition in conf/alignment.py.",
+               "This is evaluate.py's frame (image pixels). tester.py (main.py --mode=test) scores the same "
+               "predictions in the 256-px crop's [-1, 1] frame with the ground truth clamped into the crop "
+               "(alignmentDataset.py _norm_points); the two agree unless a ground-truth point lies outside the "
+               "crop its metadata gives."),
     ),
     Protocol(
         name="pipnet", repository="jhb86253817/PIPNet", commit="b9eab58816437403a34aa5bc3adeafe5081fd36b",
