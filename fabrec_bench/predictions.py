@@ -7,7 +7,6 @@ then one row per face in original-image pixels (0-based).
 from __future__ import annotations
 
 import csv
-import math
 from pathlib import Path
 
 import numpy as np
@@ -34,30 +33,38 @@ def write_landmarks_csv(path: Path, ids: list[str], images: list[str], landmarks
     atomic_write(Path(path), write, binary=False, durable=False)
 
 
-def read_landmarks(path: Path, num_points: int) -> tuple[list[str], np.ndarray]:
-    """Read ids and (N, L, 2) landmarks from a CSV or .npz predictions file; errors name file and line."""
+def read_landmarks(path: Path, num_points: int, *, missed: bool = False) -> tuple[list[str], np.ndarray]:
+    """Read ids and (N, L, 2) landmarks from a CSV or .npz predictions file; errors name file and line.
+    `missed`: a face whose coordinates are all NaN is allowed (a run's own file marks so the faces its box
+    source missed); other non-finite values are errors either way."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: predictions file not found")
     if path.suffix.lower() == ".npz":
-        return _read_npz(path, num_points)
-    return _read_csv(path, num_points)
+        return _read_npz(path, num_points, missed)
+    return _read_csv(path, num_points, missed)
 
 
-def _read_npz(path: Path, num_points: int) -> tuple[list[str], np.ndarray]:
+def _finite(values, missed: bool) -> bool:
+    """Every value finite, or (`missed`) every value NaN."""
+    values = np.asarray(values, dtype=np.float64)
+    return bool(np.isfinite(values).all() or (missed and np.isnan(values).all()))
+
+
+def _read_npz(path: Path, num_points: int, missed: bool = False) -> tuple[list[str], np.ndarray]:
     arrays = read_npz(path, required=("ids", "landmarks"))
     ids = [str(i) for i in arrays["ids"].reshape(-1)]
     landmarks = np.asarray(arrays["landmarks"], dtype=np.float64)
     if landmarks.shape != (len(ids), num_points, 2):
         raise UserError(f"{path}: landmarks have shape {landmarks.shape}, expected ({len(ids)}, {num_points}, 2)")
-    bad = np.flatnonzero(~np.isfinite(landmarks).reshape(len(ids), -1).all(axis=1))
-    if bad.size:
+    bad = [i for i, face in enumerate(landmarks) if not _finite(face, missed)]
+    if bad:
         raise UserError(f"{path}: landmarks of face '{ids[bad[0]]}' contain NaN or inf")
     _check_unique(path, ids)
     return ids, landmarks
 
 
-def _read_csv(path: Path, num_points: int) -> tuple[list[str], np.ndarray]:
+def _read_csv(path: Path, num_points: int, missed: bool = False) -> tuple[list[str], np.ndarray]:
     expected = ["id", "image", *coordinate_header(num_points)]
     ids, rows = [], []
     with open(path, newline="", encoding="utf-8") as f:
@@ -82,7 +89,7 @@ def _read_csv(path: Path, num_points: int) -> tuple[list[str], np.ndarray]:
             except ValueError:
                 bad = next(v for v in row[2:] if not is_number(v))
                 raise UserError(f"{path}:{line}: value {bad!r} is not a number") from None
-            if not all(math.isfinite(v) for v in values):
+            if not _finite(values, missed):
                 raise UserError(f"{path}:{line}: coordinates must be finite (found NaN or inf)")
             ids.append(row[0])
             rows.append(values)

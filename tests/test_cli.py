@@ -158,7 +158,7 @@ def test_plugins_json_lists_wflw_mean_shape_and_metrics(cli):
     wflw = next(d for d in data["datasets"] if d["name"] == "wflw")
     assert wflw["landmarks"] == 98
     assert len([s for s in wflw["splits"] if s["role"] == "test"]) == 7
-    assert [m["name"] for m in data["models"]] == ["mean-shape", "dlib-ert", "3fabrec", "pipnet", "hrnet"]
+    assert [m["name"] for m in data["models"]] == ["mean-shape", "dlib-ert", "3fabrec", "pipnet", "hrnet", "fan", "star"]
     assert {"nme", "fr", "auc"} <= {m["name"] for m in data["metrics"]}
 
 

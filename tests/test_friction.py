@@ -62,7 +62,7 @@ def test_ced_plot_shows_curves_that_lie_beyond_the_threshold(tmp_path):
 def test_models_lists_installed_models_and_info_shows_3fabrec_parameter_counts(cli):
     listed = cli("models")
     assert listed.exit_code == 0 and all(name in listed.output for name in ("mean-shape", "3fabrec", "dlib-ert"))
-    assert [m["name"] for m in json.loads(cli("models", "--json").output)] == ["mean-shape", "dlib-ert", "3fabrec", "pipnet", "hrnet"]
+    assert [m["name"] for m in json.loads(cli("models", "--json").output)] == ["mean-shape", "dlib-ert", "3fabrec", "pipnet", "hrnet", "fan", "star"]
     info = json.loads(cli("models", "info", "3fabrec", "--json").output)
     counts = info["parameters"]["by input size"]["256"]
     assert counts == {"Q (encoder)": 11_379_491, "P (decoder)": 10_868_096, "D_z (latent discriminator)": 1_102_001,

@@ -19,7 +19,8 @@ def test_builtins_register_through_the_hooks():
     assert "mean-shape" in reg.models
     assert {"nme", "fr", "auc"} <= set(reg.metrics)
     assert {p.name for p in reg.plugins if p.builtin} == {"wflw", "w300", "aflw", "cofw", "vggface2", "affectnet",
-                                                          "mean-shape", "dlib-ert", "fabrec", "pipnet", "hrnet", "nme", "protocols"}
+                                                          "mean-shape", "dlib-ert", "fabrec", "pipnet", "hrnet",
+                                                          "fan", "star", "nme", "protocols"}
     assert {"wflw", "wflw68", "300w", "aflw", "vggface2", "affectnet"} <= set(reg.datasets)
     assert not reg.errors()
 

@@ -89,3 +89,19 @@ def test_3fabrec_runs_add_reconstructions_and_heatmaps(cli, synthetic_wflw, tmp_
     assert page.shape == (3 * 96, 4 * 96, 3)
     truth, predicted = page[:96, 192:288], page[:96, 288:]
     assert not np.array_equal(truth, predicted)
+
+
+def test_faces_a_detector_missed_are_shown_first_as_missed(cli, synthetic_wflw, tmp_path):
+    """A run with a detector's boxes stores NaN for the faces it missed (they count as failures); show reads
+    them back, puts them first and says so, instead of refusing the run's own predictions file."""
+    assert cli("run", "-m", "mean-shape", "-d", "wflw", "-s", "test", "--data-root", synthetic_wflw,
+               "--box-source", "detector-haar").exit_code == 0
+    with ResultsStore(store_path(tmp_path / "work")) as store:
+        (run,) = store.runs(status="finished")
+    faces = load_run_faces(run)
+    missed = ~np.isfinite(faces.predictions).all(axis=(1, 2))
+    assert 0 < missed.sum() < len(missed)  # the cascade misses some synthetic faces, not all
+    assert np.isinf(faces.nme[missed]).all() and np.isnan(faces.inner[missed]).all()
+    assert set(ordered(faces, "worst")[: missed.sum()]) == set(np.flatnonzero(missed))
+    result = cli("show", str(run.id), "-o", tmp_path / "gallery", "--per-page", "20")
+    assert result.exit_code == 0 and "Warning" not in result.output, result.output

@@ -66,7 +66,7 @@ def load_run_faces(run: RunRecord, data_root: str | Path | None = None, splits: 
     if key not in cache:
         cache[key] = api.read_split(adapter, root, run.split)
     split = cache[key]
-    ids, landmarks = read_landmarks(predictions_file(run), split.scheme.num_points)
+    ids, landmarks = read_landmarks(predictions_file(run), split.scheme.num_points, missed=True)
     where = {face_id: i for i, face_id in enumerate(ids)}
     missing = [s.id for s in split.samples if s.id not in where]
     if missing:
@@ -82,8 +82,11 @@ def load_run_faces(run: RunRecord, data_root: str | Path | None = None, splits: 
         idx = list(split.scheme.groups.get(name, ()))
         if not idx:
             return np.full(len(split), np.nan)
-        with np.errstate(invalid="ignore"):
-            return np.nanmean(np.where(errors.mask[:, idx], errors.per_point[:, idx], np.nan), axis=1)
+        values = np.where(errors.mask[:, idx], errors.per_point[:, idx], np.nan)
+        scored = np.isfinite(values).any(axis=1)  # a face the box source missed has no point error
+        out = np.full(len(split), np.nan)
+        out[scored] = np.nanmean(values[scored], axis=1)
+        return out
     return RunFaces(run, split, predictions, errors.per_face, group("inner"), group("outline"))
 
 
