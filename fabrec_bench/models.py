@@ -238,3 +238,14 @@ class ModelSpec:
             "pretrain_options": [o.to_dict() for o in describe_options(self.pretrain_options)]
             if self.pretrain else [],
         }
+
+
+def released_weights(name: str, *, load, description: str, options: type, checkpoint_suffix: str,
+                     details: Callable[[], dict]) -> ModelSpec:
+    """The spec of a model that evaluates a released checkpoint as its own code does (PIPNet, HRNet, FAN,
+    STAR): never created nor trained here, loaded from the file as downloaded, inference in fp32 (its own),
+    bf16 or fp16."""
+    return ModelSpec(name=name, create=checkpoint_only(name), load=load, description=description, options=options,
+                     capabilities=Capabilities(needs_training=False, needs_checkpoint=True,
+                                               precisions=("fp32", "bf16", "fp16")),
+                     checkpoint_suffix=checkpoint_suffix, details=details)

@@ -6,7 +6,6 @@ TorchScript releases (v1.4.1's code). Weights are random (nothing is downloaded)
 from __future__ import annotations
 
 import pickle
-import sqlite3
 import zipfile
 
 import numpy as np
@@ -14,16 +13,15 @@ import pytest
 import torch
 from original_fan import FAN, landmarks_v14, landmarks_v15
 from PIL import Image
+from released import nothing_stored, predict_on
 from test_hrnet import make_faces, random_weights
 
 from fabrec_bench.errors import UserError
-from fabrec_bench.models import DatasetFacts, RunContext
 from fabrec_bench.options import make_options, with_options
 from fabrec_bench.plugins import get_registry
 from fabrec_bench.predictions import read_landmarks
 from fabrec_bench.store import ResultsStore, store_path
 from fabrec_bench.torch_helpers.torchscript import read_torchscript_tensors
-from fabrec_bench.types import FaceSample
 from fabrec_bench_plugins.models.fan.model import FanModel
 from fabrec_bench_plugins.models.fan.options import FanOptions
 
@@ -63,16 +61,8 @@ def original(net: FAN, faces: list[dict], code: str, **kwargs) -> np.ndarray:
 
 
 def ours(dataset: str, path, faces: list[dict], **options) -> np.ndarray:
-    """fabrec-bench's predictions, given each face's box in the run's frame, returned in 0-based pixels."""
-    facts = DatasetFacts.of(get_registry().dataset(dataset))
-    origin = facts.coordinate_origin
-    samples = [FaceSample(f"{dataset}/{i}", f["image"], f["gt"] + origin, tuple(np.asarray(f["box"]) + origin))
-               for i, f in enumerate(faces)]
-    model = FanModel.load(path, RunContext(device="cpu", dataset=facts))
-    if options:
-        model.options = with_options(model.options, options)
-    model.check_options()
-    return model.predict(samples) - origin
+    """fabrec-bench's predictions, in the frame the original's code works in."""
+    return predict_on(FanModel, dataset, path, faces, "zero-based", **options)
 
 
 @pytest.mark.parametrize("dataset", ["300w", "wflw68", "cofw68"])
@@ -171,8 +161,7 @@ def test_eval_stores_the_apis_predictions_and_refuses_a_98_point_dataset(cli, sy
     result = cli("eval", "-m", "fan", "--checkpoint", tmp_path / "2DFAN4-11f355bf06.pth.tar", "-d", "wflw", "-s",
                  "test", "--data-root", synthetic_wflw, work_dir=work)
     assert result.exit_code != 0 and "checkpoint predicts 68 landmarks, dataset 'wflw' has 98" in result.output
-    store = work / "results.sqlite"
-    assert not store.exists() or sqlite3.connect(store).execute("select count(*) from runs").fetchone()[0] == 0
+    assert nothing_stored(work)
 
 
 def test_models_info_says_what_fan_is_and_where_its_weights_are(cli):

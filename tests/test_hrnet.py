@@ -6,7 +6,6 @@ compute_nme gives. Weights are random (nothing is downloaded), in each accepted 
 from __future__ import annotations
 
 import csv
-import sqlite3
 
 import cv2
 import numpy as np
@@ -21,14 +20,12 @@ from original_hrnet import (
     decode_preds,
 )
 from PIL import Image
+from released import nothing_stored, predict_on
 from test_pipnet import face_template, textured_image
 
 from fabrec_bench.errors import UserError
-from fabrec_bench.models import DatasetFacts, RunContext
-from fabrec_bench.options import with_options
 from fabrec_bench.plugins import get_registry
 from fabrec_bench.store import ResultsStore, store_path
-from fabrec_bench.types import FaceSample
 from fabrec_bench_plugins.models.hrnet.model import HRNetModel
 
 POINTS = {"wflw": 98, "300w": 68, "cofw": 29, "aflw": 19}
@@ -126,16 +123,8 @@ def checkpoint(tmp_path, dataset: str, seed: int) -> tuple[dict, object]:
 
 
 def ours(dataset: str, path, faces: list[dict], **options) -> np.ndarray:
-    """fabrec-bench's predictions in the files' frame."""
-    facts = DatasetFacts.of(get_registry().dataset(dataset))
-    offset = facts.file_origin - facts.coordinate_origin
-    samples = [FaceSample(f"{dataset}/{i}", f["image"], f["gt"] - offset, tuple(np.asarray(f["box"]) - offset))
-               for i, f in enumerate(faces)]
-    model = HRNetModel.load(path, RunContext(device="cpu", dataset=facts))
-    if options:
-        model.options = with_options(model.options, options)
-    model.check_options()
-    return model.predict(samples) + offset
+    """fabrec-bench's predictions, in the frame the original's code works in."""
+    return predict_on(HRNetModel, dataset, path, faces, "files", **options)
 
 
 @pytest.mark.parametrize("dataset", ["wflw", "300w", "cofw", "aflw"])
@@ -217,8 +206,7 @@ def test_eval_prints_the_number_hrnets_test_prints(cli, synthetic_wflw, tmp_path
     result = cli("eval", "-m", "hrnet", "--checkpoint", wrong, "-d", "wflw", "-s", "test", "--data-root",
                  synthetic_wflw, work_dir=work)
     assert result.exit_code != 0 and "checkpoint predicts 19 landmarks, dataset 'wflw' has 98" in result.output
-    store = work / "results.sqlite"
-    assert not store.exists() or sqlite3.connect(store).execute("select count(*) from runs").fetchone()[0] == 0
+    assert nothing_stored(work)
 
 
 def test_models_info_says_what_hrnet_is_and_where_its_weights_are(cli):

@@ -6,21 +6,18 @@ evaluate.py prints. Weights are random (nothing is downloaded), in its checkpoin
 from __future__ import annotations
 
 import collections
-import sqlite3
 
 import numpy as np
 import pytest
 import torch
 from original_star import StackedHGNetV1, dataset_input, demo_centre_scale, to_image
+from released import nothing_stored, predict_on
 from test_hrnet import make_faces, random_weights
 
 from fabrec_bench.errors import UserError
-from fabrec_bench.models import DatasetFacts, RunContext
-from fabrec_bench.options import with_options
 from fabrec_bench.plugins import get_registry
 from fabrec_bench.predictions import read_landmarks
 from fabrec_bench.store import ResultsStore, store_path
-from fabrec_bench.types import FaceSample
 from fabrec_bench_plugins.models.star.model import StarModel
 
 POINTS = {"wflw": 98, "300w": 68, "cofw": 29}
@@ -70,15 +67,8 @@ def write_metadata(path, faces: list[dict], places, header: bool = True) -> None
 
 
 def ours(dataset: str, path, faces: list[dict], **options) -> np.ndarray:
-    facts = DatasetFacts.of(get_registry().dataset(dataset))
-    origin = facts.coordinate_origin
-    samples = [FaceSample(f"{dataset}/{i}", f["image"], f["gt"] + origin, tuple(np.asarray(f["box"]) + origin))
-               for i, f in enumerate(faces)]
-    model = StarModel.load(path, RunContext(device="cpu", dataset=facts))
-    if options:
-        model.options = with_options(model.options, options)
-    model.check_options()
-    return model.predict(samples) - origin
+    """fabrec-bench's predictions, in the frame the original's code works in."""
+    return predict_on(StarModel, dataset, path, faces, "zero-based", **options)
 
 
 @pytest.mark.parametrize("dataset", ["wflw", "300w", "cofw"])
@@ -173,8 +163,7 @@ def test_eval_prints_the_number_stars_evaluate_prints(cli, synthetic_wflw, tmp_p
     result = cli("eval", "-m", "star", "--checkpoint", tmp_path / "COFW.pkl", "-d", "wflw", "-s", "test",
                  "--data-root", synthetic_wflw, work_dir=work)
     assert result.exit_code != 0 and "checkpoint predicts 29 landmarks, dataset 'wflw' has 98" in result.output
-    store = work / "results.sqlite"
-    assert not store.exists() or sqlite3.connect(store).execute("select count(*) from runs").fetchone()[0] == 0
+    assert nothing_stored(work)
 
 
 def test_models_info_says_what_star_is_and_where_its_weights_are(cli):

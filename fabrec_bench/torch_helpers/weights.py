@@ -70,3 +70,23 @@ def file_sha256(path: str | Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def load_checked(net: torch.nn.Module, state: dict[str, torch.Tensor], source: str | Path, layout: str,
+                 owner: str, hint: str = "") -> torch.nn.Module:
+    """`state` loaded into `net`, which is returned in eval mode; a key set or a shape that does not fit is
+    one line: "<source>: not <layout>: missing ...; unexpected ..." or "<source>: <key> has shape ..., <owner>'s
+    has ...<hint>"."""
+    expected = net.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        parts = [f"missing {few(missing)}" if missing else "", f"unexpected {few(unexpected)}" if unexpected else ""]
+        raise UserError(f"{source}: not {layout}: " + "; ".join(p for p in parts if p))
+    wrong = [k for k in expected if expected[k].shape != state[k].shape]
+    if wrong:
+        k = wrong[0]
+        raise UserError(f"{source}: {k} has shape {tuple(state[k].shape)}, {owner}'s has "
+                        f"{tuple(expected[k].shape)}{hint}")
+    net.load_state_dict(state)
+    return net.eval()

@@ -17,7 +17,7 @@ from fabrec_bench.schemes import scheme_for_points
 from fabrec_bench.torch_helpers.device import resolve_device
 from fabrec_bench.torch_helpers.precision import autocast_for, choose
 from fabrec_bench.torch_helpers.torchscript import is_torchscript, read_torchscript_tensors
-from fabrec_bench.torch_helpers.weights import few, file_sha256, read_state_dict
+from fabrec_bench.torch_helpers.weights import few, file_sha256, load_checked, read_state_dict
 from fabrec_bench.types import FaceSample
 from fabrec_bench_plugins.models.fan import preprocess
 from fabrec_bench_plugins.models.fan.decoding import heatmap_cells, to_image
@@ -43,19 +43,9 @@ def load_network(path: Path) -> tuple[FAN, str]:
     if HEAD not in state:
         raise UserError(f"{path}: not a 2D-FAN-4 checkpoint (no {HEAD}; its keys begin "
                         f"{few(sorted(state), 3)})")
-    net = FAN(points=int(state[HEAD].shape[0]))
-    expected = net.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    if missing or unexpected:
-        parts = [f"missing {few(missing)}" if missing else "", f"unexpected {few(unexpected)}" if unexpected else ""]
-        raise UserError(f"{path}: not the layout of 2D-FAN-4 (four stacks): " + "; ".join(p for p in parts if p))
-    wrong = [k for k in expected if expected[k].shape != state[k].shape]
-    if wrong:
-        raise UserError(f"{path}: {wrong[0]} has shape {tuple(state[wrong[0]].shape)}, 2D-FAN-4's has "
-                        f"{tuple(expected[wrong[0]].shape)}")
-    net.load_state_dict(state)
-    return net.eval(), kind
+    net = load_checked(FAN(points=int(state[HEAD].shape[0])), state, path, "the layout of 2D-FAN-4 (four stacks)",
+                       "2D-FAN-4")
+    return net, kind
 
 
 class FanModel(LandmarkModel):

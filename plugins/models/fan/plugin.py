@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fabrec_bench.hookspecs import hookimpl
-from fabrec_bench.models import Capabilities, ModelSpec, checkpoint_only
+from fabrec_bench.models import released_weights
 from fabrec_bench_plugins.models.fan import releases
 from fabrec_bench_plugins.models.fan.options import FanOptions
 
@@ -54,13 +54,7 @@ def details() -> dict:
 
 @hookimpl
 def fabrec_bench_register_models(register):
-    register(ModelSpec(
-        name="fan",
-        create=checkpoint_only("fan"),
-        load=load_model,
+    register(released_weights(
+        "fan", load=load_model,
         description="2D-FAN-4 (ICCV 2017), face-alignment's released weights run as its API runs them on face boxes",
-        options=FanOptions,
-        capabilities=Capabilities(needs_training=False, needs_checkpoint=True, precisions=("fp32", "bf16", "fp16")),
-        checkpoint_suffix=".pth.tar",
-        details=details,
-    ))
+        options=FanOptions, checkpoint_suffix=".pth.tar", details=details))

@@ -17,7 +17,7 @@ from fabrec_bench.options import make_options
 from fabrec_bench.schemes import scheme_for_points
 from fabrec_bench.torch_helpers.device import resolve_device
 from fabrec_bench.torch_helpers.precision import autocast_for, choose
-from fabrec_bench.torch_helpers.weights import few, file_sha256, read_state_dict
+from fabrec_bench.torch_helpers.weights import few, file_sha256, load_checked, read_state_dict
 from fabrec_bench.types import FaceSample
 from fabrec_bench_plugins.models.hrnet import preprocess
 from fabrec_bench_plugins.models.hrnet.decoding import heatmap_cells, to_image
@@ -36,19 +36,9 @@ def load_network(state: dict[str, torch.Tensor], source: Path) -> tuple[HRNetFac
         raise UserError(f"{source}: not an HRNetV2-W18 face checkpoint of a known layout (missing, per layout: "
                         f"{wanted})")
     state = to_module_keys(state, layout)
-    net = HRNetFace(int(state[HEAD].shape[0]))
-    expected = net.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    if missing or unexpected:
-        parts = [f"missing {few(missing)}" if missing else "", f"unexpected {few(unexpected)}" if unexpected else ""]
-        raise UserError(f"{source}: not the {layout} layout of HRNetV2-W18: " + "; ".join(p for p in parts if p))
-    wrong = [k for k in expected if expected[k].shape != state[k].shape]
-    if wrong:
-        raise UserError(f"{source}: {wrong[0]} has shape {tuple(state[wrong[0]].shape)}, HRNetV2-W18's has "
-                        f"{tuple(expected[wrong[0]].shape)} (another width than W18?)")
-    net.load_state_dict(state)
-    return net.eval(), layout
+    net = load_checked(HRNetFace(int(state[HEAD].shape[0])), state, source, f"the {layout} layout of HRNetV2-W18",
+                       "HRNetV2-W18", " (another width than W18?)")
+    return net, layout
 
 
 def read_annotations(path: str | Path, num_points: int) -> dict[str, list[tuple[preprocess.CentreScale, np.ndarray]]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fabrec_bench.hookspecs import hookimpl
-from fabrec_bench.models import Capabilities, ModelSpec, checkpoint_only
+from fabrec_bench.models import released_weights
 from fabrec_bench_plugins.models.hrnet import releases
 from fabrec_bench_plugins.models.hrnet.options import HRNetOptions
 
@@ -54,13 +54,7 @@ def details() -> dict:
 
 @hookimpl
 def fabrec_bench_register_models(register):
-    register(ModelSpec(
-        name="hrnet",
-        create=checkpoint_only("hrnet"),
-        load=load_model,
+    register(released_weights(
+        "hrnet", load=load_model,
         description="HRNetV2-W18 (TPAMI 2020), released face checkpoints run as HRNet-Facial's test runs them",
-        options=HRNetOptions,
-        capabilities=Capabilities(needs_training=False, needs_checkpoint=True, precisions=("fp32", "bf16", "fp16")),
-        checkpoint_suffix=".pth",
-        details=details,
-    ))
+        options=HRNetOptions, checkpoint_suffix=".pth", details=details))

@@ -21,7 +21,7 @@ from fabrec_bench.options import make_options
 from fabrec_bench.schemes import scheme_for_points
 from fabrec_bench.torch_helpers.device import resolve_device
 from fabrec_bench.torch_helpers.precision import autocast_for, choose
-from fabrec_bench.torch_helpers.weights import few, file_sha256, read_state_dict
+from fabrec_bench.torch_helpers.weights import file_sha256, load_checked, read_state_dict
 from fabrec_bench.types import FaceSample
 from fabrec_bench_plugins.models.pipnet import preprocess
 from fabrec_bench_plugins.models.pipnet.decoding import Neighbours, decode, neighbours
@@ -36,21 +36,8 @@ def load_network(state: dict[str, torch.Tensor], source: Path) -> PipNet:
         variant = read_variant(state)
     except ValueError as e:
         raise UserError(f"{source}: {e}") from None
-    net = PipNet(variant)
-    expected = net.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    if missing or unexpected:
-        parts = [f"missing {few(missing)}" if missing else "", f"unexpected {few(unexpected)}" if unexpected else ""]
-        raise UserError(f"{source}: not the layout of a PIPNet {variant.backbone} checkpoint: "
-                        + "; ".join(p for p in parts if p))
-    wrong = [k for k in expected if expected[k].shape != state[k].shape]
-    if wrong:
-        k = wrong[0]
-        raise UserError(f"{source}: {k} has shape {tuple(state[k].shape)}, a {variant.backbone} PIPNet's has "
-                        f"{tuple(expected[k].shape)}")
-    net.load_state_dict(state)
-    return net.eval()
+    return load_checked(PipNet(variant), state, source, f"the layout of a PIPNet {variant.backbone} checkpoint",
+                        f"a {variant.backbone} PIPNet")
 
 
 def read_meanface(path: str | Path, num_lms: int) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fabrec_bench.hookspecs import hookimpl
-from fabrec_bench.models import Capabilities, ModelSpec, checkpoint_only
+from fabrec_bench.models import released_weights
 from fabrec_bench_plugins.models.pipnet import releases
 from fabrec_bench_plugins.models.pipnet.options import PipNetOptions
 
@@ -61,13 +61,7 @@ def details() -> dict:
 
 @hookimpl
 def fabrec_bench_register_models(register):
-    register(ModelSpec(
-        name="pipnet",
-        create=checkpoint_only("pipnet"),
-        load=load_model,
+    register(released_weights(
+        "pipnet", load=load_model,
         description="PIPNet (IJCV 2021), released checkpoints run as its test code runs them",
-        options=PipNetOptions,
-        capabilities=Capabilities(needs_training=False, needs_checkpoint=True, precisions=("fp32", "bf16", "fp16"), crop_rule=None),
-        checkpoint_suffix=".pth",
-        details=details,
-    ))
+        options=PipNetOptions, checkpoint_suffix=".pth", details=details))

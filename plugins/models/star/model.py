@@ -17,7 +17,7 @@ from fabrec_bench.options import make_options
 from fabrec_bench.schemes import scheme_for_points
 from fabrec_bench.torch_helpers.device import resolve_device
 from fabrec_bench.torch_helpers.precision import autocast_for, choose
-from fabrec_bench.torch_helpers.weights import few, file_sha256, read_state_dict
+from fabrec_bench.torch_helpers.weights import few, file_sha256, load_checked, read_state_dict
 from fabrec_bench.types import FaceSample
 from fabrec_bench_plugins.models.star import preprocess
 from fabrec_bench_plugins.models.star.network import StackedHourglass
@@ -33,20 +33,8 @@ def load_network(path: Path, weights: str = "net") -> StackedHourglass:
         raise UserError(f"{path}: not a STAR checkpoint (no {EDGES} under '{weights}'; its keys begin "
                         f"{few(sorted(state), 3)})")
     points, edges = (int(n) for n in state[EDGES].shape[:2])
-    net = StackedHourglass(points, edges)
-    expected = net.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    if missing or unexpected:
-        parts = [f"missing {few(missing)}" if missing else "", f"unexpected {few(unexpected)}" if unexpected else ""]
-        raise UserError(f"{path}: not the layout of STAR's four-stack hourglass with CoordConv and AAM: "
-                        + "; ".join(p for p in parts if p))
-    wrong = [k for k in expected if expected[k].shape != state[k].shape]
-    if wrong:
-        raise UserError(f"{path}: {wrong[0]} has shape {tuple(state[wrong[0]].shape)}, STAR's has "
-                        f"{tuple(expected[wrong[0]].shape)}")
-    net.load_state_dict(state)
-    return net.eval()
+    return load_checked(StackedHourglass(points, edges), state, path,
+                        "the layout of STAR's four-stack hourglass with CoordConv and AAM", "STAR")
 
 
 class StarModel(LandmarkModel):

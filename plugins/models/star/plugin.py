@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fabrec_bench.hookspecs import hookimpl
-from fabrec_bench.models import Capabilities, ModelSpec, checkpoint_only
+from fabrec_bench.models import released_weights
 from fabrec_bench_plugins.models.star import releases
 from fabrec_bench_plugins.models.star.options import StarOptions
 
@@ -50,13 +50,7 @@ def details() -> dict:
 
 @hookimpl
 def fabrec_bench_register_models(register):
-    register(ModelSpec(
-        name="star",
-        create=checkpoint_only("star"),
-        load=load_model,
+    register(released_weights(
+        "star", load=load_model,
         description="STAR (CVPR 2023), released stacked-hourglass checkpoints run as its test runs them",
-        options=StarOptions,
-        capabilities=Capabilities(needs_training=False, needs_checkpoint=True, precisions=("fp32", "bf16", "fp16")),
-        checkpoint_suffix=".pkl",
-        details=details,
-    ))
+        options=StarOptions, checkpoint_suffix=".pkl", details=details))
