@@ -11,7 +11,7 @@ import numpy as np
 
 from fabrec_bench_plugins.models.fan.preprocess import SCALE_UNIT, CentreScale
 
-SOURCE = "face_alignment/utils.py:190-242 (get_preds_fromhm, _get_preds_fromhm), 159-187 (transform_np)"
+SOURCE = "face_alignment/utils.py:184-244 (get_preds_fromhm, _get_preds_fromhm), 147-181 (transform_np)"
 
 
 def heatmap_cells(heatmaps: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ CROP = 256
 SCALE_UNIT = 200.0  # FAN's scale is the face size in units of 200 pixels
 CENTRE_SHIFT = 0.12  # the centre moves up by this fraction of the box height
 REFERENCE_SCALE = 195.0  # core.FaceDetector.reference_scale (S3FD, dlib, folder)
-SOURCE = "face_alignment/api.py:224-230 (centre, scale), face_alignment/utils.py:78-154 (transform, crop)"
+SOURCE = "face_alignment/api.py:226-232 (centre, scale, crop call), face_alignment/utils.py:76-144 (transform, crop)"
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from fabrec_bench.errors import UserError
 
 SIZE = 256
 SOURCE = ("lib/dataset/augmentation.py:76-120 (GetCropMatrix, align_corners=True), 206-234 (Transform); "
-          "lib/dataset/alignmentDataset.py:272-330 (__getitem__); evaluate.py:128-184 (denorm_points, postprocess)")
+          "lib/dataset/alignmentDataset.py:260-316 (__getitem__); evaluate.py:136-163 (denorm_points, postprocess)")
 # alignmentDataset.py: image paths in ADNet's files carry these prefixes, removed before joining image_dir
 PATH_PREFIXES = ("//msr-facestore/Workspace/MSRA_EP_Allergan/users/yanghuan/training_data/wflw/rawImages/",
                  "./rawImages/")
