@@ -67,7 +67,7 @@ def ours(dataset: str, path, faces: list[dict], **options) -> np.ndarray:
 
 @pytest.mark.parametrize("dataset", ["300w", "wflw68", "cofw68"])
 def test_predictions_equal_face_alignments_own_api(dataset, tmp_path):
-    faces = make_faces("300w", tmp_path / "images", 8, seed=1)
+    faces = make_faces("300w", tmp_path / "images", 5, seed=1)  # a face larger than its image, one across a border
     net, state = original_net(seed=2)
     torch.save(state, tmp_path / "2DFAN4.pth.tar")
     expected = original(net, faces, "1.5", flip_input=True)
@@ -80,7 +80,7 @@ def test_predictions_equal_face_alignments_own_api(dataset, tmp_path):
 
 
 def test_a_torchscript_release_is_read_without_running_it_and_runs_as_v14(tmp_path):
-    faces = make_faces("300w", tmp_path / "images", 6, seed=3)
+    faces = make_faces("300w", tmp_path / "images", 4, seed=3)
     net, state = original_net(seed=4)
     save_torchscript(net, tmp_path / "2DFAN4-cd938726ad.zip")
     tensors = read_torchscript_tensors(tmp_path / "2DFAN4-cd938726ad.zip")
@@ -92,16 +92,16 @@ def test_a_torchscript_release_is_read_without_running_it_and_runs_as_v14(tmp_pa
     assert (model.kind, model.code, model.flip) == ("TorchScript", "1.4", False)
     expected = original(net, faces, "1.4")
     np.testing.assert_array_equal(ours("300w", tmp_path / "2DFAN4-cd938726ad.zip", faces), expected)
-    np.testing.assert_array_equal(ours("300w", tmp_path / "2DFAN4-cd938726ad.zip", faces, flip="true"),
-                                  original(net, faces, "1.4", flip_input=True))
+    np.testing.assert_array_equal(ours("300w", tmp_path / "2DFAN4-cd938726ad.zip", faces[:2], flip="true"),
+                                  original(net, faces[:2], "1.4", flip_input=True))
 
 
 def test_batches_and_either_code_give_the_api_s_answers(tmp_path):
-    faces = make_faces("300w", tmp_path / "images", 5, seed=5)
+    faces = make_faces("300w", tmp_path / "images", 3, seed=5)
     net, state = original_net(seed=6)
     torch.save({f"module.{k}": v for k, v in state.items()}, tmp_path / "module.pth.tar")
-    np.testing.assert_array_equal(ours("300w", tmp_path / "module.pth.tar", faces, batch_size=4),
-                                  original(net, faces, "1.5", flip_input=True, max_batch_size=4))
+    np.testing.assert_array_equal(ours("300w", tmp_path / "module.pth.tar", faces, batch_size=2),
+                                  original(net, faces, "1.5", flip_input=True, max_batch_size=2))
     np.testing.assert_array_equal(ours("300w", tmp_path / "module.pth.tar", faces, code="1.4"),
                                   original(net, faces, "1.4"))
     np.testing.assert_array_equal(ours("300w", tmp_path / "module.pth.tar", faces, flip="false", reference_scale=165),
@@ -146,10 +146,10 @@ def test_eval_stores_the_apis_predictions_and_refuses_a_98_point_dataset(cli, sy
     faces = [{"gt": s.landmarks_px, "image": s.image_path, "box": np.asarray(s.box_px)} for s in split.samples]
     net, state = original_net(seed=8)
     torch.save(state, tmp_path / "2DFAN4-11f355bf06.pth.tar")
-    expected = original(net, faces, "1.5", flip_input=True)
+    expected = original(net, faces, "1.5", flip_input=False)  # the flip test is checked above; half the time here
 
     result = cli("eval", "-m", "fan", "--checkpoint", tmp_path / "2DFAN4-11f355bf06.pth.tar", "-d", "wflw68", "-s",
-                 "test", "--data-root", synthetic_wflw, "--device", "cpu")
+                 "test", "--data-root", synthetic_wflw, "--device", "cpu", "--config", "flip=false")
     assert result.exit_code == 0, result.output
     with ResultsStore(store_path(tmp_path / "work")) as store:
         (run,) = store.runs(status="finished", model="fan")
