@@ -4,6 +4,7 @@ fault named, numbers recognised before they are parsed."""
 from __future__ import annotations
 
 import os
+from collections import defaultdict
 from pathlib import Path
 
 from fabrec_bench.errors import AnnotationError
@@ -55,3 +56,20 @@ def is_number(text: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+class RowsByImage:
+    """The rows of a processed annotation file (HRNet-Facial's CSV, ADNet's metadata), keyed by the image path
+    each names relative to its own root, found for an image on disk by path suffix. Indexed once by file name,
+    so each face looks only at the rows naming a file of its own name, not at the whole file."""
+
+    def __init__(self, rows: dict[str, list]):
+        self._by_file: dict[str, list[tuple[str, list]]] = defaultdict(list)
+        for name, items in rows.items():
+            self._by_file[name.rsplit("/", 1)[-1]].append((name, items))
+
+    def for_image(self, image_path) -> list:
+        """Every row whose path is the image's path or a suffix of it."""
+        posix = Path(image_path).as_posix()
+        return [row for name, items in self._by_file.get(posix.rsplit("/", 1)[-1], ())
+                if posix == name or posix.endswith("/" + name) for row in items]

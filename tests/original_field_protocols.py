@@ -7,6 +7,8 @@ names.
 from __future__ import annotations
 
 import numpy as np
+import torch
+from original_hrnet import compute_nme
 from scipy.integrate import simpson
 
 
@@ -32,22 +34,12 @@ def fr_and_auc_on_grid(nmes, thres, step=0.0001) -> tuple[float, float]:
     return fr, auc
 
 
-# -- HRNet-Facial: lib/core/evaluation.py compute_nme, lib/core/function.py failure rates -------------------
+# -- HRNet-Facial: lib/core/evaluation.py compute_nme (ported once, in original_hrnet.py), lib/core/function.py
+#    failure rates
 
 def hrnet(preds: np.ndarray, target: np.ndarray, box_size: np.ndarray | None = None) -> dict:
-    N, L = preds.shape[:2]
-    rmse = np.zeros(N)
-    for i in range(N):
-        pts_pred, pts_gt = preds[i], target[i]
-        if L == 19:
-            interocular = box_size[i]
-        elif L == 29:
-            interocular = np.linalg.norm(pts_gt[8] - pts_gt[9])
-        elif L == 68:
-            interocular = np.linalg.norm(pts_gt[36] - pts_gt[45])
-        elif L == 98:
-            interocular = np.linalg.norm(pts_gt[60] - pts_gt[72])
-        rmse[i] = np.sum(np.linalg.norm(pts_pred - pts_gt, axis=1)) / (interocular * L)
+    N = preds.shape[0]
+    rmse = compute_nme(torch.from_numpy(preds), torch.from_numpy(target), box_size)
     return {"nme": rmse.mean(), "fr": (rmse > 0.10).sum() / N, "fr2": (rmse > 0.08).sum() / N}
 
 

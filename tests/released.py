@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 
 import numpy as np
+import torch
 
 from fabrec_bench.models import DatasetFacts, RunContext
 from fabrec_bench.options import with_options
@@ -32,3 +33,24 @@ def nothing_stored(work) -> bool:
     """True when the work directory holds no run (no store, or a store without rows)."""
     store = work / "results.sqlite"
     return not store.exists() or sqlite3.connect(store).execute("select count(*) from runs").fetchone()[0] == 0
+
+
+def random_weights(net: torch.nn.Module, seed: int, gain: float = 1.0) -> dict:
+    """The network's state dict, in the original's key layout, with every weight, bias and BatchNorm statistic
+    random (so every face lands somewhere else): weights scaled by sqrt(gain / fan_in) so activations stay in
+    range through the network (PIPNet's ResNets: gain 2)."""
+    generator = torch.Generator().manual_seed(seed)
+    state = net.state_dict()
+    for key, value in state.items():
+        if not value.is_floating_point():
+            continue
+        noise = torch.randn(value.shape, generator=generator)
+        if key.endswith("running_var"):
+            state[key] = 0.5 + torch.rand(value.shape, generator=generator)
+        elif value.dim() == 1 and key.endswith("weight"):  # BatchNorm scale
+            state[key] = 1 + 0.1 * noise
+        elif value.dim() == 1:  # biases, BatchNorm shifts and means
+            state[key] = 0.1 * noise
+        else:
+            state[key] = noise * (gain / value[0].numel()) ** 0.5
+    return state

@@ -13,8 +13,8 @@ import pytest
 import torch
 from original_fan import FAN, landmarks_v14, landmarks_v15
 from PIL import Image
-from released import nothing_stored, predict_on
-from test_hrnet import make_faces, random_weights
+from released import nothing_stored, predict_on, random_weights
+from test_hrnet import make_faces
 
 from fabrec_bench.errors import UserError
 from fabrec_bench.options import make_options, with_options

@@ -13,6 +13,7 @@ from dataclasses import replace
 import cv2
 import numpy as np
 import pytest
+from face_boxes import box_in_image
 from original_field_protocols import (
     hrnet,
     in_crop,
@@ -43,12 +44,7 @@ def make_faces(dataset: str, folder, n: int = 30, seed: int = 0) -> list[dict]:
     for i in range(n):
         W, H = int(rng.integers(180, 320)), int(rng.integers(160, 300))
         bw, bh = rng.uniform(60, 120), rng.uniform(70, 140)
-        x0, y0 = rng.uniform(5, W - bw - 5), rng.uniform(5, H - bh - 5)
-        if i % 3 == 0:  # cut by a border
-            x0 = [-0.3 * bw, W - 0.7 * bw, rng.uniform(5, 20), rng.uniform(5, 20)][i // 3 % 4]
-            y0 = [rng.uniform(5, 20), rng.uniform(5, 20), -0.25 * bh, H - 0.8 * bh][i // 3 % 4]
-        if dataset in ("cofw", "cofw68"):
-            x0, y0, bw, bh = round(x0), round(y0), round(bw), round(bh)
+        x0, y0, bw, bh = box_in_image(rng, i, W, H, bw, bh, dataset)
         points = POINTS[dataset]
         gt = np.stack([x0 + rng.uniform(0.05, 0.95, points) * bw, y0 + rng.uniform(0.05, 0.95, points) * bh], 1)
         pred = gt + rng.normal(0, 1, gt.shape) * rng.uniform(0.3, 8)

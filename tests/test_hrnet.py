@@ -20,7 +20,7 @@ from original_hrnet import (
     decode_preds,
 )
 from PIL import Image
-from released import nothing_stored, predict_on
+from released import nothing_stored, predict_on, random_weights
 from test_pipnet import face_template, textured_image
 
 from fabrec_bench.errors import UserError
@@ -29,25 +29,6 @@ from fabrec_bench.store import ResultsStore, store_path
 from fabrec_bench_plugins.models.hrnet.model import HRNetModel
 
 POINTS = {"wflw": 98, "300w": 68, "cofw": 29, "aflw": 19}
-
-
-def random_weights(net: torch.nn.Module, seed: int) -> dict:
-    """Every weight and BatchNorm statistic random, scaled so activations stay in range through the network."""
-    generator = torch.Generator().manual_seed(seed)
-    state = net.state_dict()
-    for key, value in state.items():
-        if not value.is_floating_point():
-            continue
-        noise = torch.randn(value.shape, generator=generator)
-        if key.endswith("running_var"):
-            state[key] = 0.5 + torch.rand(value.shape, generator=generator)
-        elif value.dim() == 1 and key.endswith("weight"):
-            state[key] = 1 + 0.1 * noise
-        elif value.dim() == 1:
-            state[key] = 0.1 * noise
-        else:
-            state[key] = noise * (1.0 / value[0].numel()) ** 0.5
-    return state
 
 
 def make_faces(dataset: str, folder, n: int, seed: int) -> list[dict]:

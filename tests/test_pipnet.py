@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from face_boxes import box_in_image
 from original_pipnet import (
     build_net,
     compute_nme,
@@ -23,6 +24,7 @@ from original_pipnet import (
     run_test,
     write_label_file,
 )
+from released import random_weights
 
 from fabrec_bench.errors import UserError
 from fabrec_bench.models import DatasetFacts, RunContext
@@ -49,27 +51,6 @@ def face_template(dataset: str, seed: int) -> np.ndarray:
     return 0.1 + 0.8 * (points - points.min(0)) / np.ptp(points, axis=0)
 
 
-def random_weights(net: torch.nn.Module, seed: int) -> dict:
-    """The network's state dict with every weight, bias and BatchNorm statistic random (so the argmax cells and
-    offsets vary from face to face), in the original's key layout."""
-    generator = torch.Generator().manual_seed(seed)
-    state = net.state_dict()
-    for key, value in state.items():
-        if not value.is_floating_point():
-            continue
-        noise = torch.randn(value.shape, generator=generator)
-        if key.endswith("running_var"):
-            state[key] = 0.5 + torch.rand(value.shape, generator=generator)
-        elif value.dim() == 1 and key.endswith("weight"):  # BatchNorm scale
-            state[key] = 1 + 0.1 * noise
-        elif value.dim() == 1:  # biases, BatchNorm shifts and means
-            state[key] = 0.1 * noise
-        else:
-            fan_in = value[0].numel()
-            state[key] = noise * (2.0 / fan_in) ** 0.5
-    return state
-
-
 def textured_image(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     """Smooth random colour blobs with fine noise: crops of it differ from face to face and from their JPEG."""
     coarse = rng.uniform(0, 255, (max(height // 16, 2), max(width // 16, 2), 3)).astype(np.float32)
@@ -86,12 +67,7 @@ def make_faces(dataset: str, folder, n: int, seed: int, template: np.ndarray) ->
     for i in range(n):
         W, H = int(rng.integers(200, 340)), int(rng.integers(180, 320))
         bw, bh = rng.uniform(70, 130), rng.uniform(80, 150)
-        x0, y0 = rng.uniform(5, W - bw - 5), rng.uniform(5, H - bh - 5)
-        if i % 3 == 0:  # cut by a border
-            x0 = [-0.3 * bw, W - 0.7 * bw, rng.uniform(5, 20), rng.uniform(5, 20)][i // 3 % 4]
-            y0 = [rng.uniform(5, 20), rng.uniform(5, 20), -0.25 * bh, H - 0.8 * bh][i // 3 % 4]
-        if dataset in ("cofw", "cofw68"):
-            x0, y0, bw, bh = round(x0), round(y0), round(bw), round(bh)
+        x0, y0, bw, bh = box_in_image(rng, i, W, H, bw, bh, dataset)
         shape = np.clip(template + rng.normal(0, 0.02, template.shape), 0.02, 0.98)
         gt = np.stack([x0 + shape[:, 0] * bw, y0 + shape[:, 1] * bh], 1)
         suffix = ".png" if dataset != "300w" or i % 2 else ".jpg"
@@ -147,7 +123,7 @@ def as_samples(dataset: str, faces: list[dict]) -> tuple[list[FaceSample], Datas
 
 
 def checkpoint(tmp_path, dataset: str, backbone: str, seed: int) -> tuple[dict, object]:
-    state = random_weights(build_net(backbone, POINTS[dataset]), seed)
+    state = random_weights(build_net(backbone, POINTS[dataset]), seed, gain=2.0)
     path = tmp_path / f"{dataset}-{backbone}-epoch59.pth"
     torch.save(state, path)
     return state, path

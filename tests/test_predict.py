@@ -111,7 +111,7 @@ def test_released_models_predict_from_the_face_box_on_photographs(cli, photos, t
     """pipnet and hrnet crop photographs by the box they are given (no dataset rule, no ground truth)."""
     from original_hrnet import HighResolutionNet
     from original_pipnet import build_net
-    from test_hrnet import random_weights
+    from released import random_weights
     from test_pipnet import face_template
 
     folder, boxes = photos

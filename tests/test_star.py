@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 from original_star import StackedHGNetV1, dataset_input, demo_centre_scale, to_image
-from released import nothing_stored, predict_on
-from test_hrnet import make_faces, random_weights
+from released import nothing_stored, predict_on, random_weights
+from test_hrnet import make_faces
 
 from fabrec_bench.errors import UserError
 from fabrec_bench.plugins import get_registry

@@ -13,6 +13,7 @@ numbers in it; the architecture is fabrec-bench's, and the archive's code is nev
 from __future__ import annotations
 
 import collections
+import io
 import pickle
 import zipfile
 from pathlib import Path
@@ -54,8 +55,6 @@ def _rebuild_tensor(storage, offset, size, stride, requires_grad=False, hooks=No
 
 class _Unpickler(pickle.Unpickler):
     def __init__(self, data: bytes, archive: zipfile.ZipFile, prefix: str, source: Path):
-        import io
-
         super().__init__(io.BytesIO(data))
         self.archive, self.prefix, self.source = archive, prefix, source
 

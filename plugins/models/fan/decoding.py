@@ -44,4 +44,6 @@ def to_image(cells: np.ndarray, where: CentreScale, resolution: int = 64) -> np.
     t[1, 2] = resolution * (-where.centre[1] / h + 0.5)
     inverse = np.ascontiguousarray(np.linalg.pinv(t))
     points = np.concatenate([cells.astype(np.float64), np.ones((len(cells), 1))], axis=1)
+    # one 3x3 x 3 product per point, as transform_np computes it: a single matrix product over all points may
+    # round differently, and the result is truncated to whole pixels
     return np.array([inverse.dot(p)[:2] for p in points]).astype(np.int32).astype(np.float64)

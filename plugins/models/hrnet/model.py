@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from fabrec_bench.errors import UserError
+from fabrec_bench.files import RowsByImage
 from fabrec_bench.models import LandmarkModel, RunContext, as_context
 from fabrec_bench.options import make_options
 from fabrec_bench.schemes import scheme_for_points
@@ -74,7 +75,7 @@ class HRNetModel(LandmarkModel):
                  source: str = "", sha256: str = ""):
         super().__init__(scheme_for_points(net.num_joints), options, context)
         self.net, self.layout, self.source, self.sha256 = net, layout, source, sha256
-        self._annotations: tuple[str, dict] | None = None
+        self._annotations: tuple[str, RowsByImage] | None = None
 
     @classmethod
     def load(cls, path: Path, context: RunContext | str = "auto") -> HRNetModel:
@@ -94,10 +95,10 @@ class HRNetModel(LandmarkModel):
         if self.options.annotations:
             self.annotations()
 
-    def annotations(self) -> dict:
+    def annotations(self) -> RowsByImage:
         path = self.options.annotations
         if self._annotations is None or self._annotations[0] != path:
-            self._annotations = (path, read_annotations(path, self.net.num_joints))
+            self._annotations = (path, RowsByImage(read_annotations(path, self.net.num_joints)))
         return self._annotations[1]
 
     # -- each face's centre and scale --------------------------------------------------------------------
@@ -112,9 +113,7 @@ class HRNetModel(LandmarkModel):
         return preprocess.from_landmarks(sample.landmarks_px + offset)
 
     def _annotated(self, sample: FaceSample, offset: float) -> preprocess.CentreScale:
-        path = Path(sample.image_path).as_posix()
-        rows = [r for name, faces in self.annotations().items() if path.endswith("/" + name) or path == name
-                for r in faces]
+        rows = self.annotations().for_image(sample.image_path)
         if rows:
             distances = [np.abs(points - (sample.landmarks_px + offset)).max() for _, points in rows]
             best = int(np.argmin(distances))

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from fabrec_bench.errors import UserError
+from fabrec_bench.files import RowsByImage
 from fabrec_bench.models import LandmarkModel, RunContext, as_context
 from fabrec_bench.options import make_options
 from fabrec_bench.schemes import scheme_for_points
@@ -45,7 +46,7 @@ class StarModel(LandmarkModel):
         super().__init__(scheme_for_points(net.points), options, context)
         self.net, self.source, self.sha256 = net, source, sha256
         self.loaded = "net"
-        self._metadata: tuple[str, dict] | None = None
+        self._metadata: tuple[str, RowsByImage] | None = None
 
     @classmethod
     def load(cls, path: Path, context: RunContext | str = "auto") -> StarModel:
@@ -65,10 +66,10 @@ class StarModel(LandmarkModel):
         if self.options.metadata:
             self.metadata()
 
-    def metadata(self) -> dict:
+    def metadata(self) -> RowsByImage:
         path = self.options.metadata
         if self._metadata is None or self._metadata[0] != path:
-            self._metadata = (path, preprocess.read_metadata(path, self.net.points))
+            self._metadata = (path, RowsByImage(preprocess.read_metadata(path, self.net.points)))
         return self._metadata[1]
 
     def where(self, sample: FaceSample) -> tuple[preprocess.CentreScale, np.ndarray]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from fabrec_bench.errors import UserError
+from fabrec_bench.files import RowsByImage
 
 SIZE = 256
 SOURCE = ("lib/dataset/augmentation.py:76-120 (GetCropMatrix, align_corners=True), 206-234 (Transform); "
@@ -102,14 +103,12 @@ def read_metadata(path: str | Path, points: int) -> dict[str, list[MetadataRow]]
     return rows
 
 
-def metadata_row(rows: dict[str, list[MetadataRow]], image_path: Path, landmarks: np.ndarray,
+def metadata_row(rows: RowsByImage, image_path: Path, landmarks: np.ndarray,
                  tolerance: float = 0.5) -> tuple[MetadataRow, np.ndarray] | None:
     """The row of the same image whose landmarks are the face's up to a constant shift of at most 1.5 px (a
     file written in another pixel origin), and that shift; None if no row fits."""
-    posix = Path(image_path).as_posix()
-    candidates = [r for name, faces in rows.items() if posix.endswith("/" + name) or posix == name for r in faces]
     best = None
-    for row in candidates:
+    for row in rows.for_image(image_path):
         shift = (row.landmarks - landmarks).mean(axis=0)
         residual = np.abs(row.landmarks - landmarks - shift).max()
         if residual < tolerance and np.abs(shift).max() <= 1.5 and (best is None or residual < best[0]):
