@@ -148,3 +148,22 @@ def test_fan_box_sources_prints_each_sources_crop_shift_and_nme(tmp_path):
     truth = rows["ground-truth"]
     assert truth[1] == "3/3" and float(truth[2]) == 0 and float(truth[4]) == 1 and float(truth[-1]) > 0
     assert float(rows["300-W detector"][3]) > 0  # its detector boxes move the crop
+
+
+@pytest.mark.slow
+def test_hrnet_box_sources_trains_a_stand_in_and_scores_each_source(synthetic_wflw):
+    """On a tiny synthetic WFLW: a few training steps, then a row per source of centre and scale; the written
+    processed file is the reference (shift 0, NME change 0), the landmarks' whole-pixel extent stays within a
+    pixel of it, WFLW's own rectangle moves the crop."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "hrnet_box_sources.py"), "--data-root", str(synthetic_wflw),
+         "--train-minutes", "0.01"], capture_output=True, text=True, timeout=600, check=True)
+    assert re.search(r"\d+ steps, \d+ faces seen", result.stdout)
+    rows = {line[:16].strip(): line[16:].split() for line in result.stdout.splitlines()
+            if line[:16].strip() in ("processed file", "landmarks", "official box", "detector-haar")}
+    assert len(rows) == 4
+    reference = rows["processed file"]
+    assert reference[0] == "14/14" and float(reference[1]) == 0 and float(reference[3]) == 1
+    assert float(reference[-2]) > 0 and float(reference[-1]) == 0
+    assert 0 < float(rows["landmarks"][2]) < 5  # p90 shift, % of the inter-ocular distance
+    assert float(rows["official box"][1]) > float(rows["landmarks"][1])
