@@ -26,7 +26,8 @@ The network: `--checkpoint` (a released HRNetV2-W18 for the dataset, as download
 which trains HRNetV2-W18 from scratch for M minutes on the `--train-split` faces with HRNet-Facial's training
 input (lib/datasets/wflw.py __getitem__: crops from the same processed-file rule, scale x 1.25 x U(0.75, 1.25),
 rotation U(-30, 30) degrees with probability 0.6, horizontal flip with probability 0.5, centre never moved;
-Gaussian heatmaps with sigma 1.5 at 64 x 64 (lib/utils/transforms.py generate_target); mean-squared error;
+Gaussian heatmaps with sigma 1.5 at 64 x 64 about the truncated point (lib/utils/transforms.py
+transform_pixel, generate_target); mean-squared error;
 Adam) except its learning rate: 1e-3 instead of 1e-4, for a budget of minutes instead of 60 epochs. The
 trained network is saved in HRNet-Facial's key layout and loaded back through `hrnet`'s own loader. Such a
 network is far from the released one; its NME changes say how a heatmap network trained on one crop rule
@@ -99,12 +100,23 @@ def crop_affine(centre, side: float, degrees: float) -> np.ndarray:
 
 
 def gaussian_targets(points: np.ndarray) -> np.ndarray:
-    """(L, 64, 64) heatmaps with a Gaussian of sigma 1.5 at each point (heatmap pixels), 0 for points outside."""
-    grid = np.arange(HEATMAP, dtype=np.float32)
+    """(L, 64, 64) heatmaps as lib/utils/transforms.py draws them: each point truncated to whole heatmap pixels
+    (transform_pixel's astype(int)), a Gaussian of sigma 1.5 peaking 1 there, cut to a 10 x 10 patch starting
+    at int(p - 4.5) (generate_target); nothing for a point whose 1-based y is not positive."""
     out = np.zeros((len(points), HEATMAP, HEATMAP), dtype=np.float32)
-    for i, (x, y) in enumerate(points):
-        if -3 * SIGMA <= x < HEATMAP + 3 * SIGMA and -3 * SIGMA <= y < HEATMAP + 3 * SIGMA:
-            out[i] = np.exp(-((grid[None, :] - x) ** 2 + (grid[:, None] - y) ** 2) / (2 * SIGMA ** 2))
+    half = 3 * SIGMA
+    size = int(2 * half + 1)
+    patch = np.arange(size, dtype=np.float32)
+    gauss = np.exp(-((patch[None, :] - size // 2) ** 2 + (patch[:, None] - size // 2) ** 2) / (2 * SIGMA ** 2))
+    for i, (x, y) in enumerate(points.astype(int)):
+        if y + 1 <= 0:
+            continue
+        x0, y0 = int(x - half), int(y - half)
+        x1, y1 = int(x + half + 1), int(y + half + 1)
+        if x0 >= HEATMAP or y0 >= HEATMAP or x1 < 0 or y1 < 0:
+            continue
+        gx, gy = (max(0, -x0), min(x1, HEATMAP) - x0), (max(0, -y0), min(y1, HEATMAP) - y0)
+        out[i, max(0, y0):min(y1, HEATMAP), max(0, x0):min(x1, HEATMAP)] = gauss[gy[0]:gy[1], gx[0]:gx[1]]
     return out
 
 
