@@ -203,7 +203,7 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="hrnet-box-sources-"))
     processed = scratch / f"face_landmarks_{args.dataset}_{args.split}.csv"
     write_processed_file(samples, root, offset, processed)
-    net = None
+    scored = bool(args.checkpoint or args.train_minutes)
     if args.checkpoint:
         model = HRNetModel.load(args.checkpoint, context)
     else:
@@ -215,10 +215,9 @@ def main() -> None:
             print(f"  {steps} steps, {steps * 8} faces seen")
             HRNetModel(trained, "hrnet-facial", make_options(HRNetOptions), context).save(scratch / "stand-in.pth")
             model = HRNetModel.load(scratch / "stand-in.pth", context)
-        else:
-            net = HRNetFace(samples[0].landmarks_px.shape[0])  # geometry only; never run
-            model = HRNetModel(net, "hrnet-facial", make_options(HRNetOptions), context)
-    scored = net is None
+        else:  # crop geometry only: the network is never run
+            model = HRNetModel(HRNetFace(samples[0].landmarks_px.shape[0]), "hrnet-facial",
+                               make_options(HRNetOptions), context)
 
     sources = [("processed file", "ground-truth", {"annotations": str(processed)}),
                ("landmarks", "ground-truth", {"boxes": "landmarks"}),
