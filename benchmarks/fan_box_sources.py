@@ -20,6 +20,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+from crop_geometry import COLUMNS, geometry_cells
 
 from fabrec_bench import api
 from fabrec_bench.faces.boxes import apply_box_source
@@ -48,8 +49,7 @@ def main() -> None:
     sources.append(("detector-haar", "ground-truth", "detector-haar"))
     print(f"cpu: {processor()}; data: {args.data_root} ({args.split})")
     reference = None
-    header = (f"{'box source':15s} {'found':>7s} {'centre shift % IOD (median, p90)':>33s} {'side ratio':>10s} "
-              f"{'outside %':>9s}" + (f" {'NME %':>7s}" if args.checkpoint else ""))
+    header = f"{'box source':15s} {COLUMNS}" + (f" {'NME %':>7s}" if args.checkpoint else "")
     print(header)
     print("-" * len(header))
     for label, annotation_boxes, source in sources:
@@ -63,13 +63,7 @@ def main() -> None:
         if reference is None:
             reference = (centres, sides)
         found = ~missed
-        shift = np.linalg.norm(centres - reference[0], axis=1)[found] / iod[found] * 100
-        ratio = np.median(sides[found] / reference[1][found])
-        half = sides[found, None, None] / 2
-        outside = (np.abs(gt[found] - centres[found, None]) > half).any(axis=2).mean() * 100
-        count = f"{found.sum()}/{len(found)}"
-        row = (f"{label:15s} {count:>7s} {np.median(shift):16.2f} {np.percentile(shift, 90):16.2f} {ratio:10.3f} "
-               f"{outside:9.2f}")
+        row = f"{label:15s} " + geometry_cells(found, centres[found], sides[found], reference, gt[found], iod[found])
         if args.checkpoint:
             from fabrec_bench.models import DatasetFacts, RunContext
             from fabrec_bench_plugins.models.fan.model import FanModel

@@ -47,6 +47,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from crop_geometry import COLUMNS, geometry_cells
 
 from fabrec_bench import api
 from fabrec_bench.faces.boxes import apply_box_source
@@ -225,8 +226,7 @@ def main() -> None:
     if importlib.util.find_spec("dlib"):
         sources.append(("detector-hog", "detector-hog", {"boxes": "box"}))
     sources.append(("detector-haar", "detector-haar", {"boxes": "box"}))
-    header = (f"{'centre and scale':16s} {'found':>7s} {'centre shift % IOD (median, p90)':>33s} "
-              f"{'side ratio':>10s} {'outside %':>9s}" + (f" {'NME %':>7s} {'change':>7s}" if scored else ""))
+    header = f"{'centre and scale':16s} {COLUMNS}" + (f" {'NME %':>7s} {'change':>7s}" if scored else "")
     print(header)
     print("-" * len(header))
     gt_all = np.stack([s.landmarks_px for s in samples]) + offset
@@ -241,11 +241,7 @@ def main() -> None:
         gt, scale = gt_all[found], iod[found]
         if reference is None:
             reference = (centres, sides)
-        shift = np.linalg.norm(centres - reference[0][found], axis=1) / scale * 100
-        ratio = np.median(sides / reference[1][found])
-        outside = (np.abs(gt - centres[:, None]) > sides[:, None, None] / 2).any(axis=2).mean() * 100
-        row = (f"{label:16s} {f'{found.sum()}/{len(found)}':>7s} {np.median(shift):16.2f} "
-               f"{np.percentile(shift, 90):16.2f} {ratio:10.3f} {outside:9.2f}")
+        row = f"{label:16s} " + geometry_cells(found, centres, sides, reference, gt, scale)
         if scored:
             nme = np.linalg.norm(model.predict(kept) + offset - gt, axis=2).mean(axis=1) / scale * 100
             if label == "processed file":

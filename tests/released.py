@@ -1,13 +1,16 @@
 """Helpers shared by the tests of the released-weights models (pipnet, hrnet, fan, star): run a model on
-synthetic faces given in a chosen frame, and check that a refused run stored nothing. Test code only."""
+synthetic faces given in a chosen frame, check that a bad checkpoint is refused in one line and that a refused
+run stored nothing. Test code only."""
 
 from __future__ import annotations
 
 import sqlite3
 
 import numpy as np
+import pytest
 import torch
 
+from fabrec_bench.errors import UserError
 from fabrec_bench.models import DatasetFacts, RunContext
 from fabrec_bench.options import with_options
 from fabrec_bench.plugins import get_registry
@@ -27,6 +30,15 @@ def predict_on(model_class, dataset: str, path, faces: list[dict], frame: str = 
         model.options = with_options(model.options, options)
     model.check_options()
     return model.predict(samples) - shift
+
+
+def refused_in_one_line(load, folder, expected: dict[str, str]) -> None:
+    """Each file named in `expected` (under `folder`) is refused by `load(path, "cpu")` with one line that names
+    the file and holds the expected words."""
+    for name, words in expected.items():
+        with pytest.raises(UserError) as e:
+            load(folder / name, "cpu")
+        assert words in str(e.value) and str(folder / name) in str(e.value) and "\n" not in str(e.value), name
 
 
 def nothing_stored(work) -> bool:

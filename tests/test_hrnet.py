@@ -20,7 +20,7 @@ from original_hrnet import (
     decode_preds,
 )
 from PIL import Image
-from released import nothing_stored, predict_on, random_weights
+from released import nothing_stored, predict_on, random_weights, refused_in_one_line
 from test_pipnet import face_template, textured_image
 
 from fabrec_bench.errors import UserError
@@ -149,10 +149,7 @@ def test_bad_checkpoints_get_one_line_each(tmp_path):
     expected = {"other.pth": "missing, per layout: hrnet-facial: stage4.2.fuse_layers.0.3.0.weight",
                 "partial.pth": "missing, per layout", "truncated.pth": "not a readable PyTorch checkpoint",
                 "objects.pth": "unsafe pickle"}
-    for name, words in expected.items():
-        with pytest.raises(UserError) as e:
-            HRNetModel.load(tmp_path / name, "cpu")
-        assert words in str(e.value) and str(tmp_path / name) in str(e.value) and "\n" not in str(e.value), name
+    refused_in_one_line(HRNetModel.load, tmp_path, expected)
 
 
 def test_an_annotation_file_that_does_not_fit_names_the_line_or_the_face(tmp_path):
