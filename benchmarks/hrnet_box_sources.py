@@ -27,8 +27,10 @@ which trains HRNetV2-W18 from scratch for M minutes on the `--train-split` faces
 input (lib/datasets/wflw.py __getitem__: crops from the same processed-file rule, scale x 1.25 x U(0.75, 1.25),
 rotation U(-30, 30) degrees with probability 0.6, horizontal flip with probability 0.5, centre never moved;
 Gaussian heatmaps with sigma 1.5 at 64 x 64 about the truncated point (lib/utils/transforms.py
-transform_pixel, generate_target); mean-squared error;
-Adam) except its learning rate: 1e-3 instead of 1e-4, for a budget of minutes instead of 60 epochs. The
+transform_pixel, generate_target: the same maps, compared with its own functions on 29,400 points); mean-squared
+error; Adam) except two things: the crop is resampled once by OpenCV's bilinear warp (its crop() rotates and
+resizes with SciPy), and the learning rate is 1e-3 instead of 1e-4, for a budget of minutes instead of 60
+epochs. The
 trained network is saved in HRNet-Facial's key layout and loaded back through `hrnet`'s own loader. Such a
 network is far from the released one; its NME changes say how a heatmap network trained on one crop rule
 answers another, not what the released weights would score.
