@@ -8,6 +8,7 @@ from __future__ import annotations
 import pickle
 import zipfile
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -15,6 +16,7 @@ from original_fan import FAN, landmarks_v14, landmarks_v15
 from PIL import Image
 from released import nothing_stored, predict_on, random_weights, refused_in_one_line
 from test_hrnet import make_faces
+from test_pipnet import textured_image
 
 from fabrec_bench.errors import UserError
 from fabrec_bench.options import make_options, with_options
@@ -106,6 +108,49 @@ def test_batches_and_either_code_give_the_api_s_answers(tmp_path):
                                   original(net, faces, "1.4"))
     np.testing.assert_array_equal(ours("300w", tmp_path / "module.pth.tar", faces, flip="false", reference_scale=165),
                                   original(net, faces, "1.5", flip_input=False, reference_scale=165))
+
+
+def test_a_state_dict_saved_before_pytorch_041_loads_and_gives_the_same_landmarks(tmp_path):
+    faces = make_faces("300w", tmp_path / "images", 2, seed=9)
+    net, state = original_net(seed=10)
+    old = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
+    assert len(old) < len(state)  # BatchNorm layers everywhere: the test removes something
+    torch.save(state, tmp_path / "new.pth.tar")
+    torch.save(old, tmp_path / "old.pth.tar")
+    np.testing.assert_array_equal(ours("300w", tmp_path / "old.pth.tar", faces, flip="false"),
+                                  ours("300w", tmp_path / "new.pth.tar", faces, flip="false"))
+    loaded = FanModel.load(tmp_path / "old.pth.tar", "cpu").net.state_dict()
+    assert all(torch.equal(loaded[k], state[k]) for k in state)  # the counters filled as load_state_dict fills them
+    del old["bn1.running_var"]  # any other missing key is still refused
+    torch.save(old, tmp_path / "no-running-var.pth.tar")
+    refused_in_one_line(FanModel.load, tmp_path, {"no-running-var.pth.tar": "missing bn1.running_var"})
+
+
+# Boxes whose crop window's corner lands on the other whole pixel with a float32 centre than with a float64 one
+# (found by trying random boxes: about 1 in 15,000 does).
+CENTRE_TYPE_BOXES = ((551.7603621471217, 749.6855795799615, 800.9930125903783, 998.9182300232181),
+                     (733.501262579473, 34.91803139734257, 1122.7793685149056, 424.1961373327752))
+
+
+@pytest.mark.parametrize("box", CENTRE_TYPE_BOXES)
+def test_v14_centre_type_follows_the_boxes_its_detectors_hand_over(box, tmp_path):
+    rng = np.random.default_rng(11)
+    image = tmp_path / "wide.png"
+    cv2.imwrite(str(image), textured_image(rng, 1040, 1150))
+    face = {"gt": np.zeros((68, 2)), "image": image, "box": np.asarray(box)}
+    net, state = original_net(seed=12)
+    torch.save(state, tmp_path / "fan.pth.tar")
+    rgb = np.array(Image.open(image).convert("RGB"))
+    # v1.4.1 builds the centre with torch.tensor: S3FD's float64 rows give a float64 centre, dlib's integers
+    # (or a list of Python numbers) a float32 one
+    as_s3fd = landmarks_v14(net, rgb, [np.asarray(box, dtype=np.float64)])[0]
+    as_list = landmarks_v14(net, rgb, [[float(v) for v in box]])[0]
+    assert not np.array_equal(as_s3fd, as_list)  # the two types give other landmarks for this box
+    np.testing.assert_array_equal(ours("300w", tmp_path / "fan.pth.tar", [face], code="1.4")[0], as_s3fd)
+    np.testing.assert_array_equal(ours("300w", tmp_path / "fan.pth.tar", [face], code="1.4",
+                                       centre_dtype="float32")[0], as_list)
+    with pytest.raises(UserError, match="centre_dtype=float32 is the 1.4 API's"):
+        ours("300w", tmp_path / "fan.pth.tar", [face], centre_dtype="float32")
 
 
 def _archive_with_state(path, pickled: bytes) -> None:

@@ -72,12 +72,24 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+BATCH_COUNTS = ".num_batches_tracked"  # BatchNorm's step counter, saved since PyTorch 0.4.1
+
+
 def load_checked(net: torch.nn.Module, state: dict[str, torch.Tensor], source: str | Path, layout: str,
-                 owner: str, hint: str = "") -> torch.nn.Module:
+                 owner: str, hint: str = "", before_041: bool = False) -> torch.nn.Module:
     """`state` loaded into `net`, which is returned in eval mode; a key set or a shape that does not fit is
     one line: "<source>: not <layout>: missing ...; unexpected ..." or "<source>: <key> has shape ..., <owner>'s
-    has ...<hint>"."""
+    has ...<hint>".
+
+    `before_041`: the model's releases may have been saved by PyTorch before 0.4.1, whose BatchNorm kept no
+    `num_batches_tracked`; those keys alone may be missing, and are filled with 0 as `load_state_dict` fills a
+    state dict of that age (BatchNorm in eval mode never reads them)."""
     expected = net.state_dict()
+    if before_041:
+        state = dict(state)
+        for key in expected:
+            if key.endswith(BATCH_COUNTS) and key not in state and key[: -len(BATCH_COUNTS)] + ".running_mean" in state:
+                state[key] = torch.zeros_like(expected[key])
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     if missing or unexpected:

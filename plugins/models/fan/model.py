@@ -43,8 +43,9 @@ def load_network(path: Path) -> tuple[FAN, str]:
     if HEAD not in state:
         raise UserError(f"{path}: not a 2D-FAN-4 checkpoint (no {HEAD}; its keys begin "
                         f"{few(sorted(state), 3)})")
+    # 2DFAN4-11f355bf06.pth.tar dates from 2018: a state dict saved before PyTorch 0.4.1 has no BatchNorm counters
     net = load_checked(FAN(points=int(state[HEAD].shape[0])), state, path, "the layout of 2D-FAN-4 (four stacks)",
-                       "2D-FAN-4")
+                       "2D-FAN-4", before_041=True)
     return net, kind
 
 
@@ -79,10 +80,24 @@ class FanModel(LandmarkModel):
     def flip(self) -> bool:
         return self.code == "1.5" if self.options.flip == "auto" else self.options.flip == "true"
 
+    @property
+    def centre_dtype(self) -> str:
+        """float32 or float64: 1.5 computes the centre with NumPy in float64; 1.4 with torch.tensor, in the
+        boxes' type (float64 for its default S3FD detector's boxes)."""
+        if self.code == "1.5":
+            if self.options.centre_dtype == "float32":
+                raise UserError(f"{self.source}: centre_dtype=float32 is the 1.4 API's (a torch.FloatTensor "
+                                "centre); 1.5 computes it with NumPy in float64 (use --config code=1.4)")
+            return "float64"
+        return "float64" if self.options.centre_dtype == "auto" else self.options.centre_dtype
+
+    def check_options(self) -> None:
+        self.centre_dtype  # noqa: B018 - refuses float32 with the 1.5 API before any face is read
+
     def where(self, sample: FaceSample) -> preprocess.CentreScale:
         """The face's centre and scale from its box, in 0-based image pixels."""
         box = np.asarray(sample.box_px, dtype=np.float64) - self.context.dataset.coordinate_origin
-        return preprocess.from_box(box, self.options.reference_scale, single=self.code == "1.4")
+        return preprocess.from_box(box, self.options.reference_scale, single=self.centre_dtype == "float32")
 
     def inputs(self, samples: Sequence[FaceSample]) -> tuple[np.ndarray, list[preprocess.CentreScale]]:
         """(N, 3, 256, 256) float32 crops in [0, 1] and each face's centre and scale."""
@@ -131,6 +146,6 @@ class FanModel(LandmarkModel):
     def describe(self) -> dict:
         device = resolve_device(self.context.device)
         return {"checkpoint": self.source, "checkpoint_sha256": self.sha256, "kind": self.kind,
-                "api": self.code, "flip_test": self.flip, "reference_scale": self.options.reference_scale,
+                "api": self.code, "centre_dtype": self.centre_dtype, "flip_test": self.flip, "reference_scale": self.options.reference_scale,
                 "device": device,
                 "precision": choose(device, self.context.precision or self.options.inference_precision)[0]}

@@ -11,9 +11,15 @@ from fabrec_bench.options import Options, option
 class FanOptions(Options):
     """Which release's API to follow, and how the crop is made from the face box."""
 
-    code: str = option("auto", "the face-alignment API to follow: 1.5 (the .pth.tar release: float64 centre, "
-                               "flip test on by default) or 1.4 (the TorchScript releases 1.3-1.4: float32 centre, "
-                               "no flip test); auto: by the checkpoint's kind", choices=("auto", "1.5", "1.4"))
+    code: str = option("auto", "the face-alignment API to follow: 1.5 (the .pth.tar release: flip test on by "
+                               "default) or 1.4 (the TorchScript releases 1.3-1.4: a torch centre, see "
+                               "centre_dtype, no flip test); auto: by the checkpoint's kind", choices=("auto", "1.5", "1.4"))
+    centre_dtype: str = option("auto", "the box centre's type under the 1.4 API, which makes it with torch.tensor "
+                                       "and so follows the boxes' type: float64 for the numpy boxes its default "
+                                       "S3FD (and BlazeFace) detector hands over and for a float64 array of "
+                                       "given boxes; float32 for its dlib detector's integer boxes or a list of "
+                                       "Python numbers; auto: float64. The 1.5 API always computes it in float64",
+                                choices=("auto", "float32", "float64"))
     flip: str = option("auto", "flip test (the heatmaps of the mirrored crop added, flip_input); auto: the "
                                "API's default for `code`", choices=("auto", "true", "false"))
     reference_scale: float = option(195.0, "the detector's reference scale, scale = (w + h) / this (S3FD, dlib "

@@ -25,12 +25,14 @@ SOURCE = "face_alignment/api.py:226-232 (centre, scale, crop call), face_alignme
 class CentreScale:
     centre: tuple[float, float]
     scale: float
-    single: bool = False  # the centre is a float32 tensor (face-alignment <= 1.4), not a float64 array (1.5)
+    # the centre is a float32 tensor (face-alignment <= 1.4 given integer boxes or a list of Python numbers), not
+    # float64 (1.5's NumPy array; 1.4's tensor of the float64 boxes S3FD hands over)
+    single: bool = False
 
 
 def from_box(box: np.ndarray, reference_scale: float = REFERENCE_SCALE, single: bool = False) -> CentreScale:
     """The centre and scale the API computes for a detected box [x0, y0, x1, y1]; `single`: as releases up to
-    1.4 compute it (torch.FloatTensor, the shift subtracted in float32)."""
+    1.4 compute it from integer boxes (torch.FloatTensor, the shift subtracted in float32)."""
     d = [float(v) for v in box]
     centre = [d[2] - (d[2] - d[0]) / 2.0, d[3] - (d[3] - d[1]) / 2.0]
     if single:
