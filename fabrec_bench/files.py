@@ -60,8 +60,8 @@ def is_number(text: str) -> bool:
 
 class RowsByImage:
     """The rows of a processed annotation file (HRNet-Facial's CSV, ADNet's metadata), keyed by the image path
-    each names relative to its own root, found for an image on disk by path suffix. Indexed once by file name,
-    so each face looks only at the rows naming a file of its own name, not at the whole file."""
+    each names relative to its own root, found for an image on disk by the tail of its path. Indexed once by
+    file name, so each face looks only at the rows naming a file of its own name, not at the whole file."""
 
     def __init__(self, rows: dict[str, list]):
         self._by_file: dict[str, list[tuple[str, list]]] = defaultdict(list)
@@ -69,7 +69,34 @@ class RowsByImage:
             self._by_file[name.rsplit("/", 1)[-1]].append((name, items))
 
     def for_image(self, image_path) -> list:
-        """Every row whose path is the image's path or a suffix of it."""
-        posix = Path(image_path).as_posix()
-        return [row for name, items in self._by_file.get(posix.rsplit("/", 1)[-1], ())
-                if posix == name or posix.endswith("/" + name) for row in items]
+        """The rows whose path shares the longest tail with the image's path: the whole row path where one is
+        a suffix of it (`test/0001.png` for `.../COFW/test/0001.png`), down to the bare file name (a row naming
+        `test/0001.png` for an image the dataset keeps as `.../cofw-images/0001.png`)."""
+        parts = Path(image_path).as_posix().split("/")
+        named = self._by_file.get(parts[-1], ())
+        if not named:
+            return []
+        shared = [(_shared_tail(name.split("/"), parts), items) for name, items in named]
+        longest = max(n for n, _ in shared)
+        return [row for n, items in shared if n == longest for row in items]
+
+    def nearest(self, image_path) -> str:
+        """The row path most like the image's (for an error message): the longest shared tail, then the most
+        alike file name."""
+        import difflib
+
+        parts = Path(image_path).as_posix().split("/")
+        names = [name for named in self._by_file.values() for name, _ in named]
+        if not names:
+            return ""
+        return max(names, key=lambda name: (_shared_tail(name.split("/"), parts),
+                                            difflib.SequenceMatcher(None, name.rsplit("/", 1)[-1],
+                                                                    parts[-1]).ratio()))
+
+
+def _shared_tail(a: list[str], b: list[str]) -> int:
+    """How many trailing path components two paths share."""
+    n = 0
+    while n < min(len(a), len(b)) and a[-1 - n] == b[-1 - n]:
+        n += 1
+    return n

@@ -125,8 +125,62 @@ def test_bad_checkpoints_and_metadata_get_one_line_each(tmp_path):
         ours("cofw", tmp_path / "whole.pkl", faces, metadata=str(tmp_path / "bad.tsv"))
     others = make_faces("cofw", tmp_path / "elsewhere", 2, seed=9)
     write_metadata(tmp_path / "other.tsv", others, [demo_centre_scale(f["gt"]) for f in others], header=False)
-    with pytest.raises(UserError, match="no row for face cofw/0"):
+    with pytest.raises(UserError, match="no row names the image of face cofw/0"):
         ours("cofw", tmp_path / "whole.pkl", faces, metadata=str(tmp_path / "other.tsv"))
+
+
+# How ADNet's metadata names images, read from STAR's and ADNet's code (conf/alignment.py, alignmentDataset.py,
+# evaluate.py): relative to <image_dir>/WFLW/WFLW_images after stripping its Windows share or ./rawImages/ prefix,
+# to <image_dir>/300W (afw, helen, ibug, lfpw) and to <image_dir>/COFW (train/, test/).
+MSR_SHARE = "\\\\msr-facestore\\Workspace\\MSRA_EP_Allergan\\users\\yanghuan\\training_data\\wflw\\rawImages\\"
+PATH_SHAPES = {  # shape: (the folder fabrec-bench's adapter keeps the image in, the row's path for it)
+    "wflw-test": ("WFLW/WFLW_images/0--Parade", MSR_SHARE + "0--Parade\\{name}"),
+    "wflw-train": ("WFLW/WFLW_images/0--Parade", "./rawImages/0--Parade/{name}"),
+    "300w": ("300W/lfpw/testset", "lfpw/testset/{name}"),
+    "cofw": ("cofw-images/COFW_test_color-1a2b", "test/{name}"),  # our COFW images are PNGs cut from the .mat
+}
+
+
+@pytest.mark.parametrize("shape", sorted(PATH_SHAPES))
+def test_metadata_rows_are_matched_by_the_tail_of_the_image_path(shape, tmp_path):
+    folder, row_path = PATH_SHAPES[shape]
+    faces = make_faces("cofw", tmp_path / "made", 2, seed=12)
+    for face in faces:
+        moved = tmp_path / folder / face["image"].name
+        moved.parent.mkdir(parents=True, exist_ok=True)
+        face["image"] = face["image"].rename(moved)
+    net, state = original_net(29, seed=13)
+    torch.save(checkpoint_dict(state), tmp_path / "star.pkl")
+    places = [(s * 1.2, cx + 3, cy - 2) for s, cx, cy in (demo_centre_scale(f["gt"]) for f in faces)]
+    write_metadata(tmp_path / "test.tsv", faces, places)
+    lines = (tmp_path / "test.tsv").read_text().splitlines()
+    rows = [line.replace(f"./rawImages/{f['image'].name}", row_path.format(name=f["image"].name))
+            for line, f in zip(lines[1:], faces, strict=True)]
+    # the same image name under another folder, same landmarks, another crop: the longer shared tail wins
+    write_metadata(tmp_path / "decoy.tsv", faces, [(s * 0.8, cx, cy) for s, cx, cy in places], header=False)
+    decoys = [line.replace("./rawImages/", "lfpw/trainset/") for line in (tmp_path / "decoy.tsv").read_text()
+              .splitlines()] if shape == "300w" else []
+    (tmp_path / "test.tsv").write_text("\n".join([lines[0], *decoys, *rows]) + "\n")
+    np.testing.assert_array_equal(ours("cofw", tmp_path / "star.pkl", faces, metadata=str(tmp_path / "test.tsv")),
+                                  original(net, faces, places))
+
+
+def test_a_face_without_a_row_names_the_nearest_row_and_its_image(tmp_path):
+    faces = make_faces("cofw", tmp_path / "images", 1, seed=14)
+    _, state = original_net(29, seed=15)
+    torch.save(checkpoint_dict(state), tmp_path / "star.pkl")
+    write_metadata(tmp_path / "test.tsv", faces, [demo_centre_scale(f["gt"]) for f in faces])
+    text = (tmp_path / "test.tsv").read_text()
+    name = faces[0]["image"].name
+    (tmp_path / "renamed.tsv").write_text(text.replace(f"./rawImages/{name}", f"test/x{name}"))
+    with pytest.raises(UserError) as e:
+        ours("cofw", tmp_path / "star.pkl", faces, metadata=str(tmp_path / "renamed.tsv"))
+    assert f"'test/x{name}'" in str(e.value) and str(faces[0]["image"]) in str(e.value)
+    moved = faces[0]["gt"] + 5
+    (tmp_path / "moved.tsv").write_text(text.replace(",".join(repr(float(v)) for v in faces[0]["gt"].flatten()),
+                                                     ",".join(repr(float(v)) for v in moved.flatten())))
+    with pytest.raises(UserError, match=f"the rows naming '{name}' hold other landmarks .* 5.0 px off"):
+        ours("cofw", tmp_path / "star.pkl", faces, metadata=str(tmp_path / "moved.tsv"))
 
 
 def evaluate_py_nme(gt: np.ndarray, pred: np.ndarray) -> float:

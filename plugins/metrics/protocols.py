@@ -26,7 +26,7 @@ STANDARD = Protocol(
 FIELD_PROTOCOLS: tuple[Protocol, ...] = (
     Protocol(
         name="hrnet", repository="HRNet/HRNet-Facial-Landmark-Detection",
-        commit="3c9f92a1887e259fede461ce40f303e23f2d0c00",
+        commit="f776dbe8eb6fec831774a47209dae5547ae2cda5",
         follows="HRNet/HRNet-Facial-Landmark-Detection: lib/core/evaluation.py (compute_nme), lib/core/function.py "
                 "(failure rates)",
         summary="per-face mean point error over the normaliser; FR at 0.08 and at 0.10 (NME > t); no AUC",
@@ -41,7 +41,7 @@ FIELD_PROTOCOLS: tuple[Protocol, ...] = (
                "19 -> the face's box_size from HRNet's AFLW annotation file (here sqrt(w * h) of the box).",),
     ),
     Protocol(
-        name="star", repository="ZhenglinZhou/STAR", commit="749a1efd2a9ba819f10d56528380a71cf91d2648",
+        name="star", repository="ZhenglinZhou/STAR", commit="9b125749b0d35766ed83d047036d1aa5e384984c",
         follows="ZhenglinZhou/STAR (the ADNet lineage): lib/metric/nme.py, lib/metric/fr_and_auc.py, "
                 "conf/alignment.py",
         summary="per-face mean point error; FR and AUC from the CED sampled on np.arange(0, t + 1e-4, 1e-4), "

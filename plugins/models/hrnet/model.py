@@ -119,8 +119,10 @@ class HRNetModel(LandmarkModel):
             best = int(np.argmin(distances))
             if distances[best] < 0.5:
                 return rows[best][0]
+        where = "the rows naming this image hold other landmarks" if rows else \
+            f"no row names this image; the nearest row path is '{self.annotations().nearest(sample.image_path)}'"
         raise UserError(f"{self.options.annotations}: no row for face {sample.id} ({sample.image_path}) with its "
-                        "landmarks; is it the annotation file of this split?")
+                        f"landmarks ({where}); is it the annotation file of this split?")
 
     # -- inference ---------------------------------------------------------------------------------------
 

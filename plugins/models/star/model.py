@@ -79,8 +79,7 @@ class StarModel(LandmarkModel):
         if self.options.metadata:
             found = preprocess.metadata_row(self.metadata(), Path(sample.image_path), landmarks)
             if found is None:
-                raise UserError(f"{self.options.metadata}: no row for face {sample.id} ({sample.image_path}) with "
-                                "its landmarks; is it the metadata file of this split?")
+                raise UserError(preprocess.no_row(self.options.metadata, self.metadata(), sample, landmarks))
             row, shift = found
             return row.where, shift
         if self.options.boxes == "box" or not self.context.dataset.labeled:

@@ -114,3 +114,15 @@ def metadata_row(rows: RowsByImage, image_path: Path, landmarks: np.ndarray,
         if residual < tolerance and np.abs(shift).max() <= 1.5 and (best is None or residual < best[0]):
             best = (residual, row, shift)
     return None if best is None else (best[1], best[2])
+
+
+def no_row(path: str | Path, rows: RowsByImage, sample, landmarks: np.ndarray) -> str:
+    """Why no metadata row fits a face, naming the nearest row's path and the face's image path."""
+    candidates = rows.for_image(sample.image_path)
+    if candidates:
+        off = min(float(np.abs(row.landmarks - landmarks).max()) for row in candidates)
+        return (f"{path}: the rows naming '{candidates[0].image}' hold other landmarks than face {sample.id} "
+                f"({sample.image_path}; the nearest is {off:.1f} px off); is it the metadata file of this split?")
+    nearest = rows.nearest(sample.image_path)
+    return (f"{path}: no row names the image of face {sample.id} ({sample.image_path}); the nearest row path is "
+            f"'{nearest}'; rows are matched by the tail of the image path, down to the file name")
