@@ -12,7 +12,7 @@ import numpy as np
 
 from fabrec_bench.datasets import DatasetAdapter
 from fabrec_bench.errors import UserError
-from fabrec_bench.metrics import FaceErrors, face_errors, mean_face
+from fabrec_bench.metrics import FaceErrors, Normaliser, face_errors, mean_face
 from fabrec_bench.models import DatasetFacts
 from fabrec_bench.plugins import Registry, get_registry
 from fabrec_bench.protocol import IMAGE_FRAME, EvalProtocol
@@ -31,6 +31,9 @@ class Evaluation:
     protocol: EvalProtocol
     face_ids: list[str]
     mean_face: np.ndarray | None = None  # (L, 2), box coordinates
+    # where the normalising distances came from when not from the protocol's normaliser on the split (HRNet's
+    # AFLW box_size column of its annotation file)
+    normaliser_source: str = ""
 
     def landmark_errors(self) -> tuple[np.ndarray, np.ndarray] | None:
         return None if self.mean_face is None else (self.errors.per_landmark(), self.mean_face)
@@ -93,13 +96,19 @@ def select_training_subset(samples: list[FaceSample], count: int | None, seed: i
 def evaluate(
     pred: np.ndarray, split: Split, protocol: EvalProtocol, registry: Registry | None = None,
     missed: np.ndarray | None = None, adapter: DatasetAdapter | None = None,
+    distances: tuple[np.ndarray | None, str] | None = None,
 ) -> Evaluation:
     """Score (N, L, 2) predictions in original-image pixels against a split under `protocol`. Faces in
     `missed` (the box detector found none) have no prediction and count as failures. A protocol that scores in
     a frame of its own (3FabRec's crops) transforms predictions, ground truth and boxes into it first, with the
-    facts of the split's `adapter` (looked up when not given)."""
+    facts of the split's `adapter` (looked up when not given). `distances`: (N,) normalising distances and
+    where they come from, used instead of the protocol's normaliser (a code that reads them from a file); with
+    None for the distances, only where the protocol's own came from is recorded."""
     registry = registry or get_registry()
     normaliser = registry.normaliser(protocol.normaliser)
+    if distances is not None and distances[0] is not None:
+        given = np.asarray(distances[0], dtype=np.float64)
+        normaliser = Normaliser(normaliser.name, lambda gt, boxes, scheme: given, distances[1])
     gt = split.landmarks()
     boxes = split.boxes()
     if missed is not None and missed.any():
@@ -118,7 +127,8 @@ def evaluate(
         errors.mark_missed(missed)
     metrics = {name: registry.metric(name).compute(errors, protocol) for name in protocol.metrics}
     return Evaluation(metrics=metrics, errors=errors, protocol=protocol, face_ids=split.ids,
-                      mean_face=mean_face(split.landmarks(), split.boxes()) if len(split) else None)
+                      mean_face=mean_face(split.landmarks(), split.boxes()) if len(split) else None,
+                      normaliser_source=distances[1] if distances is not None else "")
 
 
 def score_predictions(

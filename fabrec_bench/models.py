@@ -151,6 +151,23 @@ class LandmarkModel:
         """Facts recorded with each result (e.g. the decoding that produced the landmarks)."""
         return {}
 
+    def crop_rule(self, box_source: str) -> str:
+        """What sets each face's crop in this run, in a few words (run summary, provenance, the leaderboard's
+        boxes column): by default the face box the run hands over, from `box_source`."""
+        return f"box ({box_source})"
+
+    def fallback_warning(self) -> str | None:
+        """One line to print when the model runs without a file its published numbers depend on (HRNet's
+        annotation CSV, STAR's metadata); None when nothing is missing."""
+        return None
+
+    def normalising_distances(self, samples: Sequence[FaceSample], protocol_name: str,
+                              normaliser: str) -> tuple[np.ndarray | None, str] | None:
+        """(N,) distances to divide each face's errors by under the named protocol, and where they come from,
+        when the model's code reads them from a file of its own (HRNet's AFLW box_size); (None, why) when the
+        protocol's normaliser stands in for such a file and the run should say so; None: nothing to say."""
+        return None
+
 
 INFERENCE_PRECISIONS = ("fp32", "bf16", "fp16")
 

@@ -36,6 +36,7 @@ from fabrec_bench.provenance import code_version, devices, library_versions
 from fabrec_bench.store import Provenance, ResultsStore, RunIdentity, store_path
 from fabrec_bench.torch_helpers.launch import join_torchrun, launched_by_torchrun
 from fabrec_bench.types import FaceSample, Split
+from fabrec_bench.warnings import warn
 
 TRAIN_SELECTIONS = api.TRAIN_SELECTIONS
 
@@ -233,6 +234,7 @@ class Predictions:
 
     landmarks: np.ndarray
     missed: np.ndarray
+    crop_rule: str = ""  # what set each face's crop (the model's words)
 
 
 def predict(run: PreparedRun, model: LandmarkModel, split: Split) -> Predictions:
@@ -240,8 +242,12 @@ def predict(run: PreparedRun, model: LandmarkModel, split: Split) -> Predictions
     protocol's box source (ground truth by default)."""
     from fabrec_bench.faces.boxes import apply_box_source  # detectors need OpenCV: only when predicting
 
-    inputs, missed = apply_box_source(split.samples, run.protocols[split.name][0].box_source)
+    box_source = run.protocols[split.name][0].box_source
+    inputs, missed = apply_box_source(split.samples, box_source)
     found = [s for s, m in zip(inputs, missed, strict=True) if not m]
+    notice = model.fallback_warning()
+    if notice:
+        warn(notice)
     expected = (len(found), split.scheme.num_points, 2)
     landmarks = np.full((len(split), *expected[1:]), np.nan)
     if found:
@@ -249,13 +255,17 @@ def predict(run: PreparedRun, model: LandmarkModel, split: Split) -> Predictions
         if got.shape != expected:
             raise UserError(f"model '{run.spec.name}' returned predictions of shape {got.shape}, expected {expected}")
         landmarks[~missed] = got
-    return Predictions(landmarks, missed)
+    return Predictions(landmarks, missed, model.crop_rule(box_source))
 
 
-def score(run: PreparedRun, predictions: Predictions, split: Split, protocol: EvalProtocol) -> api.Evaluation:
-    """Step 3: the predictions scored against `split` under `protocol`."""
+def score(run: PreparedRun, predictions: Predictions, split: Split, protocol: EvalProtocol,
+          model: LandmarkModel | None = None) -> api.Evaluation:
+    """Step 3: the predictions scored against `split` under `protocol` (with the normalising distances the
+    model's own code reads from a file of its, where it has them)."""
+    distances = None if model is None else \
+        model.normalising_distances(split.samples, protocol.name, protocol.normaliser)
     return api.evaluate(predictions.landmarks, split, protocol, run.registry, missed=predictions.missed,
-                        adapter=run.adapter)
+                        adapter=run.adapter, distances=distances)
 
 
 @dataclass(frozen=True)
@@ -301,23 +311,26 @@ class Recorder:
         facts = model.describe()
         if evaluation.protocol.box_source.startswith("detector"):
             facts["faces_missed"] = int(predictions.missed.sum())
-        self._finish(stored, evaluation, facts, train_seconds, eval_seconds)
+        self._finish(stored, evaluation, facts, train_seconds, eval_seconds, predictions.crop_rule)
 
     def record_rescored(self, split: Split, predictions: Predictions, scored_from: StoredRun, protocol: EvalProtocol,
                         model: LandmarkModel, eval_seconds: float) -> tuple[int, api.Evaluation]:
         """The same predictions under a further protocol (`--protocol all`), stored as a run of its own whose
         folder points at the predictions file of the run that made them."""
-        evaluation = score(self.run, predictions, split, protocol)
+        evaluation = score(self.run, predictions, split, protocol, model)
         stored = self._start(split, protocol, predictions_of_run=scored_from.uid)
         (stored.run_dir / "predictions.txt").write_text(f"{scored_from.run_dir / 'predictions.csv'}\n")
-        self._finish(stored, evaluation, model.describe(), 0.0, eval_seconds)
+        self._finish(stored, evaluation, model.describe(), 0.0, eval_seconds, predictions.crop_rule)
         return stored.id, evaluation
 
     def _finish(self, stored: StoredRun, evaluation: api.Evaluation, facts: dict, train_seconds: float,
-                eval_seconds: float) -> None:
+                eval_seconds: float, crop_rule: str) -> None:
+        if evaluation.normaliser_source:
+            facts = {**facts, "normaliser_source": evaluation.normaliser_source}
         self.store.finish_run(stored.id, metrics=evaluation.metrics, face_ids=evaluation.face_ids,
                               per_face_nme=evaluation.errors.per_face, model_info=facts, train_seconds=train_seconds,
-                              eval_seconds=eval_seconds, landmark_errors=evaluation.landmark_errors())
+                              eval_seconds=eval_seconds, landmark_errors=evaluation.landmark_errors(),
+                              provenance={"crop_rule": crop_rule} if crop_rule else None)
 
 
 @dataclass
@@ -333,6 +346,7 @@ class RunOutcome:
     eval_seconds: float
     train_ids: list[str] = field(default_factory=list)
     also: list[tuple[int, api.Evaluation]] = field(default_factory=list)
+    crop_rule: str = ""  # what set each face's crop
 
 
 def execute(request: RunRequest, work_dir: Path, *, registry: Registry | None = None,
@@ -360,13 +374,13 @@ def execute(request: RunRequest, work_dir: Path, *, registry: Registry | None = 
                     trained_in = stored.uid if run.trains else None
                 started = time.perf_counter()
                 predictions = predict(run, model, split)
-                evaluation = score(run, predictions, split, primary)
+                evaluation = score(run, predictions, split, primary, model)
                 eval_seconds = time.perf_counter() - started
                 recorder.finish(stored, split, predictions, evaluation, model, train_seconds, eval_seconds)
                 also = [recorder.record_rescored(split, predictions, stored, protocol, model, eval_seconds)
                         for protocol in further]
             outcomes.append(RunOutcome(stored.id, stored.uid, stored.run_dir, evaluation, train_seconds, eval_seconds,
-                                       [s.id for s in run.train_samples], also))
+                                       [s.id for s in run.train_samples], also, predictions.crop_rule))
     return outcomes
 
 

@@ -307,11 +307,17 @@ class ResultsStore:
         train_seconds: float | None = None,
         eval_seconds: float | None = None,
         landmark_errors: tuple[np.ndarray, np.ndarray] | None = None,
+        provenance: dict | None = None,
     ) -> None:
         """Store metrics, per-face errors and (optionally) per-landmark errors with the mean face they are drawn
-        on, `(nme (L,), mean_face (L, 2))`, and mark the run finished, all in one transaction."""
+        on, `(nme (L,), mean_face (L, 2))`, and mark the run finished, all in one transaction. `provenance`
+        adds what is known only once the run has predicted (what set each face's crop)."""
         per_face_nme = np.asarray(per_face_nme, dtype=np.float64)
         with self._transaction() as c:
+            if provenance:
+                (stored,) = c.execute("SELECT provenance FROM runs WHERE id=?", (run_id,)).fetchone()
+                merged = {**json.loads(stored or "{}"), **provenance}
+                c.execute("UPDATE runs SET provenance=? WHERE id=?", (json.dumps(merged, sort_keys=True), run_id))
             if landmark_errors is not None:
                 self._insert_landmark_errors(c, run_id, *landmark_errors)
             c.executemany(

@@ -68,6 +68,10 @@ def _show(ctx_obj, outcomes, model, dataset, splits, as_json):
             console.print(protocols_table(title, [outcome.evaluation, *(e for _, e in outcome.also)]))
         else:
             console.print(metrics_table(title, outcome.evaluation, registry))
+        if outcome.crop_rule:
+            console.print(f"crops: {outcome.crop_rule}")
+        if outcome.evaluation.normaliser_source:
+            console.print(f"normaliser: {outcome.evaluation.normaliser_source}")
         console.print(f"stored as run {outcome.run_id} in {ctx_obj.work_dir / 'results.sqlite'}; "
                       f"predictions in {outcome.run_dir / 'predictions.csv'}")
 

@@ -6,6 +6,8 @@ compute_nme gives. Weights are random (nothing is downloaded), in each accepted 
 from __future__ import annotations
 
 import csv
+import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -25,6 +27,7 @@ from test_pipnet import face_template, textured_image
 
 from fabrec_bench.errors import UserError
 from fabrec_bench.plugins import get_registry
+from fabrec_bench.predictions import read_landmarks
 from fabrec_bench.store import ResultsStore, store_path
 from fabrec_bench_plugins.models.hrnet.model import HRNetModel
 
@@ -163,8 +166,10 @@ def test_an_annotation_file_that_does_not_fit_names_the_line_or_the_face(tmp_pat
         ours("wflw", path, faces, annotations=str(tmp_path / "other.csv"))
 
 
-def test_eval_prints_the_number_hrnets_test_prints(cli, synthetic_wflw, tmp_path):
-    from fabrec_bench import api
+def test_eval_prints_the_number_hrnets_test_prints(cli, synthetic_wflw, tmp_path, monkeypatch):
+    from fabrec_bench import api, warnings
+
+    monkeypatch.setattr(warnings, "_seen", set())  # the warning is printed once per process
 
     split = api.read_split(get_registry().dataset("wflw"), synthetic_wflw, "test")
     faces = [{"gt": s.landmarks_px, "image": s.image_path} for s in split.samples]
@@ -178,6 +183,12 @@ def test_eval_prints_the_number_hrnets_test_prints(cli, synthetic_wflw, tmp_path
     with ResultsStore(store_path(tmp_path / "work")) as store:
         (run,) = store.runs(status="finished", model="hrnet")
     assert run.metrics["nme"] == pytest.approx(nme, rel=1e-9)
+    # no annotations= file: the fallback crop rule is said, warned about, stored and shown
+    assert "crops: landmarks' whole-pixel extent (COFW's rule)" in result.output
+    assert "hrnet without --config annotations=FILE crops wflw faces by the landmarks'" in result.stderr
+    assert run.provenance["crop_rule"] == "landmarks' whole-pixel extent (COFW's rule)"
+    board = json.loads(cli("leaderboard", "--format", "json", "--no-reported").output)
+    assert [row["boxes"] for row in board] == ["landmarks' whole-pixel extent (COFW's rule)"]
 
     work = tmp_path / "bad-work"
     _, wrong = checkpoint(tmp_path, "aflw", seed=10)
@@ -194,3 +205,50 @@ def test_models_info_says_what_hrnet_is_and_where_its_weights_are(cli):
                   "hrnetv2_w18_wflw_256x256-2bf032a6_20210125.pth", "keypoint_head.final_layer", "module.",
                   f"wflw (98 points): {params:,}", "timm", "face_landmarks_wflw_test.csv"):
         assert words in text, words
+
+
+def test_aflw_under_the_hrnet_protocol_divides_by_the_annotation_files_box_size(cli, tmp_path):
+    from fabrec_bench import api
+    from fabrec_bench.models import DatasetFacts
+    from fabrec_bench.synth.formats import write_aflw
+
+    write_aflw(tmp_path / "AFLW", faces=30, seed=3)
+    adapter = get_registry().dataset("aflw")
+    split = api.read_split(adapter, tmp_path / "AFLW", "full")
+    facts = DatasetFacts.of(adapter)
+    offset = facts.file_origin - facts.coordinate_origin
+    rng = np.random.default_rng(4)
+    box_size = {}
+    with open(tmp_path / "face_landmarks_aflw_test.csv", "w", newline="") as f:  # HRNet-Facial's columns
+        writer = csv.writer(f)
+        writer.writerow(["image_name", "scale", "box_size", "center_w", "center_h",
+                         *(f"{c}{i}" for i in range(19) for c in "xy")])
+        for s in split.samples:
+            x0, y0, x1, y1 = s.box_px
+            box_size[s.id] = np.sqrt((x1 - x0) * (y1 - y0)) * rng.uniform(1.05, 1.3)  # not the .mat box's
+            scale, cw, ch = cofw_centre_scale(s.landmarks_px + offset)
+            writer.writerow([Path(s.image_path).name, scale, box_size[s.id], cw, ch,
+                             *(s.landmarks_px + offset).flatten()])
+    _, path = checkpoint(tmp_path, "aflw", seed=5)
+    nmes = {}
+    for name, config in (("file", ["--config", f"annotations={tmp_path / 'face_landmarks_aflw_test.csv'}"]),
+                         ("none", [])):
+        work = tmp_path / f"work-{name}"
+        result = cli("eval", "-m", "hrnet", "--checkpoint", path, "-d", "aflw", "-s", "full", "--protocol", "hrnet",
+                     "--data-root", tmp_path / "AFLW", "--device", "cpu", *config, work_dir=work)
+        assert result.exit_code == 0, result.output
+        with ResultsStore(store_path(work)) as store:
+            (run,) = store.runs(status="finished", model="hrnet")
+        ids, pred = read_landmarks(work / "runs" / run.uid / "predictions.csv", 19)
+        error = np.linalg.norm(pred - split.landmarks(), axis=-1).sum(axis=1)
+        nmes[name] = run.metrics["nme"]
+        if name == "file":  # compute_nme: the distances summed over the 19 points / (box_size * 19)
+            expected = np.mean([e / (box_size[i] * 19) for e, i in zip(error, ids, strict=True)])
+            assert "box_size column of" in run.model_info["normaliser_source"]
+            assert "normaliser: box_size column of" in result.output and "crops: annotation file" in result.output
+        else:
+            boxes = split.boxes()
+            expected = np.mean(error / (np.sqrt((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])) * 19))
+            assert "no annotations= file" in run.model_info["normaliser_source"]
+        assert run.metrics["nme"] == pytest.approx(expected, rel=1e-9), name
+    assert nmes["file"] < nmes["none"]  # the file's larger boxes: the test has teeth

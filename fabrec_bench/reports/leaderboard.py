@@ -141,6 +141,13 @@ def build_rows(runs: list[RunRecord], registry: Registry | None = None) -> list[
     return rows
 
 
+def boxes_cell(row: LeaderboardRow) -> str:
+    """What set each face's crop in the row's runs (as each run recorded it), else the protocol's box source
+    (runs stored before crops were recorded)."""
+    rules = sorted({r.provenance.get("crop_rule") for r in row.runs if r.provenance.get("crop_rule")})
+    return "; ".join(rules) if rules else row.protocol.box_source
+
+
 def _qualified(name: str, label: str | None, options: dict, ambiguous: bool) -> str:
     """A row's model name; where one name covers several configurations, with what sets this one apart."""
     if not ambiguous:
@@ -187,7 +194,7 @@ def to_table(rows: list[LeaderboardRow], registry: Registry | None = None, *, wi
             row.model + (" (scored)" if row.kind == "score" else ""), *([row.label] if with_label else []),
             row.dataset, row.split,
             row.train_count if row.train_count is not None else ("all" if _trained(row) else None),
-            row.n_faces, row.protocol.box_source, row.protocol.normaliser,
+            row.n_faces, boxes_cell(row), row.protocol.normaliser,
         ]
         for name in metric_names:
             value = row.metrics.get(name, math.nan)

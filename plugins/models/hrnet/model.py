@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,9 +43,19 @@ def load_network(state: dict[str, torch.Tensor], source: Path) -> tuple[HRNetFac
     return net, layout
 
 
-def read_annotations(path: str | Path, num_points: int) -> dict[str, list[tuple[preprocess.CentreScale, np.ndarray]]]:
-    """HRNet-Facial's face_landmarks_<ds>_<split>.csv: per image name, each face's centre and scale and its
-    landmarks. Columns: image_name, scale, [box_size (AFLW),] center_w, center_h, then x y per landmark."""
+@dataclass(frozen=True)
+class AnnotatedFace:
+    """One row of HRNet-Facial's annotation file."""
+
+    where: preprocess.CentreScale
+    landmarks: np.ndarray  # (L, 2), the file's frame
+    box_size: float | None  # AFLW's column 2, compute_nme's normaliser for 19 points
+
+
+def read_annotations(path: str | Path, num_points: int) -> dict[str, list[AnnotatedFace]]:
+    """HRNet-Facial's face_landmarks_<ds>_<split>.csv: per image name, each face's centre and scale, its
+    landmarks and (AFLW) its box_size. Columns: image_name, scale, [box_size (AFLW),] center_w, center_h, then
+    x y per landmark."""
     path = Path(path)
     try:
         with path.open(newline="") as f:
@@ -63,8 +74,8 @@ def read_annotations(path: str | Path, num_points: int) -> dict[str, list[tuple[
             raise UserError(f"{path}, line {line}: {e}") from None
         scale, centre_w, centre_h = values[0], values[1 + extra], values[2 + extra]
         points = np.array(values[3 + extra:]).reshape(-1, 2)
-        faces.setdefault(row[0].replace("\\", "/"), []).append((preprocess.CentreScale(centre_w, centre_h, scale),
-                                                               points))
+        faces.setdefault(row[0].replace("\\", "/"), []).append(AnnotatedFace(
+            preprocess.CentreScale(centre_w, centre_h, scale), points, values[1] if extra else None))
     return faces
 
 
@@ -107,22 +118,56 @@ class HRNetModel(LandmarkModel):
         """From the annotation file (the row of the same image whose landmarks are the sample's), or by the
         `boxes` rule; in the files' frame."""
         if self.options.annotations:
-            return self._annotated(sample, offset)
+            return self._annotated(sample, offset).where
         if self.options.boxes == "box" or not self.context.dataset.labeled:  # photographs: their face box
             return preprocess.from_box(np.asarray(sample.box_px, dtype=np.float64) + offset)
         return preprocess.from_landmarks(sample.landmarks_px + offset)
 
-    def _annotated(self, sample: FaceSample, offset: float) -> preprocess.CentreScale:
+    def _annotated(self, sample: FaceSample, offset: float) -> AnnotatedFace:
         rows = self.annotations().for_image(sample.image_path)
         if rows:
-            distances = [np.abs(points - (sample.landmarks_px + offset)).max() for _, points in rows]
+            distances = [np.abs(row.landmarks - (sample.landmarks_px + offset)).max() for row in rows]
             best = int(np.argmin(distances))
             if distances[best] < 0.5:
-                return rows[best][0]
+                return rows[best]
         where = "the rows naming this image hold other landmarks" if rows else \
             f"no row names this image; the nearest row path is '{self.annotations().nearest(sample.image_path)}'"
         raise UserError(f"{self.options.annotations}: no row for face {sample.id} ({sample.image_path}) with its "
                         f"landmarks ({where}); is it the annotation file of this split?")
+
+    def crop_rule(self, box_source: str) -> str:
+        if self.options.annotations:
+            return f"annotation file {Path(self.options.annotations).name}"
+        if self.options.boxes == "box" or not self.context.dataset.labeled:
+            return f"box ({box_source})"
+        return "landmarks' whole-pixel extent (COFW's rule)"
+
+    def fallback_warning(self) -> str | None:
+        dataset = self.context.dataset.name
+        if self.options.annotations or dataset in ("cofw", "") or not self.context.dataset.labeled:
+            return None
+        return (f"hrnet without --config annotations=FILE crops {dataset} faces by the "
+                f"{self.crop_rule('ground-truth')}; HRNet-Facial's published numbers come from its "
+                f"face_landmarks_{dataset}_test.csv (centre, scale{', box_size' if dataset == 'aflw' else ''})")
+
+    def normalising_distances(self, samples: Sequence[FaceSample], protocol_name: str,
+                              normaliser: str) -> tuple[np.ndarray | None, str] | None:
+        """Under the hrnet protocol's AFLW rule, compute_nme's meta['box_size']: the annotation file's column
+        2 for each face; without the file, the protocol's sqrt(w * h) of the dataset's box, said as such."""
+        if protocol_name != "hrnet" or normaliser != "box":
+            return None
+        if not self.options.annotations:
+            return None, ("sqrt(w * h) of the dataset's box: no annotations= file, whose box_size column "
+                          "HRNet-Facial's compute_nme divides by")
+        facts = self.context.dataset
+        offset = facts.file_origin - facts.coordinate_origin
+        rows = [self._annotated(sample, offset) for sample in samples]
+        missing = [s.id for s, row in zip(samples, rows, strict=True) if row.box_size is None]
+        if missing:
+            raise UserError(f"{self.options.annotations}: no box_size column (AFLW's column 2) for face "
+                            f"{missing[0]}; the hrnet protocol divides AFLW errors by it")
+        return (np.array([row.box_size for row in rows], dtype=np.float64),
+                f"box_size column of {self.options.annotations} (HRNet-Facial's compute_nme)")
 
     # -- inference ---------------------------------------------------------------------------------------
 

@@ -192,6 +192,11 @@ class PipNetModel(LandmarkModel):
                 out[start + i] = crop.from_fractions(fractions[i]) - offset
         return out
 
+    def crop_rule(self, box_source: str) -> str:
+        if self.options.crop == "pipnet" and self.context.dataset.labeled:
+            return f"PIPNet's {self.context.dataset.name} preprocessing rule"
+        return f"box ({box_source})"
+
     def describe(self) -> dict:
         v = self.net.variant
         _, where = self.neighbour_table() if self._table is None else self._table[1:]

@@ -117,6 +117,19 @@ class StarModel(LandmarkModel):
                 out[start + i] = preprocess.to_image(unit[i], matrix).astype(np.float64) - shift + origin
         return out
 
+    def crop_rule(self, box_source: str) -> str:
+        if self.options.metadata:
+            return f"metadata file {Path(self.options.metadata).name}"
+        if self.options.boxes == "box" or not self.context.dataset.labeled:
+            return f"STAR's demo rule on the box ({box_source})"
+        return "STAR's demo rule on the landmarks' extent"
+
+    def fallback_warning(self) -> str | None:
+        if self.options.metadata or not self.context.dataset.labeled:
+            return None
+        return (f"star without --config metadata=FILE crops by {self.crop_rule('ground-truth')}; its published "
+                "numbers come from ADNet's metadata (test.tsv: each face's scale and centre)")
+
     def describe(self) -> dict:
         device = resolve_device(self.context.device)
         boxes = f"metadata {self.options.metadata}" if self.options.metadata else self.options.boxes
