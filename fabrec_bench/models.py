@@ -153,8 +153,8 @@ class LandmarkModel:
 
     def crop_rule(self, box_source: str) -> str:
         """What sets each face's crop in this run, in a few words (run summary, provenance, the leaderboard's
-        boxes column): by default the face box the run hands over, from `box_source`."""
-        return f"box ({box_source})"
+        boxes column): by default the run's box source, whose face box the model is handed."""
+        return box_source
 
     def fallback_warning(self) -> str | None:
         """One line to print when the model runs without a file its published numbers depend on (HRNet's
@@ -189,6 +189,32 @@ class Capabilities:
 
 
 @dataclass(frozen=True)
+class OriginalFrame:
+    """Where a model's own code leaves its raw predictions, next to predictions.csv (0-based image pixels):
+    one sentence, and either a shift in pixels (by the dataset's facts) or a map that needs the split."""
+
+    description: str
+    shift: Callable[[DatasetFacts], float] | None = None
+    transform: Callable[[np.ndarray, Any, DatasetFacts], np.ndarray] | None = None  # (landmarks, split, facts)
+    refuses: Callable[[Mapping[str, Any]], str | None] | None = None  # why a run's options leave no such frame
+
+    @property
+    def needs_split(self) -> bool:
+        return self.transform is not None
+
+    def convert(self, landmarks: np.ndarray, facts: DatasetFacts, split=None) -> np.ndarray:
+        """(N, L, 2) predictions.csv landmarks in the original code's frame (NaN faces stay NaN)."""
+        if self.transform is not None:
+            return self.transform(landmarks, split, facts)
+        return landmarks + (self.shift(facts) if self.shift is not None else 0.0)
+
+
+def files_frame(facts: DatasetFacts) -> float:
+    """From fabrec-bench's frame to the dataset files' own (1-based .pts and COFW .mat: + 1)."""
+    return facts.file_origin - facts.coordinate_origin
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """A registered model: its name, how to create and load it, its options and its capabilities."""
 
@@ -209,6 +235,9 @@ class ModelSpec:
     # The landmark scheme a pretrained model predicts whatever the data (dlib-ert: ibug68), for running it
     # without a dataset or checkpoint (`fabrec-bench predict`); None: the checkpoint or the dataset says.
     native_scheme: str | None = None
+    # Where the model's own code leaves its raw predictions (`results predictions --frame original`); None:
+    # fabrec-bench's predictions are the model's own.
+    original_frame: OriginalFrame | None = None
 
     def __post_init__(self) -> None:
         if self.capabilities.pretraining != (self.pretrain is not None):
@@ -258,11 +287,11 @@ class ModelSpec:
 
 
 def released_weights(name: str, *, load, description: str, options: type, checkpoint_suffix: str,
-                     details: Callable[[], dict]) -> ModelSpec:
+                     details: Callable[[], dict], original_frame: OriginalFrame | None = None) -> ModelSpec:
     """The spec of a model that evaluates a released checkpoint as its own code does (PIPNet, HRNet, FAN,
     STAR): never created nor trained here, loaded from the file as downloaded, inference in fp32 (its own),
     bf16 or fp16."""
     return ModelSpec(name=name, create=checkpoint_only(name), load=load, description=description, options=options,
                      capabilities=Capabilities(needs_training=False, needs_checkpoint=True,
                                                precisions=("fp32", "bf16", "fp16")),
-                     checkpoint_suffix=checkpoint_suffix, details=details)
+                     checkpoint_suffix=checkpoint_suffix, details=details, original_frame=original_frame)

@@ -45,4 +45,42 @@ def import_command(obj, files):
             console.print(f"{path}: added {added} run(s), {present} already present")
 
 
+@results_group.command("predictions")
+@click.argument("run_id", type=int)
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--frame", type=click.Choice(["ours", "original"]), default="ours", show_default=True,
+              help="ours: 0-based image pixels, as predictions.csv holds them; original: the frame the model's own "
+                   "code leaves them in (1-based files, PIPNet's crop fractions), for diffing with its raw output.")
+@click.option("--data-root", type=click.Path(file_okay=False), default=None,
+              help="Where the dataset is now, if not where the run read it.")
+@click.pass_obj
+def predictions_command(obj, run_id, out, frame, data_root):
+    """Write run RUN_ID's predictions (id, image, x0, y0, ...) to the CSV file OUT, in `--frame`."""
+    from fabrec_bench.errors import UserError
+    from fabrec_bench.models import DatasetFacts
+    from fabrec_bench.plugins import get_registry
+    from fabrec_bench.predictions import write_landmarks_csv
+    from fabrec_bench.reports.gallery import load_run_faces
+    from fabrec_bench_runners.show import select_run
+
+    with ResultsStore(store_path(obj.work_dir)) as store:
+        run = select_run(store, run_id, None, None, None, None, None, None)
+    faces = load_run_faces(run, data_root)
+    landmarks = faces.predictions
+    if frame == "original":
+        spec = get_registry().model(run.model)
+        if spec.original_frame is None:
+            raise UserError(f"model '{run.model}' has no frame of its own: predictions.csv holds its predictions "
+                            "as they are")
+        why_not = spec.original_frame.refuses(run.model_options) if spec.original_frame.refuses else None
+        if why_not:
+            raise UserError(f"run {run.id}: {why_not}")
+        adapter = get_registry().dataset(run.dataset)
+        landmarks = spec.original_frame.convert(landmarks, DatasetFacts.of(adapter), faces.split)
+    samples = faces.split.samples
+    write_landmarks_csv(Path(out), [s.id for s in samples], [str(s.image_path) for s in samples], landmarks)
+    click.echo(f"wrote {len(samples)} face(s) of run {run.id} ({run.model} on {run.dataset}/{run.split}) in the "
+               f"{frame} frame", err=True)
+
+
 COMMANDS = (results_group,)

@@ -252,3 +252,32 @@ def test_aflw_under_the_hrnet_protocol_divides_by_the_annotation_files_box_size(
             assert "no annotations= file" in run.model_info["normaliser_source"]
         assert run.metrics["nme"] == pytest.approx(expected, rel=1e-9), name
     assert nmes["file"] < nmes["none"]  # the file's larger boxes: the test has teeth
+
+
+def test_predictions_in_the_original_frame_are_hrnets_raw_output(cli, tmp_path):
+    from fabrec_bench.synth.formats import write_300w
+
+    write_300w(tmp_path / "300W", per_folder=2, seed=5)
+    _, path = checkpoint(tmp_path, "300w", seed=6)
+    result = cli("eval", "-m", "hrnet", "--checkpoint", path, "-d", "300w", "-s", "challenging",
+                 "--data-root", tmp_path / "300W", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    with ResultsStore(store_path(tmp_path / "work")) as store:
+        (run,) = store.runs(status="finished", model="hrnet")
+    ids, ours_ = read_landmarks(tmp_path / "work" / "runs" / run.uid / "predictions.csv", 68)
+    split = api_split("300w", tmp_path / "300W", "challenging")
+    raw = original_predictions("300w", [{"gt": s.landmarks_px + 1, "image": s.image_path} for s in split.samples],
+                               torch.load(path)).numpy()  # HRNet-Facial's own, in the .pts files' 1-based frame
+    np.testing.assert_array_equal(ours_ + 1, raw)
+    for frame, expected in (("ours", ours_), ("original", raw)):
+        out = tmp_path / f"{frame}.csv"
+        done = cli("results", "predictions", str(run.id), out, "--frame", frame)
+        assert done.exit_code == 0, done.output
+        assert read_landmarks(out, 68)[0] == ids
+        np.testing.assert_array_equal(read_landmarks(out, 68)[1], expected)
+
+
+def api_split(dataset: str, root, split: str):
+    from fabrec_bench import api
+
+    return api.read_split(get_registry().dataset(dataset), root, split)

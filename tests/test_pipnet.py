@@ -29,6 +29,7 @@ from released import random_weights, refused_in_one_line
 from fabrec_bench.errors import UserError
 from fabrec_bench.models import DatasetFacts, RunContext
 from fabrec_bench.plugins import get_registry
+from fabrec_bench.predictions import read_landmarks
 from fabrec_bench.schemes import WFLW98_TO_AFLW19, WFLW98_TO_COFW29, WFLW98_TO_IBUG68, reduce_points
 from fabrec_bench.store import ResultsStore, store_path
 from fabrec_bench.synth.face import landmarks_3d, sample_face_params
@@ -244,6 +245,11 @@ def test_eval_prints_the_number_pipnets_test_prints_and_refuses_bad_files(cli, s
         (run,) = store.runs(status="finished", model="pipnet")
     assert run.protocol["name"] == "pipnet"
     assert run.metrics["nme"] == pytest.approx(np.mean(nmes), rel=1e-6)
+    # in its own frame, the predictions are lib/test.py's: fractions of each face's crop box
+    done = cli("results", "predictions", str(run.id), tmp_path / "raw.csv", "--frame", "original")
+    assert done.exit_code == 0, done.output
+    np.testing.assert_allclose(read_landmarks(tmp_path / "raw.csv", 98)[1],
+                               np.asarray(fractions, dtype=np.float64).reshape(-1, 98, 2), atol=1e-9)
 
     _, wrong = checkpoint(tmp_path, "300w", "resnet18", 5)
     work = tmp_path / "bad-work"

@@ -38,7 +38,12 @@ FIELD_PROTOCOLS: tuple[Protocol, ...] = (
         sources={"NME": "lib/core/evaluation.py, compute_nme: sum of point distances / (normaliser * L), per face",
                  "failure": "lib/core/function.py, inference: nme > 0.08 and nme > 0.10, counted over faces"},
         notes=("The normaliser is chosen by the number of points: 68 -> 36/45, 98 -> 60/72, 29 -> 8/9, "
-               "19 -> the face's box_size from HRNet's AFLW annotation file (here sqrt(w * h) of the box).",),
+               "19 -> the face's box_size from HRNet's AFLW annotation file (face_landmarks_aflw_test.csv, "
+               "column 2).",
+               "AFLW: a `hrnet` run given that file (--config annotations=FILE) divides by its box_size, as "
+               "compute_nme does, and records so; without the file (any other model, or a scored predictions "
+               "file) the box_size is taken as sqrt(w * h) of the dataset's box, which equals HRNet's only if the "
+               "file's box_size is that of the .mat box; the run records which it used."),
     ),
     Protocol(
         name="star", repository="ZhenglinZhou/STAR", commit="9b125749b0d35766ed83d047036d1aa5e384984c",

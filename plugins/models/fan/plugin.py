@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fabrec_bench.hookspecs import hookimpl
-from fabrec_bench.models import released_weights
+from fabrec_bench.models import OriginalFrame, released_weights
 from fabrec_bench_plugins.models.fan import releases
 from fabrec_bench_plugins.models.fan.options import FanOptions
 
@@ -61,9 +61,14 @@ def details() -> dict:
     }
 
 
+ORIGINAL_FRAME = OriginalFrame(
+    "predictions.csv holds face-alignment's whole pixels as its API returns them: 0-based pixels of the image "
+    "array, fabrec-bench's frame too, so nothing changes", shift=lambda facts: -facts.coordinate_origin)
+
+
 @hookimpl
 def fabrec_bench_register_models(register):
     register(released_weights(
         "fan", load=load_model,
         description="2D-FAN-4 (ICCV 2017), face-alignment's released weights run as its API runs them on face boxes",
-        options=FanOptions, checkpoint_suffix=".pth.tar", details=details))
+        options=FanOptions, checkpoint_suffix=".pth.tar", details=details, original_frame=ORIGINAL_FRAME))

@@ -139,7 +139,7 @@ class HRNetModel(LandmarkModel):
         if self.options.annotations:
             return f"annotation file {Path(self.options.annotations).name}"
         if self.options.boxes == "box" or not self.context.dataset.labeled:
-            return f"box ({box_source})"
+            return box_source
         return "landmarks' whole-pixel extent (COFW's rule)"
 
     def fallback_warning(self) -> str | None:

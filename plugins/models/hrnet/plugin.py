@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fabrec_bench.hookspecs import hookimpl
-from fabrec_bench.models import released_weights
+from fabrec_bench.models import OriginalFrame, files_frame, released_weights
 from fabrec_bench_plugins.models.hrnet import releases
 from fabrec_bench_plugins.models.hrnet.options import HRNetOptions
 
@@ -52,9 +52,15 @@ def details() -> dict:
     }
 
 
+ORIGINAL_FRAME = OriginalFrame(
+    "predictions.csv holds HRNet-Facial's whole-pixel predictions in fabrec-bench's 0-based frame; its "
+    "decode_preds returns them in the annotation files' frame, 1 more on 300-W and COFW (1-based .pts and "
+    ".mat), the same on WFLW and AFLW", shift=files_frame)
+
+
 @hookimpl
 def fabrec_bench_register_models(register):
     register(released_weights(
         "hrnet", load=load_model,
         description="HRNetV2-W18 (TPAMI 2020), released face checkpoints run as HRNet-Facial's test runs them",
-        options=HRNetOptions, checkpoint_suffix=".pth", details=details))
+        options=HRNetOptions, checkpoint_suffix=".pth", details=details, original_frame=ORIGINAL_FRAME))

@@ -195,7 +195,7 @@ class PipNetModel(LandmarkModel):
     def crop_rule(self, box_source: str) -> str:
         if self.options.crop == "pipnet" and self.context.dataset.labeled:
             return f"PIPNet's {self.context.dataset.name} preprocessing rule"
-        return f"box ({box_source})"
+        return box_source
 
     def describe(self) -> dict:
         v = self.net.variant

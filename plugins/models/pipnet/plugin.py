@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fabrec_bench.hookspecs import hookimpl
-from fabrec_bench.models import released_weights
+from fabrec_bench.models import OriginalFrame, released_weights
 from fabrec_bench_plugins.models.pipnet import releases
 from fabrec_bench_plugins.models.pipnet.options import PipNetOptions
 
@@ -59,9 +59,24 @@ def details() -> dict:
     }
 
 
+def crop_fractions(landmarks, split, facts):
+    """predictions.csv's image pixels as fractions of each face's crop box, as PIPNet's lib/test.py keeps them."""
+    from fabrec_bench_plugins.metrics.pipnet_frame import to_pipnet_frame
+
+    return to_pipnet_frame(landmarks, split.landmarks(), split.boxes(), split, facts)[0]
+
+
+ORIGINAL_FRAME = OriginalFrame(
+    "predictions.csv holds PIPNet's predictions in fabrec-bench's 0-based image pixels; its lib/test.py keeps "
+    "the network's output as fractions of each face's crop box (its preprocessing's box, crop=pipnet), which "
+    "this map gives back", transform=crop_fractions,
+    refuses=lambda options: None if options.get("crop", "pipnet") == "pipnet" else
+    f"it cropped by the given box (crop={options['crop']}), not by the crop box PIPNet's preprocessing makes")
+
+
 @hookimpl
 def fabrec_bench_register_models(register):
     register(released_weights(
         "pipnet", load=load_model,
         description="PIPNet (IJCV 2021), released checkpoints run as its test code runs them",
-        options=PipNetOptions, checkpoint_suffix=".pth", details=details))
+        options=PipNetOptions, checkpoint_suffix=".pth", details=details, original_frame=ORIGINAL_FRAME))

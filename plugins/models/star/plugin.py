@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fabrec_bench.hookspecs import hookimpl
-from fabrec_bench.models import released_weights
+from fabrec_bench.models import OriginalFrame, files_frame, released_weights
 from fabrec_bench_plugins.models.star import releases
 from fabrec_bench_plugins.models.star.options import StarOptions
 
@@ -48,9 +48,15 @@ def details() -> dict:
     }
 
 
+ORIGINAL_FRAME = OriginalFrame(
+    "predictions.csv holds STAR's predictions in fabrec-bench's 0-based frame; its evaluate.py returns them in "
+    "its metadata's frame, the dataset files' own: 1 more on 300-W and COFW (1-based), the same on WFLW",
+    shift=files_frame)
+
+
 @hookimpl
 def fabrec_bench_register_models(register):
     register(released_weights(
         "star", load=load_model,
         description="STAR (CVPR 2023), released stacked-hourglass checkpoints run as its test runs them",
-        options=StarOptions, checkpoint_suffix=".pkl", details=details))
+        options=StarOptions, checkpoint_suffix=".pkl", details=details, original_frame=ORIGINAL_FRAME))
