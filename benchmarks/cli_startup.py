@@ -1,10 +1,11 @@
-"""How long `fabrec-bench` takes to start, and what it imports on the way.
+"""How long `fabrec-bench` takes to start, against a bare Python, and what heavy modules it imports on the way.
 
     python benchmarks/cli_startup.py [--runs 7] [COMMAND ...]
 
-Runs `fabrec-bench --help` (or the given command) in fresh processes and prints the median wall time, and
-whether torch and OpenCV were imported (they should not be for --help, plugins, datasets, models,
-leaderboard and score).
+Runs `fabrec-bench --help` (or the given command) and `python -c pass` alternately in fresh processes, prints
+each median wall time and their ratio (measured in this one run, so the machine's speed divides out), and
+which of NumPy, torch, OpenCV, pandas, matplotlib and rich.progress the command imported (none, for any
+--help).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import subprocess
 import sys
 import time
 
-PROBE = """
+HEAVY = ("numpy", "torch", "cv2", "pandas", "matplotlib", "rich.progress")
+PROBE = f"""
 import sys
 from fabrec_bench_runners.cli import cli
 try:
@@ -23,8 +25,14 @@ try:
 except SystemExit:
     pass
 finally:
-    print("IMPORTED", "torch" in sys.modules, "cv2" in sys.modules, file=sys.stderr)
+    print("IMPORTED", *[m for m in {HEAVY!r} if m in sys.modules], file=sys.stderr)
 """
+
+
+def timed(argv: list[str]) -> tuple[float, str]:
+    start = time.perf_counter()
+    result = subprocess.run(argv, capture_output=True, text=True)
+    return time.perf_counter() - start, result.stderr
 
 
 def main() -> None:
@@ -32,15 +40,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("command", nargs="*", default=["--help"])
     args = parser.parse_args()
-    times = []
+    ours, bare, stderr = [], [], ""
     for _ in range(args.runs):
-        start = time.perf_counter()
-        result = subprocess.run([sys.executable, "-c", PROBE, *args.command], capture_output=True, text=True)
-        times.append(time.perf_counter() - start)
-    line = next((ln for ln in result.stderr.splitlines() if ln.startswith("IMPORTED")), "IMPORTED ? ?")
-    _, torch, cv2 = line.split()
-    print(f"fabrec-bench {' '.join(args.command)}: median {statistics.median(times):.3f} s over {args.runs} runs "
-          f"(min {min(times):.3f} s); imported torch: {torch}, OpenCV: {cv2}")
+        seconds, stderr = timed([sys.executable, "-c", PROBE, *args.command])
+        ours.append(seconds)
+        bare.append(timed([sys.executable, "-c", "pass"])[0])
+    line = next((ln for ln in stderr.splitlines() if ln.startswith("IMPORTED")), "IMPORTED ?")
+    heavy = line.split()[1:]
+    median, base = statistics.median(ours), statistics.median(bare)
+    print(f"fabrec-bench {' '.join(args.command)}: median {median:.3f} s over {args.runs} runs (min {min(ours):.3f} s); "
+          f"python -c pass: {base:.3f} s; {median / base:.1f} x a bare `python -c pass`")
+    print(f"imported {', '.join(heavy)}" if heavy else f"imported none of {', '.join(HEAVY)}")
 
 
 if __name__ == "__main__":

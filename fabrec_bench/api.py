@@ -72,7 +72,7 @@ def load_split(
     return read_split(adapter, dataset_root(adapter, data_root), split, skip_bad=skip_bad)
 
 
-TRAIN_SELECTIONS = ("random", "first")
+from fabrec_bench.choices import TRAIN_SELECTIONS  # noqa: E402  (re-exported)
 
 
 def select_training_subset(samples: list[FaceSample], count: int | None, seed: int,

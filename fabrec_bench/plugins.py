@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import importlib
-import os
 import traceback
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -22,10 +21,9 @@ from fabrec_bench.datasets import DatasetAdapter
 from fabrec_bench.errors import PluginError, UserError
 from fabrec_bench.metrics import Metric, Normaliser
 from fabrec_bench.models import ModelSpec
+from fabrec_bench.plugin_entry_points import allowed_entry_points
 from fabrec_bench.protocol import Protocol
 from fabrec_bench.schemes import BUILTIN_SCHEMES, LandmarkScheme
-
-ENTRY_POINT_GROUP = "fabrec_bench"
 
 DEFAULT_PLUGINS = (
     "fabrec_bench_plugins.datasets.wflw",
@@ -115,13 +113,6 @@ class Registry:
         return [(p, e) for p in self.plugins for e in p.errors]
 
 
-def _allowed(ep: metadata.EntryPoint, allow: set[str] | None) -> bool:
-    if allow is None:
-        return True
-    dist = ep.dist.name if ep.dist else ""
-    return ep.name in allow or dist in allow or dist.replace("_", "-") in allow
-
-
 # What each registration hook's `register` callback takes (a wrong kind is the plugin's load error).
 HOOK_KINDS = {
     "fabrec_bench_register_datasets": ("datasets",),
@@ -197,11 +188,7 @@ def build_registry(extra_plugins: tuple = ()) -> Registry:
         short = module_name.removesuffix(".plugin").rsplit(".", 1)[-1].replace("_", "-")
         add(importlib.import_module(module_name), short, "fabrec-bench", version, True)
 
-    env = os.environ.get("FABREC_BENCH_LOAD_PLUGINS")
-    allow = None if env is None else {s.strip() for s in env.split(",") if s.strip()}
-    for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        if not _allowed(ep, allow):
-            continue
+    for ep in allowed_entry_points():
         package = ep.dist.name if ep.dist else "?"
         pkg_version = ep.dist.version if ep.dist else ""
         try:

@@ -17,10 +17,13 @@ Rule names (`fr_rule`, `auc_rule`, `averaging`) refer to the functions in fabrec
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
-
-import numpy as np
 
 from fabrec_bench.errors import UserError
 

@@ -6,15 +6,8 @@ import json
 from pathlib import Path
 
 import click
-from rich.progress import Progress
 from rich.table import Table
 
-from fabrec_bench import api
-from fabrec_bench.check import check_dataset
-from fabrec_bench.errors import DatasetError
-from fabrec_bench.plugins import get_registry
-from fabrec_bench.predictions import write_landmarks_csv
-from fabrec_bench.roots import resolve_root
 from fabrec_bench_runners.options import console, parse_options
 
 
@@ -25,6 +18,8 @@ def datasets_group(ctx, as_json):
     """List the installed datasets (or use a subcommand: info, export)."""
     if ctx.invoked_subcommand is not None:
         return
+    from fabrec_bench.plugins import get_registry
+
     registry = get_registry()
     if as_json:
         click.echo(json.dumps([d.describe() for d in registry.datasets.values()], indent=2))
@@ -49,6 +44,10 @@ def info_command(name, data_root, as_json):
     A partly downloaded root (VGGFace2's train half only, say) lists per split what is there and what is
     missing. With --data-root, a root that cannot be read at all is an error (exit status 1) after the
     description."""
+    from fabrec_bench.errors import DatasetError
+    from fabrec_bench.plugins import get_registry
+    from fabrec_bench.roots import resolve_root
+
     registry = get_registry()
     adapter = registry.dataset(name)
     info = adapter.describe()
@@ -105,6 +104,9 @@ def info_command(name, data_root, as_json):
 @click.option("--data-root", type=click.Path(), default=None, help="Dataset root folder.")
 def export_command(name, split, out, data_root):
     """Write NAME/SPLIT's ground truth as CSV: id,image,x0,y0,... in original-image pixels."""
+    from fabrec_bench import api
+    from fabrec_bench.predictions import write_landmarks_csv
+
     data = api.load_split(name, split, data_root=data_root)
     write_landmarks_csv(Path(out), data.ids, [str(s.image_path) for s in data.samples], data.landmarks())
     console.print(f"wrote {len(data)} faces of {name}/{split} to {out}")
@@ -121,6 +123,12 @@ def check_command(name, data_root, options, no_images, as_json):
 
     Exits with 1 when it finds problems, 0 when the dataset is clean.
     """
+    from rich.progress import Progress
+
+    from fabrec_bench import api
+    from fabrec_bench.check import check_dataset
+    from fabrec_bench.roots import resolve_root
+
     adapter = api.get_adapter(name, parse_options(options))
     root, _ = resolve_root(name, data_root)
     with Progress(console=console, transient=True) as progress:

@@ -22,11 +22,6 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from fabrec_bench.matrix import execute, load_spec, plan
-from fabrec_bench.plugins import get_registry
-from fabrec_bench.reports.html import ced_figures, leaderboard_page
-from fabrec_bench.reports.leaderboard import build_rows, compact, render, to_table
-from fabrec_bench.store import ResultsStore, store_path
 from fabrec_bench_runners.options import console, results_table
 from fabrec_bench_runners.synth import synth_wflw
 
@@ -112,6 +107,11 @@ data_root = {root}
 @click.option("--seed", type=int, default=0, show_default=True)
 def demo_command(out, train, test, sizes, ae_seconds, ae_epochs, cell_seconds, iterations, seed):
     """Generate synthetic WFLW, run the demo matrix on every WFLW test split, write leaderboards and plots."""
+    from fabrec_bench.matrix import execute, load_spec, plan
+    from fabrec_bench.plugins import get_registry
+    from fabrec_bench.reports.leaderboard import build_rows, compact, to_table
+    from fabrec_bench.store import ResultsStore, store_path
+
     started = time.perf_counter()
     out = Path(out)
     data_root = out / "WFLW"
@@ -167,7 +167,10 @@ def demo_command(out, train, test, sizes, ae_seconds, ae_epochs, cell_seconds, i
 def _write_outputs(out: Path, work_dir: Path, rows, registry) -> list[tuple[str, Path]]:
     from fabrec_bench.reports.figures import ced_curves, fewshot_series, subset_bars
     from fabrec_bench.reports.gallery import row_galleries
+    from fabrec_bench.reports.html import ced_figures, leaderboard_page
+    from fabrec_bench.reports.leaderboard import render
     from fabrec_bench.reports.plots import attribute_bars, ced_plot, fewshot_plot
+    from fabrec_bench.store import ResultsStore, store_path
 
     wflw = [r for r in rows if r.dataset == "wflw"]
     with ResultsStore(store_path(work_dir)) as store:
@@ -198,8 +201,10 @@ def _pictures(out: Path, work_dir: Path, rows) -> list[tuple[str, Path]]:
     import cv2
     import numpy as np
 
+    from fabrec_bench.plugins import get_registry
     from fabrec_bench.predict import boxes_from_file, predict_images, write_results
     from fabrec_bench.reports.gallery import gallery_pages, load_run_faces, run_checkpoint
+    from fabrec_bench.store import ResultsStore, store_path
 
     written: list[tuple[str, Path]] = []
     tests = [r for r in rows if r.split == "test" and r.runs]

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 
-from fabrec_bench.checkpoints import atomic_write
-from fabrec_bench.plugins import get_registry
-from fabrec_bench.reports import reference
-from fabrec_bench.reports.leaderboard import FORMATS, build_rows, compact, protocol_groups, render, to_table
-from fabrec_bench.store import ResultsStore, store_path
+from fabrec_bench.choices import LEADERBOARD_FORMATS as FORMATS
 from fabrec_bench_runners.options import ProtocolName, console, results_table
+
+if TYPE_CHECKING:
+    from fabrec_bench.reports import reference
 
 REPORTED_HEADERS = ["model", "dataset", "split", "metric", "value", "normaliser", "protocol", "paper", "where"]
 
 
 def reported_rows(rows, dataset, split, model, extra_files) -> list[reference.ReportedResult]:
     """Published results for the datasets the measured rows cover (or the --dataset filter)."""
+    from fabrec_bench.reports import reference
+
     results = reference.bundled() + [r for f in extra_files for r in reference.load(Path(f))]
     datasets = {dataset} if dataset else {r.dataset for r in rows}
     found = [r for r in reference.matching(results, split=split, model=model) if r.dataset in datasets]
@@ -55,8 +57,23 @@ def _reported_body(reported) -> list[list]:
 @click.pass_obj
 def leaderboard_command(obj, dataset, split, model, train_count, label, protocol_name, fmt, out, reported,
                         reference_files, gallery, gallery_tile):
-    """Show finished runs, one row per configuration (model, label and options), dataset, split, training size
-    and protocol; the same configuration at several seeds is one row with its seeds averaged."""
+    """Show finished runs beside the field's published numbers, one table per dataset and protocol as a paper
+    prints it.
+
+    Rows: one per configuration (model, label and options), training size and initialisation, the same
+    configuration at several seeds averaged; then the published rows under the same protocol, marked and
+    cited. With no results yet, the published table for --dataset (or the list of datasets that have one)."""
+    from fabrec_bench.checkpoints import atomic_write
+    from fabrec_bench.plugins import get_registry
+    from fabrec_bench.reports.leaderboard import (
+        build_rows,
+        compact,
+        protocol_groups,
+        render,
+        to_table,
+    )
+    from fabrec_bench.store import ResultsStore, store_path
+
     path = store_path(obj.work_dir)
     if not path.exists():
         raise click.UsageError(f"no results yet: {path} does not exist (run `fabrec-bench run` first)")

@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from fabrec_bench.matrix import execute, load_spec, plan, pretrain_dir
 from fabrec_bench_runners.options import console
 
 
@@ -31,6 +30,8 @@ from fabrec_bench_runners.options import console
 @click.pass_obj
 def matrix_command(obj, spec, dry_run, workers, gpus, executor, address, cpus_per_cell, gpus_per_cell):
     """Run every cell of SPEC not yet finished in the results store; failed cells are listed at the end."""
+    from fabrec_bench.matrix import execute, load_spec, plan, pretrain_dir
+
     jobs = load_spec(Path(spec))
     the_plan = plan(jobs, obj.work_dir)
     cells = the_plan.cells()

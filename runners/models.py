@@ -8,7 +8,6 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from fabrec_bench.plugins import get_registry
 from fabrec_bench_runners.options import console
 
 
@@ -19,6 +18,8 @@ def models_group(ctx, as_json):
     """List the installed models (or `models info NAME`)."""
     if ctx.invoked_subcommand is not None:
         return
+    from fabrec_bench.plugins import get_registry
+
     registry = get_registry()
     if as_json:
         click.echo(json.dumps([m.describe() for m in registry.models.values()], indent=2, default=str))
@@ -38,6 +39,8 @@ def models_group(ctx, as_json):
 def info_command(name, as_json):
     """Show NAME's description, what it can do, its options (`--config KEY=VALUE` on run and eval, with types,
     defaults and help) and details."""
+    from fabrec_bench.plugins import get_registry
+
     spec = get_registry().model(name)
     info = {**spec.describe(), "checkpoint_suffix": spec.checkpoint_suffix, **(spec.details() if spec.details else {})}
     if as_json:

@@ -33,7 +33,7 @@ class ProtocolName(click.ParamType):
         return [p.name for p in get_registry().protocols_in_order()] + ["all"]
 
     def get_metavar(self, param, ctx=None) -> str:
-        return "[" + "|".join(self.names()) + "]"
+        return "NAME"  # the names come from the plugins, which --help does not load
 
     def convert(self, value, param, ctx):
         if self.known_only and value not in self.names():

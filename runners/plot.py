@@ -6,10 +6,6 @@ from pathlib import Path
 
 import click
 
-from fabrec_bench.errors import UserError
-from fabrec_bench.reports.leaderboard import run_label
-from fabrec_bench.reports.plots import ced_plot
-from fabrec_bench.store import ResultsStore, store_path
 from fabrec_bench_runners.options import console
 
 
@@ -27,7 +23,10 @@ def plot_group():
 @click.pass_obj
 def ced_command(obj, dataset, split, models, threshold, out):
     """Cumulative error distribution of each configuration on DATASET/SPLIT (every seed's faces)."""
+    from fabrec_bench.errors import UserError
     from fabrec_bench.reports.figures import ced_curves
+    from fabrec_bench.reports.plots import ced_plot
+    from fabrec_bench.store import ResultsStore, store_path
 
     rows = [r for r in _rows(obj, dataset=dataset, split=split) if not models or r.runs[0].model in models]
     if not rows:
@@ -48,7 +47,9 @@ COMMANDS = (plot_group,)
 
 
 def _rows(obj, **filters):
+    from fabrec_bench.errors import UserError
     from fabrec_bench.reports.leaderboard import build_rows
+    from fabrec_bench.store import ResultsStore, store_path
 
     path = store_path(obj.work_dir)
     if not path.exists():
@@ -66,9 +67,11 @@ def _rows(obj, **filters):
 @click.pass_obj
 def attributes_command(obj, dataset, splits, train_count, out):
     """NME per split (the WFLW attribute subsets) as grouped bars, one bar per model and training size."""
+    from fabrec_bench.errors import UserError
     from fabrec_bench.plugins import get_registry
     from fabrec_bench.reports.figures import subset_bars
     from fabrec_bench.reports.plots import attribute_bars
+    from fabrec_bench.store import store_path
 
     rows = _rows(obj, dataset=dataset, train_count=train_count)
     if not rows:
@@ -95,8 +98,10 @@ def attributes_command(obj, dataset, splits, train_count, out):
 @click.pass_obj
 def fewshot_command(obj, dataset, split, metric, out):
     """NME against the number of training images (log x), mean ± std over seeds, one line per model."""
+    from fabrec_bench.errors import UserError
     from fabrec_bench.reports.figures import fewshot_series
     from fabrec_bench.reports.plots import fewshot_plot
+    from fabrec_bench.store import store_path
 
     series = fewshot_series(_rows(obj, dataset=dataset, split=split), split, metric)
     if not series:
@@ -115,7 +120,10 @@ def fewshot_command(obj, dataset, split, metric, out):
 @click.pass_obj
 def landmarks_command(obj, dataset, split, model, train_count, out):
     """Per-landmark NME of the latest matching run, drawn on the split's mean face."""
+    from fabrec_bench.errors import UserError
+    from fabrec_bench.reports.leaderboard import run_label
     from fabrec_bench.reports.plots import landmark_error_plot
+    from fabrec_bench.store import ResultsStore, store_path
 
     with ResultsStore(store_path(obj.work_dir)) as store:
         runs = store.runs(dataset=dataset, split=split, model=model, train_count=train_count)

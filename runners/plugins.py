@@ -7,7 +7,6 @@ import json
 import click
 from rich.table import Table
 
-from fabrec_bench.plugins import get_registry
 from fabrec_bench_runners.options import console
 
 
@@ -15,6 +14,8 @@ from fabrec_bench_runners.options import console
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def plugins_command(as_json):
     """List plugins with the datasets (splits, landmark counts), models and metrics they register."""
+    from fabrec_bench.plugins import get_registry
+
     registry = get_registry()
     if as_json:
         click.echo(json.dumps({

@@ -8,7 +8,6 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from fabrec_bench.plugins import get_registry
 from fabrec_bench.protocol import Protocol
 from fabrec_bench_runners.options import console
 
@@ -22,6 +21,8 @@ AUC_TEXT = {"trapezoid": "trapezoid, CED every 1e-4 to {t:g}", "fabrec50": "mean
 def _rules(protocol: Protocol) -> list[dict]:
     """The protocol's rules on every labeled dataset it applies to (and on each split it has a rule of its own
     for), with the code line behind each."""
+    from fabrec_bench.plugins import get_registry
+
     out = []
     frame = protocol.frame.description if protocol.frame else "image pixels"
     for adapter in get_registry().datasets.values():
@@ -49,6 +50,8 @@ def _auc_text(rule: dict) -> str:
 
 
 def _describe(protocol: Protocol) -> dict:
+    from fabrec_bench.plugins import get_registry
+
     owner = next((info.name for info in get_registry().plugins if protocol.name in info.registered["protocols"]), "")
     sources = dict(protocol.sources)
     if protocol.frame is not None and protocol.frame.source:
@@ -65,6 +68,7 @@ def protocols_group(ctx, as_json):
     """List the named evaluation protocols (`--protocol NAME` on run, eval and score)."""
     if ctx.invoked_subcommand is not None:
         return
+    from fabrec_bench.plugins import get_registry
     docs = [_describe(p) for p in get_registry().protocols_in_order()]
     if as_json:
         click.echo(json.dumps(docs, indent=2))
@@ -83,6 +87,8 @@ def protocols_group(ctx, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def show_command(name, as_json):
     """Print NAME's rules on each dataset it applies to, and the code they were read from."""
+    from fabrec_bench.plugins import get_registry
+
     doc = _describe(get_registry().protocol(name))
     if as_json:
         click.echo(json.dumps(doc, indent=2))

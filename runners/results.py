@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from fabrec_bench.store import ResultsStore, export_runs, import_runs, store_path
 from fabrec_bench_runners.options import console
 
 
@@ -24,6 +23,8 @@ def results_group():
 @click.pass_obj
 def export_command(obj, out, dataset, split, model):
     """Write finished runs (with metrics and per-face errors) to OUT ('-' for stdout)."""
+    from fabrec_bench.store import ResultsStore, export_runs, store_path
+
     with ResultsStore(store_path(obj.work_dir)) as store:
         if out == "-":
             count = export_runs(store, sys.stdout, dataset=dataset, split=split, model=model)
@@ -38,6 +39,8 @@ def export_command(obj, out, dataset, split, model):
 @click.pass_obj
 def import_command(obj, files):
     """Add the runs in FILES (from `results export`) that this store does not have; duplicates are skipped."""
+    from fabrec_bench.store import ResultsStore, import_runs, store_path
+
     with ResultsStore(store_path(obj.work_dir)) as store:
         for path in files:
             with open(path, encoding="utf-8") as f:
@@ -61,6 +64,7 @@ def predictions_command(obj, run_id, out, frame, data_root):
     from fabrec_bench.plugins import get_registry
     from fabrec_bench.predictions import write_landmarks_csv
     from fabrec_bench.reports.gallery import load_run_faces
+    from fabrec_bench.store import ResultsStore, store_path
     from fabrec_bench_runners.show import select_run
 
     with ResultsStore(store_path(obj.work_dir)) as store:

@@ -7,9 +7,7 @@ from pathlib import Path
 
 import click
 
-from fabrec_bench import runs
-from fabrec_bench.plugins import get_registry
-from fabrec_bench.progress import training_progress
+from fabrec_bench.choices import TRAIN_SELECTIONS
 from fabrec_bench_runners.options import (
     console,
     evaluation_json,
@@ -52,6 +50,8 @@ def _common(f):
 
 
 def _show(ctx_obj, outcomes, model, dataset, splits, as_json):
+    from fabrec_bench.plugins import get_registry
+
     registry = get_registry()
     if not outcomes:  # a helper process under torchrun: rank 0 evaluates and stores
         return
@@ -77,7 +77,9 @@ def _show(ctx_obj, outcomes, model, dataset, splits, as_json):
 
 
 def _request(model, dataset, splits, data_root, device, skip_bad, dataset_options, precision, config_pairs, label,
-             protocol, **extra) -> runs.RunRequest:
+             protocol, **extra):
+    from fabrec_bench import runs
+
     return runs.RunRequest(model=model, dataset=dataset, splits=tuple(splits), model_options=parse_pairs(config_pairs),
                            dataset_options=parse_options(dataset_options), protocol=protocol, precision=precision,
                            device=device, label=label, data_root=data_root, skip_bad=skip_bad, **extra)
@@ -87,7 +89,7 @@ def _request(model, dataset, splits, data_root, device, skip_bad, dataset_option
 @_common
 @click.option("--train-split", default=None, help="Split to train on (default: the dataset's training split).")
 @click.option("--train-count", type=int, default=None, help="Train on N faces (see --train-selection).")
-@click.option("--train-selection", type=click.Choice(runs.TRAIN_SELECTIONS), default="random", show_default=True,
+@click.option("--train-selection", type=click.Choice(TRAIN_SELECTIONS), default="random", show_default=True,
               help="Which N faces: drawn at random with --seed, or the first N in annotation order (the original "
                    "3FabRec's --train-count). Recorded with the result.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for subset choice and training.")
@@ -95,6 +97,9 @@ def _request(model, dataset, splits, data_root, device, skip_bad, dataset_option
 def run_command(obj, model, dataset, splits, data_root, device, skip_bad, dataset_options, as_json, precision,
                 config_pairs, label, protocol, train_split, train_count, train_selection, seed):
     """Train MODEL if it needs training, evaluate it on DATASET/SPLIT and store the result."""
+    from fabrec_bench import runs
+    from fabrec_bench.progress import training_progress
+
     request = _request(model, dataset, splits, data_root, device, skip_bad, dataset_options, precision, config_pairs,
                        label, protocol, training=runs.TrainingPlan(count=train_count, selection=train_selection,
                                                                    seed=seed, split=train_split))
@@ -113,6 +118,8 @@ def eval_command(obj, model, dataset, splits, data_root, device, skip_bad, datas
                  config_pairs, label, protocol, checkpoint):
     """Evaluate a trained MODEL from a checkpoint (ours, or a released 3FabRec snapshot folder) on
     DATASET/SPLIT and store the result."""
+    from fabrec_bench import runs
+
     request = _request(model, dataset, splits, data_root, device, skip_bad, dataset_options, precision, config_pairs,
                        label, protocol, checkpoint=Path(checkpoint))
     with console.status(f"[bold]{model}[/] from {checkpoint} on {dataset}/{', '.join(splits)}…"):

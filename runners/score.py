@@ -7,9 +7,6 @@ from pathlib import Path
 
 import click
 
-from fabrec_bench import api
-from fabrec_bench.plugins import get_registry
-from fabrec_bench.protocol import resolve_protocols
 from fabrec_bench_runners.options import (
     console,
     evaluation_json,
@@ -32,6 +29,10 @@ from fabrec_bench_runners.options import (
 @click.pass_obj
 def score_command(obj, predictions, dataset, split, data_root, ignore_extra, model_name, as_json, protocol):
     """Score PREDICTIONS (CSV: id,image,x0,y0,...; or .npz with ids and landmarks) on DATASET/SPLIT."""
+    from fabrec_bench import api
+    from fabrec_bench.plugins import get_registry
+    from fabrec_bench.protocol import resolve_protocols
+
     registry = get_registry()
     protocols = resolve_protocols(api.get_adapter(dataset, registry=registry), registry, protocol.name, split,
                                   **protocol.overrides)

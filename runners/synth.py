@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.progress import Progress
 
 from fabrec_bench_runners.options import console
 
@@ -14,6 +13,8 @@ from fabrec_bench_runners.options import console
 
 def synth_wflw(out: Path, train: int, test: int, seed: int, sheet: bool = True) -> dict[str, int]:
     """Generate the synthetic WFLW tree with a progress bar; optionally write a contact sheet beside it."""
+    from rich.progress import Progress
+
     from fabrec_bench.schemes import WFLW98
     from fabrec_bench.synth.sheet import contact_sheet
     from fabrec_bench.synth.wflw import write_wflw
@@ -52,6 +53,8 @@ def synth_wflw_command(out, train, test, seed, contact_sheet):
 
 
 def _with_progress(total: int, write):
+    from rich.progress import Progress
+
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("drawing synthetic faces", total=total)
         return write(lambda n: progress.advance(task, n))

@@ -105,8 +105,8 @@ def test_installed_plugin_protocol_is_listed_and_scores(installed_plugin, tmp_pa
     assert listed.returncode == 0, listed.stderr
     toy = next(d for d in json.loads(listed.stdout) if d["name"] == "toy-strict")
     assert toy["plugin"] == "toy_faces" and {r["dataset"] for r in toy["rules"]} == {"toy-faces", "wflw"}
-    helped = fabrec_bench(installed_plugin, "score", "--help", cwd=tmp_path)
-    assert "toy-strict" in helped.stdout
+    helped = fabrec_bench(installed_plugin, "score", "--help", cwd=tmp_path)  # --help loads no plugin
+    assert "--protocol NAME" in helped.stdout and "`fabrec-bench protocols` lists" in helped.stdout
     write_toy_faces(tmp_path / "toy")
     faces = json.loads((tmp_path / "toy" / "faces.json").read_text())["test"]
     rows = ["id,image," + ",".join(f"x{i},y{i}" for i in range(5))]

@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fabrec_bench.choices import LEADERBOARD_FORMATS
 from fabrec_bench.options import configuration
 from fabrec_bench.plugins import Registry, get_registry
 from fabrec_bench.protocol import EvalProtocol
 from fabrec_bench.store import RunRecord
 
-FORMATS = ("table", "markdown", "csv", "json", "latex", "html")
+FORMATS = LEADERBOARD_FORMATS
 
 
 @dataclass
