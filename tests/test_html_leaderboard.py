@@ -73,10 +73,15 @@ def test_page_is_self_contained_and_escaped(board):
     assert "code_version" in text
     # It opens with the table a paper prints: per model and training size, the main split's NME, FR and AUC,
     # then each subset's NME.
-    paper = text.split("wflw: as a paper prints it")[1].split("</table>")[0]
-    assert "<th>test NME (%)</th><th>test FR (%)</th><th>test AUC</th><th>pose NME (%)</th>" in paper
-    assert paper.count("<tr><td>") == 3  # mean-shape N=5, N=20 and the scored file
-    assert text.index("as a paper prints it") < text.index('id="leaderboard"')
+    paper = text.split("<h3>wflw (test): protocol standard")[1].split("</table>")[0]
+    assert "<th>test NME (%)</th><th>FR@0.1 (%)</th><th>AUC@0.1</th><th>pose NME (%)</th>" in paper
+    assert paper.count('<tr class="measured">') == 3  # mean-shape N=5, N=20 and the scored file
+    assert text.index("as a paper prints them") < text.index('id="leaderboard"')
+    # the field's published WFLW numbers are in tables of their protocols, the per-number list folded at the end
+    star = text.split("<h3>wflw (test): protocol star")[1].split("</ol>")[0]
+    assert '<tr class="published"><td><i>STAR</i> †<sup>1</sup></td><td class="num"><b>4.02</b></td>' in star
+    assert "<li>Zhou et al., STAR Loss" in star
+    assert text.index('<details id="reported-long">') > text.index('id="leaderboard"')
     # Each measured row opens to its worst faces, embedded as JPEG thumbnails.
     galleries = re.findall(r'<div class="gallery"><p>worst (\d+) of (\d+) faces of run', text)
     assert len(galleries) == 4 and all(int(k) == min(6, int(n)) for k, n in galleries)
@@ -95,8 +100,7 @@ def test_markdown_and_terminal_show_reported_results_apart(board, tmp_path):
     result = CliRunner().invoke(cli, ["--work-dir", str(work), "leaderboard", "--format", "markdown",
                                       "--dataset", "300w"], catch_exceptions=False)
     # No measured 300-W rows, but the cited 3FabRec numbers are shown, marked as reported.
-    assert "Reported in papers (not measured here" in result.output
-    assert "3.36" in result.output and "CVPR 2020" in result.output
+    assert "*3FabRec* †1" in result.output and "3.36" in result.output and "CVPR 2020" in result.output
     result = CliRunner().invoke(cli, ["--work-dir", str(work), "leaderboard", "--format", "markdown",
                                       "--dataset", "300w", "--no-reported"], catch_exceptions=False)
     assert "3.36" not in result.output
@@ -104,7 +108,7 @@ def test_markdown_and_terminal_show_reported_results_apart(board, tmp_path):
     mine.write_text('[[result]]\nmodel = "X"\ndataset = "wflw"\nsplit = "test"\nmetric = "nme"\nvalue = 4.2\n'
                     'paper = "Someone 2024"\nwhere = "Table 9"\n')
     result = CliRunner().invoke(cli, ["--work-dir", str(work), "leaderboard", "--format", "markdown",
-                                      "--reference", str(mine)], catch_exceptions=False)
+                                      "--reference", str(mine), "--reported-format", "long"], catch_exceptions=False)
     measured, reported = result.output.split("Reported in papers")
     assert "Table 9" in reported and "Table 9" not in measured
     bad = tmp_path / "bad.toml"

@@ -21,8 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fabrec_bench.errors import UserError
-from fabrec_bench.plugins import Registry, get_registry
+from fabrec_bench.plugins import Registry
 from fabrec_bench.reports.leaderboard import (
     LeaderboardRow,
     protocol_groups,
@@ -133,52 +132,6 @@ def _measured_table(rows: list[LeaderboardRow], registry: Registry | None, index
     return (f'<table id="{table_id}" class="sortable"><thead><tr>{head}</tr></thead>{"".join(groups)}</table>')
 
 
-def _split_order(dataset: str, registry: Registry | None) -> tuple[list[str], dict[str, str | None]]:
-    """The dataset's splits in its own order (test before its subsets) and each split's parent."""
-    try:
-        infos = (registry or get_registry()).dataset(dataset).splits
-    except UserError:  # the dataset's plugin is not installed here
-        return [], {}
-    return [i.name for i in infos], {i.name: i.parent for i in infos}
-
-
-def _paper_tables(rows: list[LeaderboardRow], registry: Registry | None) -> str:
-    """The table a paper prints, per protocol and dataset: one line per model and training size; the main
-    split's NME, FR and AUC (the first split present that is no subset), then every other split's NME."""
-    out = []
-    groups = protocol_groups(rows, registry)
-    for title, members in groups:
-        by_dataset: dict[str, list[LeaderboardRow]] = defaultdict(list)
-        for row in members:
-            by_dataset[row.dataset].append(row)
-        for dataset, dataset_rows in sorted(by_dataset.items()):
-            order, parents = _split_order(dataset, registry)
-            splits = sorted(dict.fromkeys(r.split for r in dataset_rows),
-                            key=lambda s: order.index(s) if s in order else len(order))
-            main = next((s for s in splits if parents.get(s) is None), splits[0])
-            others = [s for s in splits if s != main]
-            lines: dict[str, dict[str, LeaderboardRow]] = defaultdict(dict)
-            for row in dataset_rows:
-                lines[row_label(row)][row.split] = row
-            metrics = [m for m in ("nme", "fr", "auc") if any(m in r.metrics for r in dataset_rows)]
-            names = {"nme": "NME (%)", "fr": "FR (%)", "auc": "AUC"}
-            head = "".join(f"<th>{esc(main)} {names[m]}</th>" for m in metrics)
-            head += "".join(f"<th>{esc(s)} NME (%)</th>" for s in others)
-
-            def cell(row: LeaderboardRow | None, metric: str) -> str:
-                value = math.nan if row is None else row.metrics.get(metric, math.nan)
-                shown = "–" if math.isnan(value) else f"{value:.4f}" if metric == "auc" else f"{100 * value:.2f}"
-                return f'<td class="num">{shown}</td>'
-            body = "".join(
-                f"<tr><td>{esc(label)}</td>" + "".join(cell(by_split.get(main), m) for m in metrics)
-                + "".join(cell(by_split.get(s), "nme") for s in others) + "</tr>"
-                for label, by_split in lines.items())
-            heading = f"{dataset}: as a paper prints it" + (f" ({title})" if len(groups) > 1 else "")
-            out.append(f"<h3>{esc(heading)}</h3><table class=\"paper\"><thead><tr><th>model</th>{head}</tr>"
-                       f"</thead><tbody>{body}</tbody></table>")
-    return "".join(out)
-
-
 def _reported_table(reported: list[ReportedResult]) -> str:
     if not reported:
         return ""
@@ -187,12 +140,13 @@ def _reported_table(reported: list[ReportedResult]) -> str:
         f'<td class="num">{r.value:g}</td><td>{esc(r.normaliser or "")}</td><td>{esc(r.protocol or "")}</td>'
         f'<td>{esc("" if r.train_count is None else r.train_count)}</td><td>{esc(r.paper)}</td>'
         f"<td>{esc(r.where)}</td></tr>" for r in reported)
-    return ('<h2>Reported in papers <span class="tag">not measured here</span></h2>'
+    return ('<details id="reported-long"><summary><h2>Reported in papers, number by number '
+            '<span class="tag">not measured here</span></h2></summary>'
             "<p>Numbers as published, for orientation; they come from other code, data and boxes and are never "
             "ranked or averaged with the measured rows above.</p>"
             '<table id="reported"><thead><tr><th>model</th><th>dataset</th><th>split</th><th>metric</th>'
             "<th>value</th><th>normaliser</th><th>protocol</th><th>train N</th><th>paper</th><th>where</th></tr></thead>"
-            f"<tbody>{body}</tbody></table>")
+            f"<tbody>{body}</tbody></table></details>")
 
 
 STYLE = """
@@ -206,6 +160,13 @@ button.toggle{border:none;background:none;cursor:pointer;padding:0}
 th.asc::after{content:" \\25B2"}th.desc::after{content:" \\25BC"}
 .tag{font-size:.6em;background:#fde68a;padding:.1em .4em;border-radius:.3em;vertical-align:middle}
 #reported td{background:#fffbeb}
+#reported td:nth-child(9),#reported td:nth-child(10){min-width:12em}
+table{max-width:100%}#reported td{overflow-wrap:anywhere}
+details>summary{cursor:pointer}details>summary h2{display:inline}
+table.paper th{cursor:default;white-space:normal}
+table.paper tr.published td{background:#fffbeb}table.paper tr.published td:first-child{font-style:italic}
+ol.notes{font-size:.85em;margin-top:-1em;padding-left:1.5em}
+p.hint{background:#eef6ff;padding:.4em .8em;border-left:3px solid #60a5fa}
 figure{display:inline-block;margin:0 1em 1em 0}figure img{max-width:560px}
 table.paper td:first-child{white-space:nowrap}
 .gallery img{margin:0 2px 2px 0;vertical-align:top}.gallery p{margin:.2em 0;font-size:.85em}
@@ -237,9 +198,18 @@ if(m&&t)sortBy(t,+m[1],!m[2]);
 
 def leaderboard_page(rows: list[LeaderboardRow], *, title: str = "fabrec-bench leaderboard",
                      figures: list[tuple[str, bytes]] = (), reported: list[ReportedResult] = (),
-                     source: str = "", registry: Registry | None = None, galleries: dict | None = None) -> str:
+                     source: str = "", registry: Registry | None = None, galleries: dict | None = None,
+                     paper_tables: list | None = None, note: str = "") -> str:
     """The whole page as a string; nothing in it refers to another file. `galleries` maps id(row) to (caption,
-    [(alt, JPEG bytes)]) or to a reason there is none (`row_galleries`)."""
+    [(alt, JPEG bytes)]) or to a reason there is none (`row_galleries`); `paper_tables`
+    (fabrec_bench.reports.paper) come first, measured and published rows together; `note`: a line above them."""
+    from fabrec_bench.reports import paper
+
+    if paper_tables is None:
+        paper_tables = paper.build_paper_tables(rows, list(reported), registry)
+    # tables holding measured rows first; those of published numbers alone after the measured rows' details
+    with_runs = [t for t in paper_tables if any(not r.published for r in t.rows)]
+    published_only = [t for t in paper_tables if t not in with_runs]
     nonce = secrets.token_urlsafe(16)
     csp = f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'"
     versions = sorted({r.code_version or "unknown" for row in rows for r in row.runs})
@@ -256,8 +226,14 @@ def leaderboard_page(rows: list[LeaderboardRow], *, title: str = "fabrec-bench l
         f"{esc(', '.join(versions) or 'n/a')}. Seeds are averaged within a row; click a column to sort (the link "
         "then keeps the order, e.g. #sort=6-desc), a row's arrow for its worst faces and its runs' config and "
         "versions.</p>"
-        + (f"<h2>Results</h2>{_paper_tables(rows, registry)}" if rows else "")
-        + f"<h2>Every row, with its runs</h2>{measured}"
+        + (f'<p class="hint">{esc(note)}</p>' if note else "")
+        + (f"<h2>Results, as a paper prints them</h2><p>Measured rows first; published rows in italics, marked "
+           f"{paper.PUBLISHED_MARK} with their source below each table, never ranked with or averaged into the "
+           f"measured ones. The best value of each column is bold.</p>"
+           + "".join(paper.to_html(t) for t in with_runs) if with_runs else "")
+        + (f"<h2>Every row, with its runs</h2>{measured}" if rows or not paper_tables else "")
+        + (f"<h2>{'What the field reports' if not rows else 'The field under the other protocols'}</h2>"
+           + "".join(paper.to_html(t) for t in published_only) if published_only else "")
         + (f"<h2>Cumulative error distribution</h2>{figure_html}" if figures else "")
         + _reported_table(list(reported))
         + f'<script nonce="{nonce}">{SCRIPT}</script></body></html>\n'
