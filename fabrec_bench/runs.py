@@ -237,25 +237,70 @@ class Predictions:
     crop_rule: str = ""  # what set each face's crop (the model's words)
 
 
-def predict(run: PreparedRun, model: LandmarkModel, split: Split) -> Predictions:
-    """Step 2: the model's predictions for every face of `split`, each face given its box from the first
-    protocol's box source (ground truth by default)."""
-    from fabrec_bench.faces.boxes import apply_box_source  # detectors need OpenCV: only when predicting
+def face_key(sample: FaceSample, box_source: str) -> tuple:
+    """What makes two faces of a run one face to predict: the image, the dataset's box, the landmarks (a model
+    may crop by them) and the box source. WFLW's subsets hold the test split's faces, 300-W's full its common
+    and challenging ones: each such face is predicted once per run."""
+    landmarks = np.asarray(sample.landmarks_px, dtype=np.float64)
+    return (str(sample.image_path), tuple(float(v) for v in sample.box_px), landmarks.shape, landmarks.tobytes(),
+            box_source)
 
-    box_source = run.protocols[split.name][0].box_source
-    inputs, missed = apply_box_source(split.samples, box_source)
-    found = [s for s, m in zip(inputs, missed, strict=True) if not m]
-    notice = model.fallback_warning()
-    if notice:
-        warn(notice)
-    expected = (len(found), split.scheme.num_points, 2)
-    landmarks = np.full((len(split), *expected[1:]), np.nan)
-    if found:
-        got = np.asarray(model.predict(found), dtype=np.float64)
-        if got.shape != expected:
-            raise UserError(f"model '{run.spec.name}' returned predictions of shape {got.shape}, expected {expected}")
-        landmarks[~missed] = got
-    return Predictions(landmarks, missed, model.crop_rule(box_source))
+
+class FacePredictions:
+    """A run's predictions, made once per distinct face (`face_key`) over every split it evaluates, when the
+    first split asks; each split reads its faces' rows from them."""
+
+    def __init__(self, run: PreparedRun):
+        self.run = run
+        self._by_key: dict[tuple, tuple[np.ndarray, bool]] = {}
+        self._crop_rule: dict[str, str] = {}
+        self.faces_predicted = 0  # how many faces were handed to the model (the benchmark reads it)
+
+    def for_split(self, model: LandmarkModel, split: Split) -> Predictions:
+        """Step 2: the model's predictions for every face of `split`, each face given its box from the first
+        protocol's box source (ground truth by default)."""
+        box_source = self.run.protocols[split.name][0].box_source
+        if box_source not in self._crop_rule:
+            self._predict_all(model, box_source)
+        points = split.scheme.num_points
+        landmarks = np.full((len(split), points, 2), np.nan)
+        missed = np.zeros(len(split), dtype=bool)
+        for i, sample in enumerate(split.samples):
+            landmarks[i], missed[i] = self._by_key[face_key(sample, box_source)]
+        return Predictions(landmarks, missed, self._crop_rule[box_source])
+
+    def _predict_all(self, model: LandmarkModel, box_source: str) -> None:
+        from fabrec_bench.faces.boxes import apply_box_source  # detectors need OpenCV: only when predicting
+
+        unique: dict[tuple, FaceSample] = {}
+        for split in self.run.eval_splits:
+            if self.run.protocols[split.name][0].box_source == box_source:
+                for sample in split.samples:
+                    unique.setdefault(face_key(sample, box_source), sample)
+        keys, samples = list(unique), list(unique.values())
+        inputs, missed = apply_box_source(samples, box_source)
+        found = [s for s, m in zip(inputs, missed, strict=True) if not m]
+        notice = model.fallback_warning()
+        if notice:
+            warn(notice)
+        points = self.run.adapter.scheme.num_points
+        landmarks = np.full((len(samples), points, 2), np.nan)
+        if found:
+            got = np.asarray(model.predict(found), dtype=np.float64)
+            expected = (len(found), points, 2)
+            if got.shape != expected:
+                raise UserError(f"model '{self.run.spec.name}' returned predictions of shape {got.shape}, "
+                                f"expected {expected}")
+            landmarks[~missed] = got
+        self.faces_predicted += len(found)
+        self._by_key.update({key: (landmarks[i], bool(missed[i])) for i, key in enumerate(keys)})
+        self._crop_rule[box_source] = model.crop_rule(box_source)
+
+
+def predict(run: PreparedRun, model: LandmarkModel, split: Split) -> Predictions:
+    """The model's predictions for every face of `split` alone (`FacePredictions` shares them between the
+    splits of a run)."""
+    return FacePredictions(replace(run, eval_splits=[split])).for_split(model, split)
 
 
 def score(run: PreparedRun, predictions: Predictions, split: Split, protocol: EvalProtocol,
@@ -363,6 +408,7 @@ def execute(request: RunRequest, work_dir: Path, *, registry: Registry | None = 
     model, train_seconds, trained_in = None, 0.0, None
     if request.checkpoint is not None:
         model = load_checkpoint(run)
+    faces = FacePredictions(run)
     with ResultsStore(store_path(run.work_dir)) as store:
         store.mark_stale()
         recorder = Recorder(store, run)
@@ -373,7 +419,7 @@ def execute(request: RunRequest, work_dir: Path, *, registry: Registry | None = 
                     model, train_seconds = prepare_model(run, stored.run_dir)
                     trained_in = stored.uid if run.trains else None
                 started = time.perf_counter()
-                predictions = predict(run, model, split)
+                predictions = faces.for_split(model, split)
                 evaluation = score(run, predictions, split, primary, model)
                 eval_seconds = time.perf_counter() - started
                 recorder.finish(stored, split, predictions, evaluation, model, train_seconds, eval_seconds)

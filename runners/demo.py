@@ -118,12 +118,14 @@ def demo_command(out, train, test, sizes, ae_seconds, ae_epochs, cell_seconds, i
     work_dir = out / "results"
     if max(sizes) > train or min(sizes) < 1:
         raise click.BadParameter(f"training sizes {sizes} must lie in 1..{train} (--train)", param_hint="--sizes")
+    phases: dict[str, float] = {}  # wall seconds per phase, printed at the end
     marker = data_root / f".synth-{train}-{test}-{seed}"
     if not marker.exists():
         console.rule("1. synthetic WFLW")
         counts = synth_wflw(data_root, train, test, seed)
         marker.touch()
         console.print(f"{counts['train']} train / {counts['test']} test faces in {data_root}", markup=False)
+    phases["data"] = time.perf_counter() - started
     console.rule("2. matrix")
     spec_path = out / "demo-matrix.toml"
     spec_path.write_text(demo_spec(data_root, tuple(sorted(sizes)), ae_seconds, ae_epochs, iterations, cell_seconds,
@@ -140,14 +142,21 @@ def demo_command(out, train, test, sizes, ae_seconds, ae_epochs, cell_seconds, i
         state = f"[red]failed[/]: {escape(error)}" if error else "[green]done[/]"
         console.print(f"  {escape(name)} on {len(splits)} split(s): {state}  ({time.perf_counter() - started:.0f} s)")
 
+    def pretrained(name, seconds):
+        phases["stage 1"] = phases.get("stage 1", 0.0) + seconds
+        console.print(f"  stage-1 autoencoder {escape(name)}: {seconds:.0f} s")
+
     failures = []
+    matrix_started = time.perf_counter()
     for path in specs:
         the_plan = plan(load_spec(path), work_dir)
         cells = the_plan.cells()
         console.print(f"{escape(path.name)}: {len(cells)} cells ({sum(the_plan.done.values())} already done)"
                       + (f"; the stage-1 autoencoder trains first (about {ae_seconds:g} s)" if path == spec_path else ""))
-        failures += execute(the_plan, work_dir, on_done=report)
+        failures += execute(the_plan, work_dir, on_done=report, on_pretrained=pretrained)
+    phases["cells"] = time.perf_counter() - matrix_started - phases.get("stage 1", 0.0)
     console.rule("3. leaderboard")
+    pictures_started = time.perf_counter()
     registry = get_registry()
     with ResultsStore(store_path(work_dir)) as store:
         rows = build_rows([r for r in store.runs(status="finished") if r.dataset in ("wflw", "wflw68")])
@@ -155,7 +164,9 @@ def demo_command(out, train, test, sizes, ae_seconds, ae_epochs, cell_seconds, i
     table = results_table(headers, body, "WFLW (synthetic) test split; every subset is in the HTML page", caption)
     console.print(table)
     written = _write_outputs(out, work_dir, rows, registry)
-    console.print(f"demo finished in {time.perf_counter() - started:.0f} s"
+    phases["pictures"] = time.perf_counter() - pictures_started
+    console.print(f"demo finished in {time.perf_counter() - started:.0f} s ("
+                  + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in phases.items()) + ")"
                   + (f"; {len(failures)} training(s) failed" if failures else ""))
     console.print("wrote:")
     for label, path in written:

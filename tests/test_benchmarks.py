@@ -167,3 +167,13 @@ def test_hrnet_box_sources_trains_a_stand_in_and_scores_each_source(synthetic_wf
     assert float(reference[-2]) > 0 and float(reference[-1]) == 0
     assert 0 < float(rows["landmarks"][2]) < 5  # p90 shift, % of the inter-ocular distance
     assert float(rows["official box"][1]) > float(rows["landmarks"][1])
+
+
+@pytest.mark.slow
+def test_predict_once_prints_the_faces_and_time_saved_on_wflw_subsets():
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "predict_once.py"), "--test", "12"],
+                            capture_output=True, text=True, timeout=600, check=True)
+    one, seven = map(int, re.search(r"one run: (\d+) faces predicted.*seven runs: (\d+) faces", result.stdout).groups())
+    assert one == 12 and seven > one  # the subsets hold test faces again
+    ratio = float(re.search(r"wall-time ratio \(seven runs / one run\) ([0-9.]+)x", result.stdout).group(1))
+    assert ratio > 0 and "processor:" in result.stdout

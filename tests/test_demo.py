@@ -16,6 +16,10 @@ def test_demo_runs_its_matrix_and_ends_with_the_paths_it_wrote(cli, tmp_path):
                  "--iterations", "2")
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
+    # it says where its time went, phase by phase
+    phases = re.search(r"demo finished in (\d+) s \(data (\d+) s, stage 1 (\d+) s, cells (\d+) s, pictures (\d+) s\)",
+                       result.output)
+    assert phases and sum(map(int, phases.groups()[1:])) <= int(phases.group(1)) + 4, result.output
     tail = lines[lines.index("wrote:") + 1:]
     written = {line.rsplit(maxsplit=1)[0].strip(): line.split()[-1] for line in tail}
     for name in ("leaderboard.md", "leaderboard.html", "ced.png", "attributes.png", "fewshot.png",

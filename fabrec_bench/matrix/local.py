@@ -4,6 +4,7 @@ GPUs), or on a Ray cluster (fabrec_bench.matrix.ray_executor)."""
 from __future__ import annotations
 
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -29,8 +30,9 @@ def gpu_groups(gpus: list[str], workers: int) -> list[str]:
 
 def execute(the_plan: Plan, work_dir: Path, workers: int = 0, on_done=None, *, executor: str = "local",
             address: str | None = None, cpus_per_cell: float = 1, gpus_per_cell: float = 0,
-            gpus: list[str] | None = None) -> list[tuple[str, list[str], str]]:
-    """Run every job with unfinished cells; returns the failures as (job, splits, error).
+            gpus: list[str] | None = None, on_pretrained=None) -> list[tuple[str, list[str], str]]:
+    """Run every job with unfinished cells; returns the failures as (job, splits, error). `on_done(job, splits,
+    error)` is told as each job ends, `on_pretrained(name, seconds)` as each shared pretraining does.
 
     executor "local": sequentially (workers=0) or in `workers` processes, each given its own share of `gpus`
     (CUDA_VISIBLE_DEVICES, recorded with every run it makes); "ray": as Ray tasks on the cluster at
@@ -50,10 +52,13 @@ def execute(the_plan: Plan, work_dir: Path, workers: int = 0, on_done=None, *, e
     # Shared pretrainings first, here, once each; the cells of a failed one fail with its error.
     artefacts, broken = {}, {}
     for name, spec in dict(p for job, _ in todo for p in job.pretrain).items():
+        started = time.perf_counter()
         try:
             artefacts[name] = str(run_pretraining(name, spec, Path(work_dir)))
         except Exception as e:
             broken[name] = f"pretraining {name!r}: {type(e).__name__}: {e}"
+        if on_pretrained:
+            on_pretrained(name, time.perf_counter() - started)
     runnable = []
     for job, pending in todo:
         errors = [broken[name] for name, _ in job.pretrain if name in broken]
