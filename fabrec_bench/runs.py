@@ -7,8 +7,8 @@
 `execute` resolves the request once (`prepare`: the model and its typed options, the dataset's adapter and
 root, every split read, the training faces chosen, the protocols, the run context), then for each split:
 `prepare_model` (load the checkpoint, or create and train the model: once, in the first split's folder),
-`predict`, `score` (under each protocol asked for), and the `Recorder`, which starts, finishes or fails the
-stored run. `fabrec-bench run` and `eval`, matrix cells and the Ray executor only build requests.
+`FacePredictions.for_split` (each distinct face predicted once per run, shared by every split holding it),
+`score` (under each protocol asked for), and the `Recorder`, which starts, finishes or fails the stored run. `fabrec-bench run` and `eval`, matrix cells and the Ray executor only build requests.
 """
 
 from __future__ import annotations
@@ -297,12 +297,6 @@ class FacePredictions:
         self._crop_rule[box_source] = model.crop_rule(box_source)
 
 
-def predict(run: PreparedRun, model: LandmarkModel, split: Split) -> Predictions:
-    """The model's predictions for every face of `split` alone (`FacePredictions` shares them between the
-    splits of a run)."""
-    return FacePredictions(replace(run, eval_splits=[split])).for_split(model, split)
-
-
 def score(run: PreparedRun, predictions: Predictions, split: Split, protocol: EvalProtocol,
           model: LandmarkModel | None = None) -> api.Evaluation:
     """Step 3: the predictions scored against `split` under `protocol` (with the normalising distances the
@@ -396,9 +390,10 @@ class RunOutcome:
 
 def execute(request: RunRequest, work_dir: Path, *, registry: Registry | None = None,
             progress: Callable[[TrainingProgress], None] | None = None) -> list[RunOutcome]:
-    """Run a request: train once (unless a checkpoint is given or the model needs no training), then predict,
-    score and store on each split, one stored run per split and protocol. The checkpoint is saved in the first
-    split's run folder. A torchrun helper process trains its share and stores nothing (returns [])."""
+    """Run a request: train once (unless a checkpoint is given or the model needs no training), predict each
+    distinct face of its splits once, then score and store on each split, one stored run per split and
+    protocol. The checkpoint is saved in the first split's run folder. A torchrun helper process trains its
+    share and stores nothing (returns [])."""
     run = prepare(request, work_dir, registry=registry, progress=progress)
     if run.helper_rank:
         with tempfile.TemporaryDirectory(prefix="fabrec-bench-rank") as tmp:
