@@ -238,6 +238,9 @@ class ModelSpec:
     # Where the model's own code leaves its raw predictions (`results predictions --frame original`); None:
     # fabrec-bench's predictions are the model's own.
     original_frame: OriginalFrame | None = None
+    # check_training(scheme, options): refuse, in one line, what a training would fail on (files named in the
+    # options), before the run stores anything.
+    check_training: Callable[[LandmarkScheme, Options], None] | None = None
 
     def __post_init__(self) -> None:
         if self.capabilities.pretraining != (self.pretrain is not None):

@@ -166,6 +166,8 @@ def prepare(request: RunRequest, work_dir: Path, *, registry: Registry | None = 
     root = api.dataset_root(adapter, request.data_root)
     eval_splits = [api.read_split(adapter, root, split, skip_bad=request.skip_bad) for split in request.splits]
     train_samples: list[FaceSample] = []
+    if training and spec.check_training is not None:
+        spec.check_training(adapter.scheme, options)
     if training:
         plan = request.training
         faces = api.read_split(adapter, root, train_split, skip_bad=request.skip_bad).samples

@@ -255,8 +255,7 @@ def test_eval_prints_the_number_pipnets_test_prints_and_refuses_bad_files(cli, s
     work = tmp_path / "bad-work"
     refused = {("eval", "--checkpoint", wrong): "checkpoint predicts 68 landmarks, dataset 'wflw' has 98",
                ("eval", "--checkpoint", path, "--config", "backbone=resnet50"): "does not match the checkpoint",
-               ("eval", "--checkpoint", path, "--config", "meanface=missing.txt"): "cannot read the mean face",
-               ("run",): "evaluates a given checkpoint only"}
+               ("eval", "--checkpoint", path, "--config", "meanface=missing.txt"): "cannot read the mean face"}
     for args, words in refused.items():
         result = cli(*args, "-m", "pipnet", "-d", "wflw", "-s", "test", "--data-root", synthetic_wflw, work_dir=work)
         assert result.exit_code != 0 and words in result.output, args
@@ -269,7 +268,7 @@ def test_models_info_says_what_pipnet_is_and_where_its_weights_are(cli):
     assert result.exit_code == 0
     text = " ".join(result.output.split())
     r18_wflw = sum(p.numel() for p in build_net("resnet18", 98).parameters())  # the original's network
-    for words in ("evaluates --checkpoint FILE", "MIT licence", "b9eab5881643", "drive.google.com/drive/folders/",
+    for words in ("(eval --checkpoint), or trained here by its own recipe (run)", "MIT licence", "b9eab5881643", "drive.google.com/drive/folders/",
                   "snapshots/WFLW/pip_32_16_60_r18_l2_l1_10_1_nb10/epoch59.pth", "module.",
                   "a pickle holding Python objects", "resnet101", f"wflw (98 points): {r18_wflw:,}", "meanface"):
         assert words in text, words

@@ -141,4 +141,5 @@ def test_learning_rate_over_sixty_epochs_equals_the_originals():
         schedule.step()
         their_schedule.step()
     assert ours_lr == their_lr
+    assert [recipe.learning_rate(epoch) for epoch in range(60)] == their_lr  # what the training loop sets
     assert ours_lr[0] == 1e-4 and ours_lr[30] == pytest.approx(1e-5) and ours_lr[59] == pytest.approx(1e-6)

@@ -68,13 +68,38 @@ def training_mean_face(samples: Sequence[FaceSample], dataset: str, file_offset:
 
 
 class PipNetModel(LandmarkModel):
-    """A released PIPNet: evaluation only (it is trained by its own code)."""
+    """A PIPNet: a released checkpoint run as its test runs it, or one trained here by its own recipe
+    (fabrec_bench_plugins.models.pipnet.training)."""
 
     def __init__(self, net: PipNet, options: PipNetOptions, context: RunContext | str = "auto", source: str = "",
                  sha256: str = ""):
         super().__init__(scheme_for_points(net.variant.num_lms), options, context)
         self.net, self.source, self.sha256 = net, source, sha256
         self._table: tuple[tuple, Neighbours, str] | None = None  # (key, tables, where the mean face came from)
+        self.backbone_init: str | None = None  # set when made to be trained: its backbone's initialisation
+        self.mean_face: np.ndarray | None = None  # the training faces' mean face, once trained here
+        self.history: dict = {}
+        self.device_name = resolve_device(self.context.device)
+
+    @classmethod
+    def create(cls, scheme, options: PipNetOptions, context: RunContext) -> PipNetModel:
+        """A new PIPNet to train by its recipe: the options' variant (resnet18, num_nb 10, stride 32 unless
+        given), the heads initialised as Pip_resnet* does from the run's seed, the backbone from
+        `backbone_weights` or from scratch."""
+        from fabrec_bench_plugins.models.pipnet import recipe
+        from fabrec_bench_plugins.models.pipnet.training import backbone_state, load_backbone
+
+        backbone = "resnet18" if options.backbone == "auto" else options.backbone
+        variant = Variant(backbone, scheme.num_points, options.num_nb or 10, options.net_stride or 32)
+        state, init = backbone_state(options.backbone_weights, backbone)
+        torch.manual_seed(context.seed)
+        net = PipNet(variant)
+        recipe.init_heads(net)
+        if state is not None:
+            load_backbone(net, state, options.backbone_weights)
+        model = cls(net, options, context)
+        model.backbone_init = init
+        return model
 
     @classmethod
     def load(cls, path: Path, context: RunContext | str = "auto") -> PipNetModel:
@@ -84,10 +109,22 @@ class PipNetModel(LandmarkModel):
         return cls(net, make_options(PipNetOptions), as_context(context), str(path), digest)
 
     def train(self, samples: Sequence[FaceSample]) -> dict:
-        raise UserError("pipnet evaluates released checkpoints (--checkpoint FILE); it is trained by its own code")
+        if self.backbone_init is None:
+            raise UserError(f"{self.source}: a loaded checkpoint is evaluated, not trained further; `fabrec-bench "
+                            "run -m pipnet` trains a new PIPNet by its own recipe")
+        from fabrec_bench_plugins.models.pipnet.training import train
+
+        self.history = train(self, samples)
+        self._table = None  # the neighbour tables now come from the training faces' mean face
+        return self.history
 
     def save(self, path: Path) -> None:
-        torch.save(self.net.state_dict(), path)  # the original's layout: a plain state dict
+        """The state dict lib/train.py saves (its test loads it) and, for a model trained here, its mean face as
+        meanface.txt beside it (data/<DATA>/meanface.txt's format: one line, x y per landmark)."""
+        torch.save(self.net.state_dict(), path)
+        if self.mean_face is not None:
+            Path(path).with_name("meanface.txt").write_text(" ".join(repr(float(v)) for v in
+                                                                  self.mean_face.reshape(-1)) + "\n")
 
     # -- the variant asked for against the checkpoint's ----------------------------------------------------
 
@@ -111,7 +148,9 @@ class PipNetModel(LandmarkModel):
         variant, facts = self.variant(), self.context.dataset
         key = (self.options.meanface, variant.num_nb, facts.name)
         if self._table is None or self._table[0] != key:
-            if self.options.meanface:
+            if self.mean_face is not None and not self.options.meanface:
+                mean, where = self.mean_face, f"the mean face of its {self.history.get('train_faces')} training faces"
+            elif self.options.meanface:
                 mean = read_meanface(self.options.meanface, variant.num_lms)
                 where = f"{self.options.meanface}"
             else:
@@ -133,30 +172,33 @@ class PipNetModel(LandmarkModel):
 
     # -- inference ---------------------------------------------------------------------------------------
 
-    def crops(self, samples: Sequence[FaceSample]) -> tuple[np.ndarray, list[preprocess.CropBox]]:
-        """(N, S, S, 3) RGB uint8 crops as the test reads them, and each face's crop box (files' frame)."""
+    def crops(self, samples: Sequence[FaceSample], with_labels: bool = False):
+        """(N, S, S, 3) RGB uint8 crops as the test reads them, each face's crop box (files' frame) and, with
+        `with_labels`, its labels as fractions of that box, as the preprocessing writes them for training."""
         from fabrec_bench.faces.facedata import load_image
 
         facts, o = self.context.dataset, self.options
         offset = facts.file_origin - facts.coordinate_origin
         # faces without annotations (photographs) are cut from the box they come with
         rule = preprocess.box_rule(facts.name) if o.crop == "pipnet" and facts.labeled else preprocess.given_box
-        images, boxes, loaded = [], [], {}
+        images, boxes, labels, loaded = [], [], [], {}
         for sample in samples:
             path = str(sample.image_path)
             if path not in loaded:
                 loaded = {path: load_image(sample.image_path)}  # consecutive faces of one image read it once
             image = loaded[path]
             height, width = image.shape[:2]
-            _, crop = rule(sample.landmarks_px + offset, np.asarray(sample.box_px, dtype=np.float64) + offset,
-                           (width, height))
+            gt, crop = rule(sample.landmarks_px + offset, np.asarray(sample.box_px, dtype=np.float64) + offset,
+                            (width, height))
             try:
                 pixels = preprocess.crop_pixels(image, crop, o.input_size, self._crop_file_type(path))
             except ValueError as e:
                 raise UserError(f"{sample.image_path}: face {sample.id}: {e}") from None
             images.append(pixels[:, :, ::-1])  # BGR -> RGB, as the test's image[:, :, ::-1]
             boxes.append(crop)
-        return np.stack(images), boxes
+            if with_labels:
+                labels.append(crop.to_fractions(gt))
+        return (np.stack(images), boxes, labels) if with_labels else (np.stack(images), boxes)
 
     def _crop_file_type(self, image_path: str) -> str:
         """The type the preprocessing writes this face's crop as ("" when crop files are off)."""
@@ -205,4 +247,15 @@ class PipNetModel(LandmarkModel):
                 "num_nb": v.num_nb, "net_stride": v.net_stride, "input_size": self.options.input_size,
                 "meanface": where, "crop": self.options.crop, "crop_files": self.options.crop_files,
                 "precision": choose(device, self.context.precision or self.options.inference_precision)[0],
-                "device": device}
+                "device": device, **self._how_trained()}
+
+    def _how_trained(self) -> dict:
+        """For a PIPNet trained here: the row's variant (recipe, backbone initialisation, epochs run), so its
+        leaderboard rows never merge with a released checkpoint's, and the training's facts."""
+        if self.backbone_init is None:
+            return {}
+        h = self.history
+        init = "ImageNet backbone" if self.backbone_init.startswith("ImageNet") else "scratch"
+        return {"variant": f"own recipe, {init}, {h.get('epochs_run')} of {h.get('epochs_planned')} epochs",
+                "recipe": h.get("recipe"), "backbone_init": self.backbone_init, "epochs_run": h.get("epochs_run"),
+                "iterations": h.get("iterations"), "train_faces": h.get("train_faces")}

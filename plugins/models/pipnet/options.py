@@ -33,3 +33,16 @@ class PipNetOptions(Options):
                                               "original's; TF32 off)", choices=("auto", "fp32", "bf16"))
     batch_size: int = option(32, "faces per forward pass (the original's test: 1; the result is the same to "
                                  "float rounding)", minimum=1, changes_results=False)
+    # -- training by PIPNet's own recipe (`fabrec-bench run -m pipnet`; fabrec_bench_plugins.models.pipnet.recipe)
+    backbone_weights: str = option("", "the backbone's initialisation when training: a torchvision ResNet state "
+                                       "dict file (resnet18-f37072fd.pth ...), 'torchvision' for the one in torch's "
+                                       "hub cache (never downloaded), or empty for scratch (pretrained=False)")
+    epochs: int = option(60, "training epochs (the recipe: 60; the schedule's steps at 30 and 50 stay where "
+                             "they are)", minimum=1)
+    iterations: int = option(0, "stop training after this many batches (0: the epochs)", minimum=0)
+    max_seconds: float = option(0.0, "stop training at the first batch that starts past this many seconds "
+                                     "(0: no budget)", minimum=0.0)
+    train_batch_size: int = option(16, "training batch (the recipe: 16, the last partial batch dropped; fewer "
+                                       "faces than one batch train as one batch)", minimum=1)
+    resume_every_seconds: float = option(0.0, "write the resume state at most this often (0: every epoch)",
+                                         minimum=0.0, changes_results=False)

@@ -1,11 +1,12 @@
-"""Registers the `pipnet` model: PIPNet's released checkpoints, evaluated as its own test code evaluates them."""
+"""Registers the `pipnet` model: PIPNet's released checkpoints, evaluated as its own test code evaluates them,
+and PIPNet trained by its own recipe."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from fabrec_bench.hookspecs import hookimpl
-from fabrec_bench.models import OriginalFrame, released_weights
+from fabrec_bench.models import Capabilities, ModelSpec, OriginalFrame
 from fabrec_bench_plugins.models.pipnet import releases
 from fabrec_bench_plugins.models.pipnet.options import PipNetOptions
 
@@ -52,6 +53,15 @@ def details() -> dict:
         "mean face": "--config meanface=PATH (the repository's data/<DATA>/meanface.txt), or computed from the "
                      "dataset's training split as gen_meanface computes it",
         "protocol": "`--protocol pipnet` scores as lib/test.py prints (in its crop frame)",
+        "training (run -m pipnet)": "by its own recipe (lib/train.py, lib/data_utils.py, lib/functions.py, "
+                                    "pip_32_16_60_r*_l2_l1_10_1_nb10.py): the preprocessing's crops (JPEG round "
+                                    "trip), translation, occlusion, flip, rotation, blur, RandomGrayscale(0.2); "
+                                    "cell, offset and mean-face-neighbour targets; 10 x MSE + L1; Adam 1e-4 "
+                                    "(weight decay 5e-4 from scratch), MultiStepLR [30, 50] x 0.1, 60 epochs, "
+                                    "batch 16, last partial batch dropped. Backbone: --config "
+                                    "backbone_weights=FILE (a torchvision ResNet state dict) or =torchvision "
+                                    "(torch's hub cache; never downloaded), else scratch. Saves lib/train.py's "
+                                    "state dict and meanface.txt beside it",
         "where to download": {
             "folder": releases.DOWNLOAD + " (README.md, Demo step 2; no sizes or checksums are published)",
             "files": {r.name: f"{r.checkpoint}; mean face {r.meanface}" for r in releases.RELEASES},
@@ -74,9 +84,30 @@ ORIGINAL_FRAME = OriginalFrame(
     f"it cropped by the given box (crop={options['crop']}), not by the crop box PIPNet's preprocessing makes")
 
 
+def create_model(scheme, options: PipNetOptions, context):
+    """A new PIPNet to train by its own recipe (torch is imported here, when a model is made)."""
+    from fabrec_bench_plugins.models.pipnet.model import PipNetModel
+
+    return PipNetModel.create(scheme, options, context)
+
+
+def check_training(scheme, options: PipNetOptions) -> None:
+    """The backbone weights a training would start from, read and fitted now (one line if they do not fit)."""
+    from fabrec_bench_plugins.models.pipnet.network import PipNet, Variant
+    from fabrec_bench_plugins.models.pipnet.training import backbone_state, load_backbone
+
+    backbone = "resnet18" if options.backbone == "auto" else options.backbone
+    state, _ = backbone_state(options.backbone_weights, backbone)
+    if state is not None:
+        load_backbone(PipNet(Variant(backbone, scheme.num_points, options.num_nb or 10, options.net_stride or 32)),
+                      state, options.backbone_weights)
+
+
 @hookimpl
 def fabrec_bench_register_models(register):
-    register(released_weights(
-        "pipnet", load=load_model,
-        description="PIPNet (IJCV 2021), released checkpoints run as its test code runs them",
-        options=PipNetOptions, checkpoint_suffix=".pth", details=details, original_frame=ORIGINAL_FRAME))
+    register(ModelSpec(
+        name="pipnet", create=create_model, load=load_model,
+        description="PIPNet (IJCV 2021): released checkpoints run as its test code runs them (eval --checkpoint), "
+                    "or trained here by its own recipe (run)",
+        options=PipNetOptions, capabilities=Capabilities(needs_training=True, precisions=("fp32", "bf16", "fp16")),
+        checkpoint_suffix=".pth", details=details, original_frame=ORIGINAL_FRAME, check_training=check_training))

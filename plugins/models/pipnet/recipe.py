@@ -190,6 +190,16 @@ def init_heads(net: torch.nn.Module) -> None:
             torch.nn.init.constant_(norm.bias, 0)
 
 
+def learning_rate(epoch: int, recipe: Recipe = RECIPE) -> float:
+    """MultiStepLR's rate in `epoch` (0-based): init_lr times gamma once per milestone passed, multiplied in turn
+    as the scheduler multiplies."""
+    rate = recipe.init_lr
+    for milestone in recipe.decay_steps:
+        if epoch >= milestone:
+            rate *= recipe.gamma
+    return rate
+
+
 def optimiser(net: torch.nn.Module, pretrained: bool, recipe: Recipe = RECIPE
               ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.MultiStepLR]:
     """Adam at init_lr (weight decay only when the backbone starts from scratch) and MultiStepLR, stepped once

@@ -1,0 +1,191 @@
+"""Training a PIPNet by its own recipe (fabrec_bench_plugins.models.pipnet.recipe) in fabrec-bench's one training
+loop (fabrec_bench.torch_helpers.loop: epochs, budgets, resume, progress, torchrun).
+
+The training faces are cut as PIPNet's preprocessing cuts them (the same code path as its test crops, JPEG
+round trip included); the mean face and its neighbour tables come from those faces' labels, as gen_meanface
+computes them from train.txt, and are written beside the checkpoint as meanface.txt. Each face's augmentation
+is drawn from a Python `random.Random` and a torch generator seeded by (seed, epoch, face), so a training
+resumed at an epoch boundary draws what the uninterrupted one draws.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fabrec_bench.errors import UserError
+from fabrec_bench.torch_helpers.distributed import (
+    average_gradients,
+    broadcast_state,
+    max_replica_difference,
+    setup,
+    shard,
+)
+from fabrec_bench.torch_helpers.loop import EpochLoop, TrainingState, fingerprint
+from fabrec_bench.types import FaceSample
+from fabrec_bench_plugins.models.pipnet import recipe
+from fabrec_bench_plugins.models.pipnet.network import PipNet
+
+RESNET_STEM = ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4.")
+
+
+def backbone_state(choice: str, backbone: str) -> tuple[dict[str, torch.Tensor] | None, str]:
+    """The ImageNet weights a user has for `backbone` and where they came from; (None, "scratch") for none.
+    `choice`: a torchvision ResNet state dict file, 'torchvision' (torch's hub cache, never downloaded), or ""."""
+    if not choice:
+        return None, "scratch (pretrained=False)"
+    if choice == "torchvision":
+        import torchvision
+
+        weights = torchvision.models.get_model_weights(backbone).IMAGENET1K_V1
+        path = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+        if not path.is_file():
+            raise UserError(f"backbone_weights=torchvision: {path} is not in torch's hub cache (fabrec-bench never "
+                            f"downloads); download {weights.url} there, or pass the file: --config "
+                            "backbone_weights=FILE")
+    else:
+        path = Path(choice)
+    from fabrec_bench.torch_helpers.weights import read_state_dict
+
+    state = read_state_dict(path)
+    return {k: v for k, v in state.items() if k.startswith(RESNET_STEM)}, f"ImageNet ({path.name})"
+
+
+def load_backbone(net: PipNet, state: dict[str, torch.Tensor], source: str) -> None:
+    """Copy a torchvision ResNet's weights into the backbone; one line naming what does not fit."""
+    own = {k: v for k, v in net.state_dict().items() if k.startswith(RESNET_STEM)}
+    missing = sorted(set(own) - set(state))
+    wrong = [k for k in own if k in state and own[k].shape != state[k].shape]
+    if missing or wrong:
+        what = f"missing {missing[0]} and {len(missing) - 1} more" if missing else \
+            f"{wrong[0]} has shape {tuple(state[wrong[0]].shape)}, a {net.variant.backbone}'s has " \
+            f"{tuple(own[wrong[0]].shape)}"
+        raise UserError(f"{source}: not the weights of a torchvision {net.variant.backbone} ({what})")
+    net.load_state_dict(state, strict=False)
+
+
+class Faces(torch.utils.data.Dataset):
+    """The training crops (PIL RGB) and labels (fractions of the crop); each item augmented by the recipe."""
+
+    def __init__(self, crops: list, labels: list[np.ndarray], neighbour_indices: np.ndarray, grid: int,
+                 flip_permutation, seed: int):
+        self.crops, self.labels, self.indices = crops, labels, neighbour_indices
+        self.grid, self.flip, self.seed, self.epoch = grid, tuple(flip_permutation), seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.crops)
+
+    def __getitem__(self, index: int) -> dict:
+        key = (self.seed * 1_000_003 + self.epoch) * 1_000_033 + index
+        draws = recipe.draw(random.Random(key), self.crops[index].size,
+                            generator=torch.Generator().manual_seed(key))
+        image, labels = recipe.augment(self.crops[index], self.labels[index], draws, self.flip)
+        maps = recipe.targets(labels, self.indices, self.grid)
+        return {"index": index, "input": recipe.to_input(image), "targets": maps}
+
+
+class Trainer:
+    """Adam and the recipe's step schedule, for the loop: `iteration`, `optimizers()`, `start_epoch()`."""
+
+    def __init__(self, net: PipNet, pretrained: bool, num_nb: int, world, autocast):
+        self.net, self.num_nb, self.world, self.autocast = net, num_nb, world, autocast
+        self.adam, _ = recipe.optimiser(net, pretrained)
+        self.iteration = 0
+        self.epoch = 0
+
+    def optimizers(self) -> dict:
+        return {"adam": self.adam}
+
+    def start_epoch(self) -> None:
+        for group in self.adam.param_groups:
+            group["lr"] = recipe.learning_rate(self.epoch)
+        self.epoch += 1
+
+    def step(self, inputs: torch.Tensor, targets: tuple[torch.Tensor, ...]) -> dict[str, float]:
+        self.net.train()
+        with self.autocast():
+            outputs = self.net(inputs)
+        total, parts = recipe.loss(tuple(o.float() for o in outputs), targets, self.num_nb)
+        self.adam.zero_grad()
+        total.backward()
+        average_gradients(self.net.parameters(), self.world)
+        self.adam.step()
+        self.iteration += 1
+        return {"loss": total.item(), **{name: value.item() for name, value in parts.items()}}
+
+
+def train(model, samples: Sequence[FaceSample]) -> dict:
+    """Train `model` (a PipNetModel made by `create`) on `samples` by PIPNet's recipe; returns its history."""
+    from PIL import Image
+
+    from fabrec_bench.torch_helpers.precision import autocast_for, choose
+    from fabrec_bench_plugins.models.pipnet import preprocess
+    from fabrec_bench_plugins.models.pipnet.decoding import neighbours
+
+    o, context = model.options, model.context
+    seed = context.seed
+    world = context.process_group
+    device = model.device_name
+    if world is None:
+        world, device = setup(device)
+    variant = model.net.variant
+    pixels, _, labels = model.crops(samples, with_labels=True)
+    mean = preprocess.mean_face(np.stack(labels))
+    try:
+        table = neighbours(mean, variant.num_nb)
+    except ValueError as e:
+        raise UserError(f"the mean face of the {len(samples)} training faces: {e}") from None
+    mine = shard(list(range(len(samples))), world)
+    if not mine:
+        raise UserError(f"{len(samples)} training face(s) cannot be shared by {world.size} processes")
+    faces = Faces([Image.fromarray(np.ascontiguousarray(pixels[i]), "RGB") for i in mine], [labels[i] for i in mine],
+                  table.indices, o.input_size // variant.net_stride, model.scheme.flip_permutation, seed)
+    batch = min(o.train_batch_size, len(faces))  # fewer faces than a batch: one batch of all of them
+    generator = torch.Generator()
+    loader = torch.utils.data.DataLoader(faces, batch_size=batch, shuffle=True, drop_last=True, generator=generator)
+    net = model.net.to(device)
+    broadcast_state(net, world)
+    autocast = autocast_for(device, "fp32")
+    trainer = Trainer(net, model.backbone_init != "scratch (pretrained=False)", variant.num_nb, world, autocast)
+    epochs = min(o.epochs, -(-o.iterations // len(loader))) if o.iterations else o.epochs
+    loop = EpochLoop("pipnet", trainer, loader, faces, seed, epochs, world=world, iterations=o.iterations,
+                     max_seconds=o.max_seconds, progress=context.progress)
+    resume = None
+    if context.resume_dir:
+        ident = {k: v for k, v in o.__dict__.items() if k not in ("resume_every_seconds", "batch_size")}
+        ident.update(seed=seed, faces=[s.id for s in samples], processes=world.size, init=model.backbone_init)
+        resume = TrainingState(Path(context.resume_dir) / "pipnet_state.pt", fingerprint(**ident), world=world,
+                               every_seconds=o.resume_every_seconds)
+    start_epoch = resume.restore(net, trainer, loop.curve, device=device) if resume else 0
+    trainer.epoch = start_epoch
+
+    def step(items: dict) -> dict:
+        return trainer.step(items["input"].to(device), tuple(t.to(device) for t in items["targets"]))
+
+    def end_of_epoch(done: int, stopping: bool) -> None:
+        if resume and not stopping:
+            resume.save(net, trainer, loop.curve, done)
+
+    result = loop.run(step, start_epoch, end_of_epoch)
+    if resume:
+        resume.finished()
+    broadcast_state(net, world)
+    net.eval()
+    model.mean_face = mean
+    folder = Path(context.run_dir or ".")
+    csv_path, png_path = loop.curve.write(folder, "pipnet_loss")
+    return {"recipe": "PIPNet's own (lib/train.py, pip_32_16_60_*_l2_l1_10_1_nb10)", "backbone": variant.backbone,
+            "backbone_init": model.backbone_init, "train_faces": len(samples), "iterations": trainer.iteration,
+            "epochs_planned": epochs, "epochs_run": result.epochs_done, "batch_size": batch,
+            "stopped_by_time_budget": result.stopped_by_time_budget, "resumed_from_epoch": start_epoch,
+            "images_per_second": result.images_per_second, "precision": choose(device, "fp32")[0],
+            "processes": world.size, "replica_max_difference": max_replica_difference(net, world),
+            "final_loss": loop.curve.rows[-1]["loss"] if loop.curve.rows else None, "loss_csv": str(csv_path),
+            "loss_png": str(png_path)}

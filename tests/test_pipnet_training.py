@@ -1,0 +1,102 @@
+"""`fabrec-bench run -m pipnet` trains a PIPNet by its own recipe (tests/test_pipnet_recipe.py checks the recipe
+against its code), stores the checkpoint in the original's layout with its mean face, evaluates, and says how it
+was trained; a trained checkpoint goes back through `eval`, and into the original's own network."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+from original_pipnet import build_net
+from released import nothing_stored
+
+from fabrec_bench.predictions import read_landmarks
+from fabrec_bench.store import ResultsStore, store_path
+
+
+def test_run_trains_stores_the_originals_layout_and_evaluates(cli, synthetic_wflw, tmp_path):
+    fast = ["--config", "iterations=2", "--config", "train_batch_size=4"]
+    result = cli("run", "-m", "pipnet", "-d", "wflw", "-s", "test", "-s", "pose", "--data-root", synthetic_wflw,
+                 "--train-count", 8, "--seed", 1, "--device", "cpu", *fast)
+    assert result.exit_code == 0, result.output
+    with ResultsStore(store_path(tmp_path / "work")) as store:
+        runs = {r.split: r for r in store.runs(status="finished", model="pipnet")}
+    trained = runs["test"]
+    folder = tmp_path / "work" / "runs" / trained.uid
+    info = trained.model_info
+    assert info["variant"] == "own recipe, scratch, 1 of 1 epochs" and info["iterations"] == 2
+    assert info["backbone_init"] == "scratch (pretrained=False)" and trained.train_count == 8
+    # lib/train.py's state dict loads into the original's network as it is; meanface.txt beside it
+    state = torch.load(folder / "checkpoint.pth", weights_only=True)
+    build_net("resnet18", 98).load_state_dict(state)
+    mean = np.array([float(v) for v in (folder / "meanface.txt").read_text().split()]).reshape(98, 2)
+    assert 0 < mean.min() and mean.max() < 1
+    assert info["meanface"] == "the mean face of its 8 training faces"
+    # the checkpoint and its mean face back through eval: the same predictions
+    again = cli("eval", "-m", "pipnet", "--checkpoint", folder / "checkpoint.pth", "-d", "wflw", "-s", "test",
+                "--data-root", synthetic_wflw, "--device", "cpu", "--config", f"meanface={folder / 'meanface.txt'}",
+                work_dir=tmp_path / "eval")
+    assert again.exit_code == 0, again.output
+    with ResultsStore(store_path(tmp_path / "eval")) as store:
+        (evaluated,) = store.runs(status="finished")
+    assert "variant" not in evaluated.model_info  # a loaded checkpoint's rows are not the trained run's
+    ids, trained_predictions = read_landmarks(folder / "predictions.csv", 98)
+    np.testing.assert_allclose(read_landmarks(tmp_path / "eval" / "runs" / evaluated.uid / "predictions.csv", 98)[1],
+                               trained_predictions, atol=1e-9)
+    board = cli("leaderboard", "--format", "json", "--no-reported").output
+    assert "pipnet (own recipe, scratch, 1 of 1 epochs)" in board
+
+
+def test_bad_training_input_gets_one_line_and_stores_nothing(cli, synthetic_wflw, tmp_path):
+    torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7), "fc.weight": torch.zeros(10, 2048)}, tmp_path / "r50.pth")
+    work = tmp_path / "bad"
+    refused = {("--train-count", "9999"): "is larger than the training split",
+               ("--train-count", "0"): "--train-count must be at least 1",
+               ("--config", f"backbone_weights={tmp_path / 'r50.pth'}"): "not the weights of a torchvision resnet18",
+               ("--config", "backbone_weights=torchvision"): "fabrec-bench never downloads"}
+    for args, words in refused.items():
+        result = cli("run", "-m", "pipnet", "-d", "wflw", "-s", "test", "--data-root", synthetic_wflw, *args,
+                     work_dir=work)
+        assert result.exit_code != 0 and words in result.output, (args, result.output)
+        assert result.output.strip().count("\n") == 0 and nothing_stored(work), args
+    for model in ("fan", "star"):  # models that only evaluate their releases refuse a training size
+        result = cli("run", "-m", model, "-d", "wflw", "-s", "test", "--data-root", synthetic_wflw,
+                     "--train-count", "5", work_dir=work)
+        assert result.exit_code != 0 and "checkpoint" in result.output and nothing_stored(work), model
+
+
+def test_a_training_interrupted_after_an_epoch_resumes_there_and_ends_as_an_uninterrupted_one(synthetic_wflw,
+                                                                                               tmp_path,
+                                                                                               monkeypatch):
+    import pytest
+
+    from fabrec_bench.runs import RunRequest, TrainingPlan, execute
+    from fabrec_bench_plugins.models.pipnet import training
+
+    def request(resume_dir):
+        return RunRequest(model="pipnet", dataset="wflw", splits=("blur",), data_root=synthetic_wflw, device="cpu",
+                          training=TrainingPlan(count=8, seed=2), resume_dir=resume_dir,
+                          model_options={"epochs": "3", "train_batch_size": "4"})  # 2 batches an epoch
+
+    (whole,) = execute(request(None), tmp_path / "whole")
+    step = training.Trainer.step
+
+    def killed_in_epoch_three(self, inputs, targets):
+        if self.iteration == 5:
+            raise KeyboardInterrupt  # as a kill would, after epoch 2's state was written
+        return step(self, inputs, targets)
+
+    monkeypatch.setattr(training.Trainer, "step", killed_in_epoch_three)
+    with pytest.raises(KeyboardInterrupt):
+        execute(request(tmp_path / "resume"), tmp_path / "resumed")
+    assert (tmp_path / "resume" / "pipnet_state.pt").is_file()
+    monkeypatch.setattr(training.Trainer, "step", step)
+    (resumed,) = execute(request(tmp_path / "resume"), tmp_path / "resumed")
+    info = json.loads((resumed.run_dir / "train_info.json").read_text())
+    assert info["resumed_from_epoch"] == 2 and info["iterations"] == 6 and info["epochs_run"] == 3
+    assert not (tmp_path / "resume" / "pipnet_state.pt").exists()  # finished: the state is gone
+    a = torch.load(whole.run_dir / "checkpoint.pth", weights_only=True)
+    b = torch.load(resumed.run_dir / "checkpoint.pth", weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert resumed.evaluation.metrics == whole.evaluation.metrics
