@@ -72,7 +72,7 @@ def test_a_training_interrupted_after_an_epoch_resumes_there_and_ends_as_an_unin
     import pytest
 
     from fabrec_bench.runs import RunRequest, TrainingPlan, execute
-    from fabrec_bench_plugins.models.pipnet import training
+    from fabrec_bench.torch_helpers.loop import RecipeTrainer
 
     def request(resume_dir):
         return RunRequest(model="pipnet", dataset="wflw", splits=("blur",), data_root=synthetic_wflw, device="cpu",
@@ -80,18 +80,18 @@ def test_a_training_interrupted_after_an_epoch_resumes_there_and_ends_as_an_unin
                           model_options={"epochs": "3", "train_batch_size": "4"})  # 2 batches an epoch
 
     (whole,) = execute(request(None), tmp_path / "whole")
-    step = training.Trainer.step
+    step = RecipeTrainer.step
 
     def killed_in_epoch_three(self, inputs, targets):
         if self.iteration == 5:
             raise KeyboardInterrupt  # as a kill would, after epoch 2's state was written
         return step(self, inputs, targets)
 
-    monkeypatch.setattr(training.Trainer, "step", killed_in_epoch_three)
+    monkeypatch.setattr(RecipeTrainer, "step", killed_in_epoch_three)
     with pytest.raises(KeyboardInterrupt):
         execute(request(tmp_path / "resume"), tmp_path / "resumed")
     assert (tmp_path / "resume" / "pipnet_state.pt").is_file()
-    monkeypatch.setattr(training.Trainer, "step", step)
+    monkeypatch.setattr(RecipeTrainer, "step", step)
     (resumed,) = execute(request(tmp_path / "resume"), tmp_path / "resumed")
     info = json.loads((resumed.run_dir / "train_info.json").read_text())
     assert info["resumed_from_epoch"] == 2 and info["iterations"] == 6 and info["epochs_run"] == 3

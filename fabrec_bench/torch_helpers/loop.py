@@ -143,6 +143,49 @@ class EpochLoop:
         return LoopResult(done, out_of_time, round(speed.add(0), 1))
 
 
+class RecipeTrainer:
+    """The trainer of a model trained by its own code's recipe, for `EpochLoop`: one optimiser, a learning rate
+    per epoch set when the epoch starts (the recipe's schedule), and `loss(outputs, targets) -> (total, parts)`;
+    gradients are averaged across torchrun processes before each step. A model brings its network, optimiser,
+    schedule and loss; the loop brings everything else."""
+
+    def __init__(self, net: torch.nn.Module, optimizer: torch.optim.Optimizer, learning_rate: Callable[[int], float],
+                 loss: Callable, world: World | None = None, autocast=None):
+        from contextlib import nullcontext
+
+        self.net, self.optimizer, self.learning_rate, self.loss = net, optimizer, learning_rate, loss
+        self.world = world or World()
+        self.autocast = autocast or nullcontext
+        self.iteration = 0
+        self.epoch = 0  # the epoch the next start_epoch() begins (set to the resumed epoch on a resume)
+
+    def optimizers(self) -> dict:
+        return {"optimizer": self.optimizer}
+
+    def start_epoch(self) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.learning_rate(self.epoch)
+        self.epoch += 1
+
+    def step(self, inputs: torch.Tensor, targets) -> dict[str, float]:
+        from fabrec_bench.torch_helpers.distributed import average_gradients
+
+        self.net.train()
+        with self.autocast():
+            outputs = self.net(inputs)
+        if isinstance(outputs, tuple):
+            outputs = tuple(o.float() for o in outputs)
+        else:
+            outputs = outputs.float()
+        total, parts = self.loss(outputs, targets)
+        self.optimizer.zero_grad()
+        total.backward()
+        average_gradients(self.net.parameters(), self.world)
+        self.optimizer.step()
+        self.iteration += 1
+        return {"loss": total.item(), **{name: value.item() for name, value in parts.items()}}
+
+
 class TrainingState:
     """The state a training keeps in `path` to continue after an interruption.
 

@@ -18,14 +18,8 @@ import numpy as np
 import torch
 
 from fabrec_bench.errors import UserError
-from fabrec_bench.torch_helpers.distributed import (
-    average_gradients,
-    broadcast_state,
-    max_replica_difference,
-    setup,
-    shard,
-)
-from fabrec_bench.torch_helpers.loop import EpochLoop, TrainingState, fingerprint
+from fabrec_bench.torch_helpers.distributed import broadcast_state, max_replica_difference, setup, shard
+from fabrec_bench.torch_helpers.loop import EpochLoop, RecipeTrainer, TrainingState, fingerprint
 from fabrec_bench.types import FaceSample
 from fabrec_bench_plugins.models.pipnet import recipe
 from fabrec_bench_plugins.models.pipnet.network import PipNet
@@ -91,36 +85,6 @@ class Faces(torch.utils.data.Dataset):
         return {"index": index, "input": recipe.to_input(image), "targets": maps}
 
 
-class Trainer:
-    """Adam and the recipe's step schedule, for the loop: `iteration`, `optimizers()`, `start_epoch()`."""
-
-    def __init__(self, net: PipNet, pretrained: bool, num_nb: int, world, autocast):
-        self.net, self.num_nb, self.world, self.autocast = net, num_nb, world, autocast
-        self.adam, _ = recipe.optimiser(net, pretrained)
-        self.iteration = 0
-        self.epoch = 0
-
-    def optimizers(self) -> dict:
-        return {"adam": self.adam}
-
-    def start_epoch(self) -> None:
-        for group in self.adam.param_groups:
-            group["lr"] = recipe.learning_rate(self.epoch)
-        self.epoch += 1
-
-    def step(self, inputs: torch.Tensor, targets: tuple[torch.Tensor, ...]) -> dict[str, float]:
-        self.net.train()
-        with self.autocast():
-            outputs = self.net(inputs)
-        total, parts = recipe.loss(tuple(o.float() for o in outputs), targets, self.num_nb)
-        self.adam.zero_grad()
-        total.backward()
-        average_gradients(self.net.parameters(), self.world)
-        self.adam.step()
-        self.iteration += 1
-        return {"loss": total.item(), **{name: value.item() for name, value in parts.items()}}
-
-
 def train(model, samples: Sequence[FaceSample]) -> dict:
     """Train `model` (a PipNetModel made by `create`) on `samples` by PIPNet's recipe; returns its history."""
     from PIL import Image
@@ -153,7 +117,9 @@ def train(model, samples: Sequence[FaceSample]) -> dict:
     net = model.net.to(device)
     broadcast_state(net, world)
     autocast = autocast_for(device, "fp32")
-    trainer = Trainer(net, model.backbone_init != "scratch (pretrained=False)", variant.num_nb, world, autocast)
+    adam, _ = recipe.optimiser(net, pretrained=model.backbone_init != "scratch (pretrained=False)")
+    trainer = RecipeTrainer(net, adam, recipe.learning_rate,
+                            lambda outputs, targets: recipe.loss(outputs, targets, variant.num_nb), world, autocast)
     epochs = min(o.epochs, -(-o.iterations // len(loader))) if o.iterations else o.epochs
     loop = EpochLoop("pipnet", trainer, loader, faces, seed, epochs, world=world, iterations=o.iterations,
                      max_seconds=o.max_seconds, progress=context.progress)
