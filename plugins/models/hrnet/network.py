@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 CHANNELS = 18 + 36 + 72 + 144  # the four branches of HRNetV2-W18, concatenated
+BN_MOMENTUM = 0.01  # lib/models/hrnet.py's, for every BatchNorm
 LAYOUTS = {
     "hrnet-facial": ("conv1.weight", "stage4.2.fuse_layers.0.3.0.weight", "head.0.weight", "head.3.weight"),
     "mmpose": ("backbone.conv1.weight", "backbone.stage4.2.fuse_layers.0.3.0.weight",
@@ -38,7 +39,9 @@ class HRNetFace(nn.Module):
         for module in self.backbone.modules():  # HRNet-Facial's fusion: F.interpolate(..., mode="bilinear")
             if isinstance(module, nn.Upsample):
                 module.mode, module.align_corners = "bilinear", False
-        self.head = nn.Sequential(nn.Conv2d(CHANNELS, CHANNELS, kernel_size=1), nn.BatchNorm2d(CHANNELS, momentum=0.01),
+            elif isinstance(module, nn.BatchNorm2d):  # its BN_MOMENTUM (timm's is 0.1): what training updates
+                module.momentum = BN_MOMENTUM
+        self.head = nn.Sequential(nn.Conv2d(CHANNELS, CHANNELS, kernel_size=1), nn.BatchNorm2d(CHANNELS, momentum=BN_MOMENTUM),
                                   nn.ReLU(inplace=True), nn.Conv2d(CHANNELS, num_joints, kernel_size=1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -57,8 +57,9 @@ def from_box(box) -> CentreScale:
     return CentreScale((x0 + x1) / 2.0, (y0 + y1) / 2.0, max(x1 - x0, y1 - y0) / 200.0)
 
 
-def transform(centre: tuple[float, float], scale: float, output_size) -> np.ndarray:
-    """get_transform (no rotation): image -> output pixels, 3 x 3."""
+def transform(centre: tuple[float, float], scale: float, output_size, rot: float = 0) -> np.ndarray:
+    """get_transform: image -> output pixels, 3 x 3, rotated by `rot` degrees about the output's middle (the
+    training crop's rotation, in the direction crop() turns the image)."""
     h = 200 * scale
     t = np.zeros((3, 3))
     t[0, 0] = float(output_size[1]) / h
@@ -66,7 +67,26 @@ def transform(centre: tuple[float, float], scale: float, output_size) -> np.ndar
     t[0, 2] = output_size[1] * (-float(centre[0]) / h + .5)
     t[1, 2] = output_size[0] * (-float(centre[1]) / h + .5)
     t[2, 2] = 1
+    if rot != 0:
+        rad = -rot * np.pi / 180
+        sn, cs = np.sin(rad), np.cos(rad)
+        rot_mat = np.zeros((3, 3))
+        rot_mat[0, :2] = [cs, -sn]
+        rot_mat[1, :2] = [sn, cs]
+        rot_mat[2, 2] = 1
+        to_middle = np.eye(3)
+        to_middle[0, 2] = -output_size[1] / 2
+        to_middle[1, 2] = -output_size[0] / 2
+        back = to_middle.copy()
+        back[:2, 2] *= -1
+        t = np.dot(back, np.dot(rot_mat, np.dot(to_middle, t)))
     return t
+
+
+def to_output_pixel(point, centre, scale: float, output_size, rot: float = 0) -> np.ndarray:
+    """transform_pixel(point, ...) forwards: a 1-based image pixel to the 1-based output pixel, truncated."""
+    mapped = np.dot(transform(centre, scale, output_size, rot), np.array([point[0] - 1, point[1] - 1, 1.]).T)
+    return mapped[:2].astype(int) + 1
 
 
 def to_image_pixels(points: np.ndarray, centre, scale: float, output_size) -> np.ndarray:
@@ -106,9 +126,22 @@ def imresize(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.array(resized.resize((width, height), resample=Image.BILINEAR))
 
 
-def crop(image: np.ndarray, centre: tuple[float, float], scale: float, output_size=OUTPUT_SIZE) -> np.ndarray:
-    """crop() without rotation: an (H, W, 3) image (float32 from PIL, or uint8 as COFW's .mat holds it) ->
-    the (256, 256, 3) uint8 crop the network sees."""
+def imrotate(image: np.ndarray, degrees: float) -> np.ndarray:
+    """scipy.misc.imrotate(image, degrees) of an (H, W, 3) array: bytescale, then PIL's bilinear rotate (counter-
+    clockwise, same size, black corners)."""
+    from PIL import Image
+
+    data = np.ascontiguousarray(bytescale(np.asarray(image)))
+    turned = Image.frombytes("RGB", (data.shape[1], data.shape[0]), data.tobytes()).rotate(degrees,
+                                                                                           resample=Image.BILINEAR)
+    return np.array(turned)
+
+
+def crop(image: np.ndarray, centre: tuple[float, float], scale: float, output_size=OUTPUT_SIZE,
+         rot: float = 0) -> np.ndarray:
+    """crop(): an (H, W, 3) image (float32 from PIL, or uint8 as COFW's .mat holds it) -> the (256, 256, 3)
+    uint8 crop the network sees; `rot` (training) widens the window by the padding a rotation needs, turns it
+    with imrotate and cuts the padding off again."""
     centre_w, centre_h = np.float32(centre[0]), np.float32(centre[1])
     height, width = image.shape[0], image.shape[1]
     factor = scale * 200.0 / output_size[0]
@@ -125,6 +158,9 @@ def crop(image: np.ndarray, centre: tuple[float, float], scale: float, output_si
     centre = (float(centre_w), float(centre_h))
     ul = _corner((0, 0), centre, scale, output_size)
     br = _corner(output_size, centre, scale, output_size)
+    pad = int(np.linalg.norm(br - ul) / 2 - float(br[1] - ul[1]) / 2)  # the context a rotation needs
+    if rot != 0:
+        ul, br = ul - pad, br + pad
     window = np.zeros((br[1] - ul[1], br[0] - ul[0], image.shape[2]), dtype=np.float32)
     new_x = max(0, -ul[0]), min(br[0], image.shape[1]) - ul[0]
     new_y = max(0, -ul[1]), min(br[1], image.shape[0]) - ul[1]
@@ -134,4 +170,6 @@ def crop(image: np.ndarray, centre: tuple[float, float], scale: float, output_si
         raise ValueError(f"the face's window ({ul[0]}, {ul[1]})-({br[0]}, {br[1]}) holds no pixel of the "
                          f"{image.shape[1]}x{image.shape[0]} image")
     window[new_y[0]:new_y[1], new_x[0]:new_x[1]] = image[old_y[0]:old_y[1], old_x[0]:old_x[1]]
+    if rot != 0:
+        window = imrotate(window, rot)[pad:-pad, pad:-pad]
     return imresize(window, output_size[0], output_size[1])
