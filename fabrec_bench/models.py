@@ -90,6 +90,18 @@ class RunContext:
     training_faces: Callable[[], Sequence[FaceSample]] | None = None
 
 
+def trained_by_recipe(backbone_init: str | None, history: Mapping[str, Any]) -> dict:
+    """What a model trained here by its own code's recipe records with each result: the row's variant (recipe,
+    backbone initialisation, epochs run), so its leaderboard rows never merge with a released checkpoint's, and
+    the training's facts; {} for a loaded checkpoint (`backbone_init` None)."""
+    if backbone_init is None:
+        return {}
+    init = "ImageNet backbone" if backbone_init.startswith("ImageNet") else "scratch"
+    return {"variant": f"own recipe, {init}, {history.get('epochs_run')} of {history.get('epochs_planned')} epochs",
+            "recipe": history.get("recipe"), "backbone_init": backbone_init, "epochs_run": history.get("epochs_run"),
+            "iterations": history.get("iterations"), "train_faces": history.get("train_faces")}
+
+
 def checkpoint_only(name: str):
     """The `create` of a model that only evaluates given weights (Capabilities.needs_checkpoint): runs are
     refused before it is reached; a direct call gets the same one line."""

@@ -45,6 +45,22 @@ class Options:
 
 
 @dataclass(frozen=True)
+class RecipeTraining(Options):
+    """The budget options of a model trained by its own code's recipe (PIPNet, HRNet: 60 epochs of batch 16),
+    declared once for both."""
+
+    epochs: int = option(60, "training epochs (the recipe: 60; its learning-rate steps stay at their epochs)",
+                         minimum=1)
+    iterations: int = option(0, "stop training after this many batches (0: the epochs)", minimum=0)
+    max_seconds: float = option(0.0, "stop training at the first batch that starts past this many seconds "
+                                     "(0: no budget)", minimum=0.0)
+    train_batch_size: int = option(16, "training batch (the recipe: 16; fewer faces than one batch train as one "
+                                       "batch)", minimum=1)
+    resume_every_seconds: float = option(0.0, "write the resume state at most this often (0: every epoch)",
+                                         minimum=0.0, changes_results=False)
+
+
+@dataclass(frozen=True)
 class OptionInfo:
     """One declared option, as `models info` shows it."""
 

@@ -186,6 +186,59 @@ class RecipeTrainer:
         return {"loss": total.item(), **{name: value.item() for name, value in parts.items()}}
 
 
+def train_by_recipe(name: str, net: torch.nn.Module, faces, *, optimizer, learning_rate: Callable[[int], float],
+                    loss: Callable, options, context, world: World, device: str, face_ids: list[str],
+                    identity: dict, drop_last: bool) -> dict:
+    """Train `net` on `faces` (a Dataset with `set_epoch` whose items are {"index", "input", "targets"}) in the
+    one loop: the model's optimiser, schedule and loss in a `RecipeTrainer`; the budgets of `options`
+    (`RecipeTraining`: epochs, iterations, max_seconds, train_batch_size, resume_every_seconds); resume at epoch
+    ends in the run's resume folder (`identity` and the faces name what must match); progress to the context.
+    Returns the training's facts and writes its loss curve into the run's folder."""
+    from contextlib import nullcontext
+
+    from fabrec_bench.torch_helpers.distributed import broadcast_state
+
+    batch = min(options.train_batch_size, len(faces))  # fewer faces than a batch: one batch of all of them
+    loader = torch.utils.data.DataLoader(faces, batch_size=batch, shuffle=True, drop_last=drop_last,
+                                         generator=torch.Generator())
+    net.to(device)
+    broadcast_state(net, world)
+    trainer = RecipeTrainer(net, optimizer, learning_rate, loss, world, nullcontext)
+    epochs = min(options.epochs, -(-options.iterations // len(loader))) if options.iterations else options.epochs
+    loop = EpochLoop(name, trainer, loader, faces, context.seed, epochs, world=world, iterations=options.iterations,
+                     max_seconds=options.max_seconds, progress=context.progress)
+    resume = None
+    if context.resume_dir:
+        ident = dict(identity, seed=context.seed, faces=face_ids, processes=world.size, epochs=options.epochs,
+                     iterations=options.iterations, batch=options.train_batch_size)
+        resume = TrainingState(Path(context.resume_dir) / f"{name}_state.pt", fingerprint(**ident), world=world,
+                               every_seconds=options.resume_every_seconds)
+    start_epoch = resume.restore(net, trainer, loop.curve, device=device) if resume else 0
+    trainer.epoch = start_epoch
+
+    def step(items: dict) -> dict:
+        targets = items["targets"]
+        targets = tuple(t.to(device) for t in targets) if isinstance(targets, (tuple, list)) else targets.to(device)
+        return trainer.step(items["input"].to(device), targets)
+
+    def end_of_epoch(done: int, stopping: bool) -> None:
+        if resume and not stopping:
+            resume.save(net, trainer, loop.curve, done)
+
+    result = loop.run(step, start_epoch, end_of_epoch)
+    if resume:
+        resume.finished()
+    broadcast_state(net, world)
+    net.eval()
+    csv_path, png_path = loop.curve.write(Path(context.run_dir or "."), f"{name}_loss")
+    return {"iterations": trainer.iteration, "epochs_planned": epochs, "epochs_run": result.epochs_done,
+            "batch_size": batch, "last_partial_batch": "dropped" if drop_last else "kept",
+            "stopped_by_time_budget": result.stopped_by_time_budget, "resumed_from_epoch": start_epoch,
+            "images_per_second": result.images_per_second, "processes": world.size,
+            "final_loss": loop.curve.rows[-1]["loss"] if loop.curve.rows else None, "loss_csv": str(csv_path),
+            "loss_png": str(png_path)}
+
+
 class TrainingState:
     """The state a training keeps in `path` to continue after an interruption.
 

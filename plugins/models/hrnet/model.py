@@ -14,7 +14,7 @@ import torch
 
 from fabrec_bench.errors import UserError
 from fabrec_bench.files import RowsByImage
-from fabrec_bench.models import LandmarkModel, RunContext, as_context
+from fabrec_bench.models import LandmarkModel, RunContext, as_context, trained_by_recipe
 from fabrec_bench.options import make_options
 from fabrec_bench.schemes import scheme_for_points
 from fabrec_bench.torch_helpers.device import resolve_device
@@ -80,13 +80,34 @@ def read_annotations(path: str | Path, num_points: int) -> dict[str, list[Annota
 
 
 class HRNetModel(LandmarkModel):
-    """A released HRNetV2-W18: evaluation only (it is trained by its own code)."""
+    """An HRNetV2-W18: a released checkpoint run as HRNet-Facial's test runs it, or one trained here by its
+    recipe (fabrec_bench_plugins.models.hrnet.training)."""
 
     def __init__(self, net: HRNetFace, layout: str, options: HRNetOptions, context: RunContext | str = "auto",
                  source: str = "", sha256: str = ""):
         super().__init__(scheme_for_points(net.num_joints), options, context)
         self.net, self.layout, self.source, self.sha256 = net, layout, source, sha256
         self._annotations: tuple[str, RowsByImage] | None = None
+        self.backbone_init: str | None = None  # set when made to be trained: the backbone's initialisation
+        self.history: dict = {}
+        self.device_name = resolve_device(self.context.device)
+
+    @classmethod
+    def create(cls, scheme, options: HRNetOptions, context: RunContext) -> HRNetModel:
+        """A new HRNetV2-W18 to train by HRNet-Facial's recipe: init_weights from the run's seed, then the
+        ImageNet file's backbone keys if `backbone_weights` names one."""
+        from fabrec_bench_plugins.models.hrnet import recipe
+        from fabrec_bench_plugins.models.hrnet.training import backbone_state
+
+        torch.manual_seed(context.seed)
+        net = HRNetFace(scheme.num_points)
+        recipe.init_weights(net)
+        state, init = backbone_state(options.backbone_weights, net)
+        if state is not None:
+            net.load_state_dict(state, strict=False)
+        model = cls(net, "hrnet-facial", options, context)
+        model.backbone_init = init
+        return model
 
     @classmethod
     def load(cls, path: Path, context: RunContext | str = "auto") -> HRNetModel:
@@ -96,7 +117,13 @@ class HRNetModel(LandmarkModel):
         return cls(net, layout, make_options(HRNetOptions), as_context(context), str(path), digest)
 
     def train(self, samples: Sequence[FaceSample]) -> dict:
-        raise UserError("hrnet evaluates released checkpoints (--checkpoint FILE); it is trained by its own code")
+        if self.backbone_init is None:
+            raise UserError(f"{self.source}: a loaded checkpoint is evaluated, not trained further; `fabrec-bench "
+                            "run -m hrnet` trains a new HRNetV2-W18 by HRNet-Facial's recipe")
+        from fabrec_bench_plugins.models.hrnet.training import train
+
+        self.history = train(self, samples)
+        return self.history
 
     def save(self, path: Path) -> None:
         state = self.net.state_dict()
@@ -220,4 +247,6 @@ class HRNetModel(LandmarkModel):
         boxes = f"annotations {self.options.annotations}" if self.options.annotations else self.options.boxes
         return {"checkpoint": self.source, "checkpoint_sha256": self.sha256, "layout": self.layout,
                 "centre_and_scale": boxes, "device": device,
-                "precision": choose(device, self.context.precision or self.options.inference_precision)[0]}
+                "precision": choose(device, self.context.precision or self.options.inference_precision)[0],
+                **trained_by_recipe(self.backbone_init, self.history)}
+

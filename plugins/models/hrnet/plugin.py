@@ -1,12 +1,12 @@
 """Registers the `hrnet` model: HRNetV2-W18's released face checkpoints, evaluated as HRNet-Facial's test runs
-them."""
+them, and HRNetV2-W18 trained by HRNet-Facial's recipe."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from fabrec_bench.hookspecs import hookimpl
-from fabrec_bench.models import OriginalFrame, files_frame, released_weights
+from fabrec_bench.models import Capabilities, ModelSpec, OriginalFrame, files_frame
 from fabrec_bench_plugins.models.hrnet import releases
 from fabrec_bench_plugins.models.hrnet.options import HRNetOptions
 
@@ -15,6 +15,26 @@ def load_model(path: Path, context="auto"):
     from fabrec_bench_plugins.models.hrnet.model import HRNetModel
 
     return HRNetModel.load(path, context)
+
+
+def create_model(scheme, options: HRNetOptions, context):
+    """A new HRNetV2-W18 to train by HRNet-Facial's recipe (torch is imported here, when a model is made)."""
+    from fabrec_bench_plugins.models.hrnet.model import HRNetModel
+
+    return HRNetModel.create(scheme, options, context)
+
+
+def check_training(scheme, options: HRNetOptions) -> None:
+    """The ImageNet file a training would start from, read and fitted now (one line if it does not fit)."""
+    if options.backbone_weights:
+        import torch
+
+        from fabrec_bench_plugins.models.hrnet.network import HRNetFace
+        from fabrec_bench_plugins.models.hrnet.training import backbone_state
+
+        with torch.device("meta"):
+            net = HRNetFace(scheme.num_points)
+        backbone_state(options.backbone_weights, net)
 
 
 def details() -> dict:
@@ -60,7 +80,9 @@ ORIGINAL_FRAME = OriginalFrame(
 
 @hookimpl
 def fabrec_bench_register_models(register):
-    register(released_weights(
-        "hrnet", load=load_model,
-        description="HRNetV2-W18 (TPAMI 2020), released face checkpoints run as HRNet-Facial's test runs them",
-        options=HRNetOptions, checkpoint_suffix=".pth", details=details, original_frame=ORIGINAL_FRAME))
+    register(ModelSpec(
+        name="hrnet", create=create_model, load=load_model,
+        description="HRNetV2-W18 (TPAMI 2020): released face checkpoints run as HRNet-Facial's test runs them "
+                    "(eval --checkpoint), or trained here by its recipe (run)",
+        options=HRNetOptions, capabilities=Capabilities(needs_training=True, precisions=("fp32", "bf16", "fp16")),
+        checkpoint_suffix=".pth", details=details, original_frame=ORIGINAL_FRAME, check_training=check_training))

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from fabrec_bench.errors import UserError
-from fabrec_bench.models import LandmarkModel, RunContext, as_context
+from fabrec_bench.models import LandmarkModel, RunContext, as_context, trained_by_recipe
 from fabrec_bench.options import make_options
 from fabrec_bench.schemes import scheme_for_points
 from fabrec_bench.torch_helpers.device import resolve_device
@@ -247,15 +247,5 @@ class PipNetModel(LandmarkModel):
                 "num_nb": v.num_nb, "net_stride": v.net_stride, "input_size": self.options.input_size,
                 "meanface": where, "crop": self.options.crop, "crop_files": self.options.crop_files,
                 "precision": choose(device, self.context.precision or self.options.inference_precision)[0],
-                "device": device, **self._how_trained()}
+                "device": device, **trained_by_recipe(self.backbone_init, self.history)}
 
-    def _how_trained(self) -> dict:
-        """For a PIPNet trained here: the row's variant (recipe, backbone initialisation, epochs run), so its
-        leaderboard rows never merge with a released checkpoint's, and the training's facts."""
-        if self.backbone_init is None:
-            return {}
-        h = self.history
-        init = "ImageNet backbone" if self.backbone_init.startswith("ImageNet") else "scratch"
-        return {"variant": f"own recipe, {init}, {h.get('epochs_run')} of {h.get('epochs_planned')} epochs",
-                "recipe": h.get("recipe"), "backbone_init": self.backbone_init, "epochs_run": h.get("epochs_run"),
-                "iterations": h.get("iterations"), "train_faces": h.get("train_faces")}

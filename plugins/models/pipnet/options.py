@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fabrec_bench.options import Options, option
+from fabrec_bench.options import RecipeTraining, option
 
 BACKBONE_CHOICES = ("auto", "resnet18", "resnet50", "resnet101")
 CROP_CHOICES = ("pipnet", "box")
 
 
 @dataclass(frozen=True)
-class PipNetOptions(Options):
+class PipNetOptions(RecipeTraining):
     """The variant (read from the checkpoint unless given), the mean face, and how faces are cut."""
 
     backbone: str = option("auto", "the checkpoint's ResNet (auto: read from its keys; a value given must match "
@@ -37,12 +37,4 @@ class PipNetOptions(Options):
     backbone_weights: str = option("", "the backbone's initialisation when training: a torchvision ResNet state "
                                        "dict file (resnet18-f37072fd.pth ...), 'torchvision' for the one in torch's "
                                        "hub cache (never downloaded), or empty for scratch (pretrained=False)")
-    epochs: int = option(60, "training epochs (the recipe: 60; the schedule's steps at 30 and 50 stay where "
-                             "they are)", minimum=1)
-    iterations: int = option(0, "stop training after this many batches (0: the epochs)", minimum=0)
-    max_seconds: float = option(0.0, "stop training at the first batch that starts past this many seconds "
-                                     "(0: no budget)", minimum=0.0)
-    train_batch_size: int = option(16, "training batch (the recipe: 16, the last partial batch dropped; fewer "
-                                       "faces than one batch train as one batch)", minimum=1)
-    resume_every_seconds: float = option(0.0, "write the resume state at most this often (0: every epoch)",
-                                         minimum=0.0, changes_results=False)
+

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from fabrec_bench.errors import UserError
-from fabrec_bench.torch_helpers.distributed import broadcast_state, max_replica_difference, setup, shard
-from fabrec_bench.torch_helpers.loop import EpochLoop, RecipeTrainer, TrainingState, fingerprint
+from fabrec_bench.torch_helpers.distributed import max_replica_difference, setup, shard
+from fabrec_bench.torch_helpers.loop import train_by_recipe
 from fabrec_bench.types import FaceSample
 from fabrec_bench_plugins.models.pipnet import recipe
 from fabrec_bench_plugins.models.pipnet.network import PipNet
@@ -89,7 +89,7 @@ def train(model, samples: Sequence[FaceSample]) -> dict:
     """Train `model` (a PipNetModel made by `create`) on `samples` by PIPNet's recipe; returns its history."""
     from PIL import Image
 
-    from fabrec_bench.torch_helpers.precision import autocast_for, choose
+    from fabrec_bench.torch_helpers.precision import choose
     from fabrec_bench_plugins.models.pipnet import preprocess
     from fabrec_bench_plugins.models.pipnet.decoding import neighbours
 
@@ -111,47 +111,16 @@ def train(model, samples: Sequence[FaceSample]) -> dict:
         raise UserError(f"{len(samples)} training face(s) cannot be shared by {world.size} processes")
     faces = Faces([Image.fromarray(np.ascontiguousarray(pixels[i]), "RGB") for i in mine], [labels[i] for i in mine],
                   table.indices, o.input_size // variant.net_stride, model.scheme.flip_permutation, seed)
-    batch = min(o.train_batch_size, len(faces))  # fewer faces than a batch: one batch of all of them
-    generator = torch.Generator()
-    loader = torch.utils.data.DataLoader(faces, batch_size=batch, shuffle=True, drop_last=True, generator=generator)
-    net = model.net.to(device)
-    broadcast_state(net, world)
-    autocast = autocast_for(device, "fp32")
-    adam, _ = recipe.optimiser(net, pretrained=model.backbone_init != "scratch (pretrained=False)")
-    trainer = RecipeTrainer(net, adam, recipe.learning_rate,
-                            lambda outputs, targets: recipe.loss(outputs, targets, variant.num_nb), world, autocast)
-    epochs = min(o.epochs, -(-o.iterations // len(loader))) if o.iterations else o.epochs
-    loop = EpochLoop("pipnet", trainer, loader, faces, seed, epochs, world=world, iterations=o.iterations,
-                     max_seconds=o.max_seconds, progress=context.progress)
-    resume = None
-    if context.resume_dir:
-        ident = {k: v for k, v in o.__dict__.items() if k not in ("resume_every_seconds", "batch_size")}
-        ident.update(seed=seed, faces=[s.id for s in samples], processes=world.size, init=model.backbone_init)
-        resume = TrainingState(Path(context.resume_dir) / "pipnet_state.pt", fingerprint(**ident), world=world,
-                               every_seconds=o.resume_every_seconds)
-    start_epoch = resume.restore(net, trainer, loop.curve, device=device) if resume else 0
-    trainer.epoch = start_epoch
-
-    def step(items: dict) -> dict:
-        return trainer.step(items["input"].to(device), tuple(t.to(device) for t in items["targets"]))
-
-    def end_of_epoch(done: int, stopping: bool) -> None:
-        if resume and not stopping:
-            resume.save(net, trainer, loop.curve, done)
-
-    result = loop.run(step, start_epoch, end_of_epoch)
-    if resume:
-        resume.finished()
-    broadcast_state(net, world)
-    net.eval()
+    adam, _ = recipe.optimiser(model.net, pretrained=model.backbone_init != "scratch (pretrained=False)")
+    facts = train_by_recipe("pipnet", model.net, faces, optimizer=adam, learning_rate=recipe.learning_rate,
+                            loss=lambda outputs, targets: recipe.loss(outputs, targets, variant.num_nb),
+                            options=o, context=context, world=world, device=device,
+                            face_ids=[s.id for s in samples], drop_last=True,
+                            identity={"options": {k: v for k, v in o.__dict__.items()
+                                                  if k not in ("resume_every_seconds", "batch_size")},
+                                      "init": model.backbone_init})
     model.mean_face = mean
-    folder = Path(context.run_dir or ".")
-    csv_path, png_path = loop.curve.write(folder, "pipnet_loss")
     return {"recipe": "PIPNet's own (lib/train.py, pip_32_16_60_*_l2_l1_10_1_nb10)", "backbone": variant.backbone,
-            "backbone_init": model.backbone_init, "train_faces": len(samples), "iterations": trainer.iteration,
-            "epochs_planned": epochs, "epochs_run": result.epochs_done, "batch_size": batch,
-            "stopped_by_time_budget": result.stopped_by_time_budget, "resumed_from_epoch": start_epoch,
-            "images_per_second": result.images_per_second, "precision": choose(device, "fp32")[0],
-            "processes": world.size, "replica_max_difference": max_replica_difference(net, world),
-            "final_loss": loop.curve.rows[-1]["loss"] if loop.curve.rows else None, "loss_csv": str(csv_path),
-            "loss_png": str(png_path)}
+            "backbone_init": model.backbone_init, "train_faces": len(samples), **facts,
+            "precision": choose(device, "fp32")[0],
+            "replica_max_difference": max_replica_difference(model.net, world)}

@@ -1,12 +1,14 @@
-"""`fabrec-bench run -m pipnet` trains a PIPNet by its own recipe (tests/test_pipnet_recipe.py checks the recipe
-against its code), stores the checkpoint in the original's layout with its mean face, evaluates, and says how it
-was trained; a trained checkpoint goes back through `eval`, and into the original's own network."""
+"""`fabrec-bench run -m pipnet` and `run -m hrnet` train by their own code's recipe (tests/test_pipnet_recipe.py
+and test_hrnet_recipe.py check the recipes against that code), store the checkpoint in the original's layout,
+evaluate, and say how they were trained; a trained checkpoint goes back through `eval`, and into the original's
+own network; a killed training resumes."""
 
 from __future__ import annotations
 
 import json
 
 import numpy as np
+import pytest
 import torch
 from original_pipnet import build_net
 from released import nothing_stored
@@ -66,16 +68,17 @@ def test_bad_training_input_gets_one_line_and_stores_nothing(cli, synthetic_wflw
         assert result.exit_code != 0 and "checkpoint" in result.output and nothing_stored(work), model
 
 
-def test_a_training_interrupted_after_an_epoch_resumes_there_and_ends_as_an_uninterrupted_one(synthetic_wflw,
+@pytest.mark.parametrize("model", ["pipnet", "hrnet"])
+def test_a_training_interrupted_after_an_epoch_resumes_there_and_ends_as_an_uninterrupted_one(model, synthetic_wflw,
                                                                                                tmp_path,
                                                                                                monkeypatch):
-    import pytest
+    """Both recipe-trained models share the loop's resume: killed in epoch 3, continued from epoch 2's state."""
 
     from fabrec_bench.runs import RunRequest, TrainingPlan, execute
     from fabrec_bench.torch_helpers.loop import RecipeTrainer
 
     def request(resume_dir):
-        return RunRequest(model="pipnet", dataset="wflw", splits=("blur",), data_root=synthetic_wflw, device="cpu",
+        return RunRequest(model=model, dataset="wflw", splits=("blur",), data_root=synthetic_wflw, device="cpu",
                           training=TrainingPlan(count=8, seed=2), resume_dir=resume_dir,
                           model_options={"epochs": "3", "train_batch_size": "4"})  # 2 batches an epoch
 
@@ -90,13 +93,42 @@ def test_a_training_interrupted_after_an_epoch_resumes_there_and_ends_as_an_unin
     monkeypatch.setattr(RecipeTrainer, "step", killed_in_epoch_three)
     with pytest.raises(KeyboardInterrupt):
         execute(request(tmp_path / "resume"), tmp_path / "resumed")
-    assert (tmp_path / "resume" / "pipnet_state.pt").is_file()
+    assert (tmp_path / "resume" / f"{model}_state.pt").is_file()
     monkeypatch.setattr(RecipeTrainer, "step", step)
     (resumed,) = execute(request(tmp_path / "resume"), tmp_path / "resumed")
     info = json.loads((resumed.run_dir / "train_info.json").read_text())
     assert info["resumed_from_epoch"] == 2 and info["iterations"] == 6 and info["epochs_run"] == 3
-    assert not (tmp_path / "resume" / "pipnet_state.pt").exists()  # finished: the state is gone
+    assert not (tmp_path / "resume" / f"{model}_state.pt").exists()  # finished: the state is gone
     a = torch.load(whole.run_dir / "checkpoint.pth", weights_only=True)
     b = torch.load(resumed.run_dir / "checkpoint.pth", weights_only=True)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert resumed.evaluation.metrics == whole.evaluation.metrics
+
+
+def test_run_trains_hrnet_and_hrnet_facials_network_loads_the_checkpoint(cli, synthetic_wflw, tmp_path):
+    from original_hrnet import HighResolutionNet
+
+    result = cli("run", "-m", "hrnet", "-d", "wflw", "-s", "test", "--data-root", synthetic_wflw, "--train-count", 6,
+                 "--device", "cpu", "--config", "iterations=2", "--config", "train_batch_size=3")
+    assert result.exit_code == 0, result.output
+    with ResultsStore(store_path(tmp_path / "work")) as store:
+        (trained,) = store.runs(status="finished", model="hrnet")
+    assert trained.model_info["variant"] == "own recipe, scratch, 1 of 1 epochs"
+    assert trained.model_info["backbone_init"] == "init_weights N(0, 0.001)"
+    folder = tmp_path / "work" / "runs" / trained.uid
+    info = json.loads((folder / "train_info.json").read_text())
+    assert info["iterations"] == 2 and info["last_partial_batch"] == "kept" and info["batch_size"] == 3
+    HighResolutionNet(98).load_state_dict(torch.load(folder / "checkpoint.pth", weights_only=True))
+    again = cli("eval", "-m", "hrnet", "--checkpoint", folder / "checkpoint.pth", "-d", "wflw", "-s", "test",
+                "--data-root", synthetic_wflw, "--device", "cpu", work_dir=tmp_path / "eval")
+    assert again.exit_code == 0, again.output
+    with ResultsStore(store_path(tmp_path / "eval")) as store:
+        (evaluated,) = store.runs(status="finished")
+    np.testing.assert_array_equal(read_landmarks(tmp_path / "eval" / "runs" / evaluated.uid / "predictions.csv", 98)[1],
+                                  read_landmarks(folder / "predictions.csv", 98)[1])
+    torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7)}, tmp_path / "resnet.pth")
+    work = tmp_path / "bad"
+    bad = cli("run", "-m", "hrnet", "-d", "wflw", "-s", "test", "--data-root", synthetic_wflw,
+              "--config", f"backbone_weights={tmp_path / 'resnet.pth'}", work_dir=work)
+    assert bad.exit_code != 0 and "not the weights of an HRNet-W18 backbone (missing" in bad.output
+    assert bad.output.strip().count("\n") == 0 and nothing_stored(work)

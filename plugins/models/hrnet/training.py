@@ -1,0 +1,98 @@
+"""Training HRNetV2-W18 by HRNet-Facial's recipe (fabrec_bench_plugins.models.hrnet.recipe) in fabrec-bench's one
+training loop (fabrec_bench.torch_helpers.loop.train_by_recipe: budgets, resume, progress, torchrun).
+
+Each face's centre and scale come as its evaluation takes them (the processed annotation file's row, or the
+landmarks' rule), its image as HRNet-Facial's loader reads it (float32 RGB; COFW's uint8), its landmarks in the
+annotation files' frame. Each face's draws come from a `random.Random` seeded by (seed, epoch, face), so a
+training resumed at an epoch boundary draws what the uninterrupted one draws.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fabrec_bench.errors import UserError
+from fabrec_bench.types import FaceSample
+from fabrec_bench_plugins.models.hrnet import recipe
+
+
+def backbone_state(choice: str, net) -> tuple[dict[str, torch.Tensor] | None, str]:
+    """The backbone keys of an ImageNet HRNet-W18 file (HRNet's hrnetv2_w18_imagenet_pretrained.pth or timm's
+    hrnet_w18), as HRNetFace names them, and where they came from; (None, ...) without a file. A file that does
+    not hold every backbone key with its shape is refused in one line."""
+    if not choice:
+        return None, "init_weights N(0, 0.001)"
+    from fabrec_bench.torch_helpers.weights import few, read_state_dict
+
+    state = read_state_dict(Path(choice))
+    own = {k: v for k, v in net.state_dict().items() if k.startswith("backbone.")}
+    mapped = {"backbone." + k: v for k, v in state.items() if "backbone." + k in own}
+    missing = [k[len("backbone."):] for k in own if k not in mapped and not k.endswith("num_batches_tracked")]
+    wrong = [k for k, v in mapped.items() if v.shape != own[k].shape]
+    if missing or wrong:
+        what = f"missing {few(missing)}" if missing else \
+            f"{wrong[0]} has shape {tuple(mapped[wrong[0]].shape)}, HRNetV2-W18's has {tuple(own[wrong[0]].shape)}"
+        raise UserError(f"{choice}: not the weights of an HRNet-W18 backbone ({what})")
+    return mapped, f"ImageNet ({Path(choice).name})"
+
+
+class Faces(torch.utils.data.Dataset):
+    """The training faces: image path, whether to read it as uint8 (COFW), landmarks and centre and scale in the
+    files' frame; each item a recipe training example."""
+
+    def __init__(self, items: list[tuple], flip_permutation, seed: int):
+        self.items, self.flip, self.seed, self.epoch = items, tuple(flip_permutation), seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict:
+        from PIL import Image
+
+        path, as_uint8, points, where = self.items[index]
+        draws = recipe.draw(random.Random((self.seed * 1_000_003 + self.epoch) * 1_000_033 + index))
+        with Image.open(path) as image:
+            pixels = np.array(image.convert("RGB"), dtype=np.uint8 if as_uint8 else np.float32)
+        try:
+            x, heatmaps = recipe.training_example(pixels, points, where, draws, self.flip)
+        except ValueError as e:
+            raise UserError(f"{path}: {e}") from None
+        return {"index": index, "input": x, "targets": heatmaps}
+
+
+def train(model, samples: Sequence[FaceSample]) -> dict:
+    """Train `model` (an HRNetModel made by `create`) on `samples` by HRNet-Facial's recipe; returns its history."""
+    from fabrec_bench.torch_helpers.distributed import max_replica_difference, setup, shard
+    from fabrec_bench.torch_helpers.loop import train_by_recipe
+    from fabrec_bench.torch_helpers.precision import choose
+
+    o, context = model.options, model.context
+    world, device = context.process_group, model.device_name
+    if world is None:
+        world, device = setup(device)
+    facts = context.dataset
+    offset = facts.file_origin - facts.coordinate_origin
+    items = [(str(s.image_path), facts.name == "cofw", s.landmarks_px + offset, model.centre_scale(s, offset))
+             for s in samples]
+    mine = shard(items, world)
+    if not mine:
+        raise UserError(f"{len(samples)} training face(s) cannot be shared by {world.size} processes")
+    faces = Faces(mine, model.scheme.flip_permutation, context.seed)
+    done = train_by_recipe("hrnet", model.net, faces, optimizer=recipe.optimiser(model.net),
+                           learning_rate=recipe.learning_rate, loss=recipe.loss, options=o, context=context,
+                           world=world, device=device, face_ids=[s.id for s in samples], drop_last=False,
+                           identity={"options": {k: v for k, v in o.__dict__.items()
+                                                 if k not in ("resume_every_seconds", "batch_size")},
+                                     "init": model.backbone_init})
+    return {"recipe": "HRNet-Facial's own (tools/train.py, face_alignment_*_hrnet_w18.yaml)",
+            "backbone_init": model.backbone_init, "train_faces": len(samples), **done,
+            "centre_and_scale": model.crop_rule("ground-truth"), "precision": choose(device, "fp32")[0],
+            "replica_max_difference": max_replica_difference(model.net, world)}
