@@ -23,30 +23,22 @@ the crop, and, with a network, the inter-ocular NME over the faces found (HRNet'
 its change from the reference's.
 
 The network: `--checkpoint` (a released HRNetV2-W18 for the dataset, as downloaded), or `--train-minutes M`,
-which trains HRNetV2-W18 from scratch for M minutes on the `--train-split` faces with HRNet-Facial's training
-input (lib/datasets/wflw.py __getitem__: crops from the same processed-file rule, scale x 1.25 x U(0.75, 1.25),
-rotation U(-30, 30) degrees with probability 0.6, horizontal flip with probability 0.5, centre never moved;
-Gaussian heatmaps with sigma 1.5 at 64 x 64 about the truncated point (lib/utils/transforms.py
-transform_pixel, generate_target: the same maps, compared with its own functions on 29,400 points); mean-squared
-error; Adam) except two things: the crop is resampled once by OpenCV's bilinear warp (its crop() rotates and
-resizes with SciPy), and the learning rate is 1e-3 instead of 1e-4, for a budget of minutes instead of 60
-epochs. The
-trained network is saved in HRNet-Facial's key layout and loaded back through `hrnet`'s own loader. Such a
-network is far from the released one; its NME changes say how a heatmap network trained on one crop rule
-answers another, not what the released weights would score.
+which trains HRNetV2-W18 from scratch for at most M minutes on the `--train-split` faces by HRNet-Facial's own
+recipe, the `hrnet` model's training (`fabrec-bench run -m hrnet`; fabrec_bench_plugins.models.hrnet.recipe,
+checked against its code step by step), with the processed-file rule's centre and scale. It is saved in
+HRNet-Facial's key layout and loaded back through `hrnet`'s own loader. Minutes on a CPU are far from its 60
+epochs: such a network is far from the released one, and its NME changes say how a heatmap network trained on
+one crop rule answers another, not what the released weights would score.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
-import math
 import tempfile
-import time
 from dataclasses import replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from crop_geometry import COLUMNS, geometry_cells
@@ -92,86 +84,22 @@ def write_processed_file(samples, root: Path, offset: float, path: Path) -> None
     path.write_text("\n".join(lines) + "\n")
 
 
-# -- the stand-in network, trained with HRNet-Facial's training input -----------------------------------------
+# -- the network, trained here by HRNet-Facial's recipe -------------------------------------------------------
 
-def crop_affine(centre, side: float, degrees: float) -> np.ndarray:
-    """2 x 3: image pixels -> INPUT-pixel crop of `side` image pixels around `centre`, rotated by `degrees`."""
-    zoom = INPUT / side
-    a = math.radians(degrees)
-    rot = np.array([[math.cos(a), math.sin(a)], [-math.sin(a), math.cos(a)]]) * zoom
-    return np.hstack([rot, (np.array([INPUT / 2, INPUT / 2]) - rot @ np.asarray(centre, dtype=np.float64))[:, None]])
-
-
-def gaussian_targets(points: np.ndarray) -> np.ndarray:
-    """(L, 64, 64) heatmaps as lib/utils/transforms.py draws them: each point truncated to whole heatmap pixels
-    (transform_pixel's astype(int)), a Gaussian of sigma 1.5 peaking 1 there, cut to a 10 x 10 patch starting
-    at int(p - 4.5) (generate_target); nothing for a point whose 1-based y is not positive."""
-    out = np.zeros((len(points), HEATMAP, HEATMAP), dtype=np.float32)
-    half = 3 * SIGMA
-    size = int(2 * half + 1)
-    patch = np.arange(size, dtype=np.float32)
-    gauss = np.exp(-((patch[None, :] - size // 2) ** 2 + (patch[:, None] - size // 2) ** 2) / (2 * SIGMA ** 2))
-    for i, (x, y) in enumerate(points.astype(int)):
-        if y + 1 <= 0:
-            continue
-        x0, y0 = int(x - half), int(y - half)
-        x1, y1 = int(x + half + 1), int(y + half + 1)
-        if x0 >= HEATMAP or y0 >= HEATMAP or x1 < 0 or y1 < 0:
-            continue
-        gx, gy = (max(0, -x0), min(x1, HEATMAP) - x0), (max(0, -y0), min(y1, HEATMAP) - y0)
-        out[i, max(0, y0):min(y1, HEATMAP), max(0, x0):min(x1, HEATMAP)] = gauss[gy[0]:gy[1], gx[0]:gx[1]]
-    return out
-
-
-def training_example(image: np.ndarray, points: np.ndarray, flip: tuple[int, ...], rng: np.random.Generator):
-    """One (3, 256, 256) input and its (L, 64, 64) target, augmented as HRNet-Facial's training loader."""
-    if rng.random() <= FLIP_SHARE:
-        image = image[:, ::-1]
-        points = points[list(flip)].copy()
-        points[:, 0] = image.shape[1] - 1 - points[:, 0]
-    where = processed_file_rule(points)
-    side = 200 * where.padded_scale * rng.uniform(1 - SCALE_FACTOR, 1 + SCALE_FACTOR)
-    degrees = rng.uniform(-ROT_FACTOR, ROT_FACTOR) if rng.random() <= ROT_SHARE else 0.0
-    affine = crop_affine((where.centre_w, where.centre_h), side, degrees)
-    crop = cv2.warpAffine(np.ascontiguousarray(image), affine, (INPUT, INPUT), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    x = ((crop.astype(np.float32) / 255.0 - MEAN) / STD).transpose(2, 0, 1)
-    in_crop = points @ affine[:, :2].T + affine[:, 2]
-    return x, gaussian_targets(in_crop * HEATMAP / INPUT)
-
-
-def train_stand_in(samples, minutes: float, seed: int, batch: int = 8) -> tuple[HRNetFace, int]:
-    """HRNetV2-W18 trained from scratch for `minutes` on `samples`; returns it and the steps taken."""
-    from PIL import Image
-
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    num_points = samples[0].landmarks_px.shape[0]
-    flip = scheme_for_points(num_points).flip_permutation
-    images = {}
-    for s in samples:
-        if s.image_path not in images:
-            with Image.open(s.image_path) as image:
-                images[s.image_path] = np.array(image.convert("RGB"), dtype=np.uint8)
-    net = HRNetFace(num_points)
-    net.train()
-    optimiser = torch.optim.Adam(net.parameters(), lr=1e-3)
-    deadline = time.monotonic() + minutes * 60
-    steps, start = 0, time.monotonic()
-    while time.monotonic() < deadline:
-        pairs = [training_example(images[samples[i].image_path], np.asarray(samples[i].landmarks_px), flip, rng)
-                 for i in rng.integers(0, len(samples), batch)]
-        x = torch.from_numpy(np.stack([p[0] for p in pairs]))
-        y = torch.from_numpy(np.stack([p[1] for p in pairs]))
-        optimiser.zero_grad()
-        loss = torch.nn.functional.mse_loss(net(x), y)
-        loss.backward()
-        optimiser.step()
-        steps += 1
-        if steps % 50 == 0:
-            print(f"  step {steps}: loss {loss.item():.3g} ({time.monotonic() - start:.0f} s)", flush=True)
-    net.eval()
-    return net, steps
+def train_hrnet(train_samples, minutes: float, seed: int, adapter, root: Path, folder: Path,
+                context: RunContext) -> tuple[HRNetModel, dict]:
+    """HRNetV2-W18 trained from scratch by HRNet-Facial's recipe (the `hrnet` model's own training), for
+    `minutes` at most, with the processed-file rule's centre and scale; returns it loaded back from its saved
+    checkpoint, and the training's facts."""
+    processed = folder / "face_landmarks_train.csv"
+    offset = context.dataset.file_origin - context.dataset.coordinate_origin
+    write_processed_file(train_samples, root, offset, processed)
+    options = make_options(HRNetOptions, {"annotations": str(processed), "max_seconds": minutes * 60})
+    model = HRNetModel.create(scheme_for_points(train_samples[0].landmarks_px.shape[0]), options,
+                              replace(context, seed=seed, run_dir=folder))
+    facts = model.train(train_samples)
+    model.save(folder / "trained.pth")
+    return HRNetModel.load(folder / "trained.pth", context), facts
 
 
 # -- the table --------------------------------------------------------------------------------------------
@@ -212,12 +140,10 @@ def main() -> None:
     else:
         if args.train_minutes:
             train = list(api.read_split(adapter, root, args.train_split).samples)
-            print(f"training HRNetV2-W18 from scratch on {len(train)} {args.train_split} faces for "
-                  f"{args.train_minutes:g} min (HRNet-Facial's training input, Adam lr 1e-3, batch 8)")
-            trained, steps = train_stand_in(train, args.train_minutes, args.seed)
-            print(f"  {steps} steps, {steps * 8} faces seen")
-            HRNetModel(trained, "hrnet-facial", make_options(HRNetOptions), context).save(scratch / "stand-in.pth")
-            model = HRNetModel.load(scratch / "stand-in.pth", context)
+            print(f"training HRNetV2-W18 from scratch on {len(train)} {args.train_split} faces for at most "
+                  f"{args.train_minutes:g} min, by HRNet-Facial's recipe (`fabrec-bench run -m hrnet`'s training)")
+            model, facts = train_hrnet(train, args.train_minutes, args.seed, adapter, root, scratch, context)
+            print(f"  {facts['iterations']} steps of {facts['batch_size']}, {facts['epochs_run']} epoch(s)")
         else:  # crop geometry only: the network is never run
             model = HRNetModel(HRNetFace(samples[0].landmarks_px.shape[0]), "hrnet-facial",
                                make_options(HRNetOptions), context)
