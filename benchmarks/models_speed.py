@@ -4,7 +4,8 @@
 
 For each model it prints images/s and GFLOP per image (counted by torch.utils.flop_counter on one image) in fp32
 and, where the CPU computes bf16 natively (AVX512-BF16 or AMX) or on a CUDA GPU with bf16, in bf16; then the
-processor it ran on. The neural models (3FabRec, PIPNet-R18, PIPNet-R101, HRNetV2-W18, 2D-FAN-4 with the flip
+processor it ran on; then the training images/s of the models trained here by their own recipes (PIPNet-R18,
+HRNetV2-W18: forward, loss, backward, optimiser step on a ready batch). The neural models (3FabRec, PIPNet-R18, PIPNet-R101, HRNetV2-W18, 2D-FAN-4 with the flip
 test of face-alignment 1.5's default, STAR) are timed on ready 256-px crops already on the device, network and
 decoding together, as each model's predict runs them (random weights: speed does not depend on them). dlib's ERT
 is timed on 256-px face images with a box, mean-shape on boxes: both are what their predict does per face. Image
@@ -117,6 +118,51 @@ def neural_row(name: str, make, device: str, precision: str, batch: int, iters: 
     return batch / seconds, gflops(lambda: call(x[:1]))
 
 
+def training_row(name: str, device: str, precision: str, batch: int, iters: int) -> float:
+    """Training images/s of a model trained by its own recipe: forward, the recipe's loss, backward and its
+    optimiser's step on a ready batch (augmentation and targets excluded: benchmarks/crop_throughput.py's kind)."""
+    if name == "pipnet-r18":
+        from fabrec_bench_plugins.models.pipnet import recipe
+        from fabrec_bench_plugins.models.pipnet.network import PipNet, Variant
+
+        net = PipNet(Variant("resnet18", 98, 10, 32)).to(device)
+        optimizer, _ = recipe.optimiser(net, pretrained=False)
+        grid = SIZE // 32
+        targets = (torch.zeros(batch, 98, grid, grid), torch.rand(batch, 98, grid, grid),
+                   torch.rand(batch, 98, grid, grid), torch.rand(batch, 980, grid, grid),
+                   torch.rand(batch, 980, grid, grid))
+        targets[0][:, :, 3, 4] = 1
+        targets = tuple(t.to(device) for t in targets)
+
+        def loss(outputs):
+            return recipe.loss(outputs, targets, 10)[0]
+    else:
+        from fabrec_bench_plugins.models.hrnet import recipe
+        from fabrec_bench_plugins.models.hrnet.network import HRNetFace
+
+        net = HRNetFace(98).to(device)
+        optimizer = recipe.optimiser(net)
+        heatmaps = torch.rand(batch, 98, 64, 64, device=device)
+
+        def loss(outputs):
+            return recipe.loss(outputs, heatmaps)[0]
+    net.train()
+    x = torch.randn(batch, 3, SIZE, SIZE, device=device)
+    autocast = autocast_for(device, precision)
+
+    def step():
+        with autocast():
+            outputs = net(x)
+        value = loss(tuple(o.float() for o in outputs) if isinstance(outputs, tuple) else outputs.float())
+        optimizer.zero_grad()
+        value.backward()
+        optimizer.step()
+    return batch / timed(step, device, 1, iters)
+
+
+TRAINED = ("pipnet-r18", "hrnet-w18")  # trained here by their own recipes
+
+
 def dlib_row(iters: int) -> float:
     """Faces per second of dlib's bundled 68-point predictor on 256-px grey face images."""
     import dlib
@@ -179,6 +225,13 @@ def main() -> None:
             print(f"{name:12s} {0.0:9.2f} {mean_shape_row(args.iters):11.0f}  (reads no pixels)")
         else:
             raise SystemExit(f"unknown model {name!r}; choose from {args.models}")
+    trained = [n for n in args.models.split(",") if n in TRAINED]
+    if trained:
+        print(f"training (its recipe's loss and optimiser, batch {batch}): " + " ".join(
+            f"{p + ' img/s':>11s}" for p in precisions))
+        for name in trained:
+            rates = [training_row(name, device, p, batch, args.iters) for p in precisions]
+            print(f"{name + ' train':18s} " + " ".join(f"{r:11.1f}" for r in rates))
 
 
 if __name__ == "__main__":

@@ -91,13 +91,15 @@ class RunContext:
 
 
 def trained_by_recipe(backbone_init: str | None, history: Mapping[str, Any]) -> dict:
-    """What a model trained here by its own code's recipe records with each result: the row's variant (recipe,
-    backbone initialisation, epochs run), so its leaderboard rows never merge with a released checkpoint's, and
-    the training's facts; {} for a loaded checkpoint (`backbone_init` None)."""
+    """What a model trained here by its own code's recipe records with each result: the row's variant (recipe and
+    backbone initialisation: its rows never merge with a released checkpoint's, and one model's rows at several
+    training sizes make one few-shot curve) and the training's facts (epochs run of those planned, iterations,
+    faces: in each row's details); {} for a loaded checkpoint (`backbone_init` None)."""
     if backbone_init is None:
         return {}
     init = "ImageNet backbone" if backbone_init.startswith("ImageNet") else "scratch"
-    return {"variant": f"own recipe, {init}, {history.get('epochs_run')} of {history.get('epochs_planned')} epochs",
+    return {"variant": f"own recipe, {init}",
+            "epochs": f"{history.get('epochs_run')} of {history.get('epochs_planned')}",
             "recipe": history.get("recipe"), "backbone_init": backbone_init, "epochs_run": history.get("epochs_run"),
             "iterations": history.get("iterations"), "train_faces": history.get("train_faces")}
 

@@ -76,6 +76,19 @@ def test_gpu_fewshot_spec_names_only_known_options():
     assert all(job.train_count == 50 and len(job.splits) == 7 for job in jobs)
 
 
+def test_field_fewshot_spec_names_only_known_options():
+    """benchmarks/fewshot-field.toml: every model at N = 50, 100, 500 and all, 3 seeds, all seven WFLW splits
+    under every protocol; its options are checked as the matrix checks them when it loads."""
+    from fabrec_bench.matrix import load_spec
+
+    jobs = load_spec(ROOT / "benchmarks" / "fewshot-field.toml")
+    assert {job.label or job.model for job in jobs} == {
+        "mean-shape", "3fabrec", "3fabrec-scratch", "pipnet-r18-imagenet", "pipnet-r18-scratch",
+        "hrnet-w18-imagenet", "hrnet-w18-scratch"}
+    assert {job.train_count for job in jobs} == {50, 100, 500, None} and {job.seed for job in jobs} == {0, 1, 2}
+    assert all(job.protocol == "all" and len(job.splits) == 7 for job in jobs)
+
+
 def test_precision_effect_reports_moved_landmarks_and_nme_change(synthetic_wflw, tmp_path):
     from fabrec_bench.schemes import WFLW98
     from fabrec_bench_plugins.models.fabrec.defaults import FabrecOptions
@@ -127,6 +140,9 @@ def test_models_speed_prints_a_row_per_model_with_its_flops_and_the_cpu():
         row = next(line for line in lines if line.startswith(name)).split()
         assert float(row[1]) > 1 and len(row) == 2 + len(timed) // 2 and all(float(r) > 0 for r in row[2:])
     assert re.search(r"^dlib-ert\s+–\s+[\d.]+ ", result.stdout, re.M)
+    for name in ("pipnet-r18", "hrnet-w18"):  # trained here by their own recipes: training images/s too
+        row = next(line for line in lines if line.startswith(f"{name} train")).split()
+        assert len(row) == 2 + len(timed) // 2 and all(float(r) > 0 for r in row[2:]), row
     assert re.search(r"^mean-shape\s+0\.00\s+\d+", result.stdout, re.M)
 
 

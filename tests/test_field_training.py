@@ -27,7 +27,7 @@ def test_run_trains_stores_the_originals_layout_and_evaluates(cli, synthetic_wfl
     trained = runs["test"]
     folder = tmp_path / "work" / "runs" / trained.uid
     info = trained.model_info
-    assert info["variant"] == "own recipe, scratch, 1 of 1 epochs" and info["iterations"] == 2
+    assert info["variant"] == "own recipe, scratch" and info["epochs"] == "1 of 1" and info["iterations"] == 2
     assert info["backbone_init"] == "scratch (pretrained=False)" and trained.train_count == 8
     # lib/train.py's state dict loads into the original's network as it is; meanface.txt beside it
     state = torch.load(folder / "checkpoint.pth", weights_only=True)
@@ -47,7 +47,7 @@ def test_run_trains_stores_the_originals_layout_and_evaluates(cli, synthetic_wfl
     np.testing.assert_allclose(read_landmarks(tmp_path / "eval" / "runs" / evaluated.uid / "predictions.csv", 98)[1],
                                trained_predictions, atol=1e-9)
     board = cli("leaderboard", "--format", "json", "--no-reported").output
-    assert "pipnet (own recipe, scratch, 1 of 1 epochs)" in board
+    assert "pipnet (own recipe, scratch)" in board
 
 
 def test_bad_training_input_gets_one_line_and_stores_nothing(cli, synthetic_wflw, tmp_path):
@@ -113,7 +113,7 @@ def test_run_trains_hrnet_and_hrnet_facials_network_loads_the_checkpoint(cli, sy
     assert result.exit_code == 0, result.output
     with ResultsStore(store_path(tmp_path / "work")) as store:
         (trained,) = store.runs(status="finished", model="hrnet")
-    assert trained.model_info["variant"] == "own recipe, scratch, 1 of 1 epochs"
+    assert trained.model_info["variant"] == "own recipe, scratch"
     assert trained.model_info["backbone_init"] == "init_weights N(0, 0.001)"
     folder = tmp_path / "work" / "runs" / trained.uid
     info = json.loads((folder / "train_info.json").read_text())

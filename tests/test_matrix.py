@@ -306,3 +306,24 @@ def test_model_and_pretraining_options_are_checked_when_the_spec_loads(synthetic
     unknown_model = write_spec(tmp_path / "unknown.toml", synthetic_wflw, '[[matrix.models]]\nname = "4fabrec"')
     with pytest.raises(UserError, match=r"unknown.toml: matrix.models\[0\]: unknown model '4fabrec'"):
         load_spec(unknown_model)
+
+
+def test_a_matrix_scores_under_the_protocol_it_names(cli, synthetic_wflw, tmp_path):
+    from fabrec_bench.errors import UserError
+    from fabrec_bench.matrix import load_spec
+
+    spec = write_spec(tmp_path / "spec.toml", synthetic_wflw, 'protocol = "all"\n\n[[matrix.models]]\nname = "mean-shape"',
+                      seeds=(0,), counts=(4,), splits=("test",))
+    (job,) = load_spec(spec)  # the model block follows [matrix]'s keys: protocol is one of them
+    assert job.protocol == "all" and job.cell_key("test") != job.__class__(**{**job.__dict__,
+                                                                            "protocol": "standard"}).cell_key("test")
+    result = cli("matrix", spec, work_dir=tmp_path / "work")
+    assert result.exit_code == 0, result.output
+    with ResultsStore(store_path(tmp_path / "work")) as store:
+        protocols = sorted(r.protocol["name"] for r in store.runs(status="finished"))
+    assert {"standard", "hrnet", "star", "pipnet", "spiga", "mmpose"} <= set(protocols)
+    again = cli("matrix", spec, "--dry-run", work_dir=tmp_path / "work")
+    assert "1 cells, 1 done" in again.output  # every protocol's run carries the cell's key
+    spec.write_text(spec.read_text().replace('protocol = "all"', 'protocol = "hrnett"'))
+    with pytest.raises(UserError, match="matrix.protocol 'hrnett' is no registered protocol"):
+        load_spec(spec)

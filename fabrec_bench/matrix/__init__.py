@@ -6,6 +6,7 @@ A spec (TOML):
     seeds = [0, 1]
     train_counts = [10, 50]        # "all" (or omit) trains on the whole training split
     train_selection = "random"     # or "first": the first N faces in annotation order (the original's)
+    protocol = "all"               # what each split is scored under: standard (the default), a name, or all
 
     [[matrix.models]]
     name = "mean-shape"

@@ -10,7 +10,7 @@ from pathlib import Path
 from fabrec_bench.errors import UserError
 from fabrec_bench.matrix.spec import Job
 from fabrec_bench.models import DatasetFacts, RunContext
-from fabrec_bench.runs import RunRequest, TrainingPlan
+from fabrec_bench.runs import ProtocolChoice, RunRequest, TrainingPlan
 from fabrec_bench.store import ResultsStore, store_path
 
 
@@ -87,6 +87,7 @@ def request_for(job: Job, pending: tuple[str, ...], config: dict, work_dir: Path
         dataset_options={k: json.loads(v) for k, v in job.options}, label=job.label,
         training=TrainingPlan(count=job.train_count, selection=job.train_selection, seed=job.seed),
         data_root=job.data_root, cells={split: job.cell_key(split) for split in pending},
+        protocol=ProtocolChoice(job.protocol),
         # A folder per job for models that can resume a training, so a killed cell continues where it was.
         resume_dir=Path(work_dir) / "resume" / job.cell_key("+".join(job.splits)))
 

@@ -15,7 +15,7 @@ else:  # pragma: no cover
 
 from fabrec_bench.errors import UserError, refuse_unknown
 
-MATRIX_KEYS = {"seeds", "train_counts", "train_selection", "models", "datasets", "pretrain"}
+MATRIX_KEYS = {"seeds", "train_counts", "train_selection", "protocol", "models", "datasets", "pretrain"}
 PRETRAIN_KEYS = {"name", "model", "dataset", "split", "data_root", "options", "config"}
 MODEL_KEYS = {"name", "label", "config"}
 DATASET_KEYS = {"name", "splits", "data_root", "options"}
@@ -36,6 +36,7 @@ class Job:
     options: tuple = ()
     pretrain: tuple = ()  # (name, spec JSON) of each shared pretraining the config refers to
     train_selection: str = "random"  # which train_count faces: seeded random draw, or the first in file order
+    protocol: str = "standard"  # what each split is scored under (`--protocol`: a name, or all)
 
     def cell_key(self, split: str) -> str:
         ident = [self.label or self.model, self.model, list(self.config), self.dataset, split, self.train_count, self.seed,
@@ -44,6 +45,8 @@ class Job:
             ident.append(list(self.pretrain))
         if self.train_selection != "random":  # keys of specs written before the option stay as they were
             ident.append(self.train_selection)
+        if self.protocol != "standard":
+            ident.append(["protocol", self.protocol])
         return hashlib.sha1(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
 
     def describe(self) -> str:
@@ -75,6 +78,15 @@ def load_spec(path: Path) -> list[Job]:
         raise UserError(f"{path}: matrix.seeds must be a list of integers, got {seeds!r}")
     if not isinstance(counts, list) or not all(c == "all" or (isinstance(c, int) and c > 0) for c in counts):
         raise UserError(f"{path}: matrix.train_counts must list positive integers or \"all\", got {counts!r}")
+    protocol = matrix.get("protocol", "standard")
+    if not isinstance(protocol, str):
+        raise UserError(f"{path}: matrix.protocol must be a protocol's name or \"all\", got {protocol!r}")
+    if protocol != "all":
+        from fabrec_bench.plugins import get_registry
+
+        if protocol not in get_registry().protocols:
+            raise UserError(f"{path}: matrix.protocol {protocol!r} is no registered protocol (`fabrec-bench "
+                            "protocols` lists them; \"all\" scores under each)")
     selection = matrix.get("train_selection", "random")
     if selection not in ("random", "first"):
         raise UserError(f"{path}: matrix.train_selection must be \"random\" or \"first\", got {selection!r}")
@@ -123,7 +135,7 @@ def load_spec(path: Path) -> list[Job]:
                         train_count=None if count == "all" else count, seed=seed,
                         data_root=dataset.get("data_root"),
                         options=tuple(sorted((k, json.dumps(v)) for k, v in dataset.get("options", {}).items())),
-                        pretrain=tuple(sorted(refs)), train_selection=selection,
+                        pretrain=tuple(sorted(refs)), train_selection=selection, protocol=protocol,
                     ))
     _check_options(path, models, pretrains)
     return jobs
