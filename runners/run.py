@@ -98,7 +98,14 @@ def run_command(obj, model, dataset, splits, data_root, device, skip_bad, datase
                 config_pairs, label, protocol, train_split, train_count, train_selection, seed):
     """Train MODEL if it needs training, evaluate it on DATASET/SPLIT and store the result."""
     from fabrec_bench import runs
+    from fabrec_bench.errors import UserError
+    from fabrec_bench.plugins import get_registry
     from fabrec_bench.progress import training_progress
+
+    caps = get_registry().model(model).capabilities
+    if train_count is not None and not caps.needs_training:
+        how = "evaluates released checkpoints (eval --checkpoint)" if caps.needs_checkpoint else "is pretrained"
+        raise UserError(f"model '{model}' {how}: it is not trained here, so --train-count does not apply")
 
     request = _request(model, dataset, splits, data_root, device, skip_bad, dataset_options, precision, config_pairs,
                        label, protocol, training=runs.TrainingPlan(count=train_count, selection=train_selection,

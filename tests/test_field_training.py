@@ -62,10 +62,11 @@ def test_bad_training_input_gets_one_line_and_stores_nothing(cli, synthetic_wflw
                      work_dir=work)
         assert result.exit_code != 0 and words in result.output, (args, result.output)
         assert result.output.strip().count("\n") == 0 and nothing_stored(work), args
-    for model in ("fan", "star"):  # models that only evaluate their releases refuse a training size
+    for model in ("fan", "star", "dlib-ert"):  # models that are not trained here refuse a training size
         result = cli("run", "-m", model, "-d", "wflw", "-s", "test", "--data-root", synthetic_wflw,
                      "--train-count", "5", work_dir=work)
-        assert result.exit_code != 0 and "checkpoint" in result.output and nothing_stored(work), model
+        assert result.exit_code != 0 and "--train-count does not apply" in result.output, model
+        assert result.output.strip().count("\n") == 0 and nothing_stored(work), model
 
 
 @pytest.mark.parametrize("model", ["pipnet", "hrnet"])
@@ -132,3 +133,41 @@ def test_run_trains_hrnet_and_hrnet_facials_network_loads_the_checkpoint(cli, sy
               "--config", f"backbone_weights={tmp_path / 'resnet.pth'}", work_dir=work)
     assert bad.exit_code != 0 and "not the weights of an HRNet-W18 backbone (missing" in bad.output
     assert bad.output.strip().count("\n") == 0 and nothing_stored(work)
+    cached = cli("run", "-m", "hrnet", "-d", "wflw", "-s", "test", "--data-root", synthetic_wflw,
+                 "--config", "backbone_weights=timm", work_dir=work)  # the test's cache is empty
+    assert cached.exit_code != 0 and "is not in the Hugging Face cache (fabrec-bench never downloads)" in cached.output
+    assert nothing_stored(work)
+
+
+def test_imagenet_backbone_files_initialise_the_backbones(tmp_path):
+    """A torchvision ResNet-18 file (PIPNet) and an HRNet-W18 ImageNet file in HRNet's own naming (HRNet):
+    their backbone weights are taken, the heads keep the recipe's initialisation, and the run says so."""
+    import torchvision
+
+    from fabrec_bench.models import RunContext
+    from fabrec_bench.options import make_options
+    from fabrec_bench.schemes import scheme_for_points
+    from fabrec_bench_plugins.models.hrnet.model import HRNetModel
+    from fabrec_bench_plugins.models.hrnet.network import HRNetFace
+    from fabrec_bench_plugins.models.hrnet.options import HRNetOptions
+    from fabrec_bench_plugins.models.pipnet.model import PipNetModel
+    from fabrec_bench_plugins.models.pipnet.options import PipNetOptions
+
+    torch.manual_seed(0)
+    resnet = torchvision.models.resnet18(weights=None).state_dict()
+    torch.save(resnet, tmp_path / "resnet18-f37072fd.pth")
+    pipnet = PipNetModel.create(scheme_for_points(98), make_options(PipNetOptions, {
+        "backbone_weights": str(tmp_path / "resnet18-f37072fd.pth")}), RunContext(device="cpu"))
+    assert pipnet.backbone_init == "ImageNet (resnet18-f37072fd.pth)"
+    assert torch.equal(pipnet.net.layer4[1].conv2.weight, resnet["layer4.1.conv2.weight"])
+    assert float(pipnet.net.cls_layer.weight.detach().std()) < 0.002  # the head: Pip_resnet's init
+    imagenet = {k[len("backbone."):]: torch.randn_like(v) if v.is_floating_point() else v
+                for k, v in HRNetFace(98).state_dict().items() if k.startswith("backbone.")}
+    imagenet["classifier.weight"] = torch.zeros(1000, 2048)  # the classification model's extra keys are left
+    torch.save(imagenet, tmp_path / "hrnetv2_w18_imagenet_pretrained.pth")
+    hrnet = HRNetModel.create(scheme_for_points(98), make_options(HRNetOptions, {
+        "backbone_weights": str(tmp_path / "hrnetv2_w18_imagenet_pretrained.pth")}), RunContext(device="cpu"))
+    assert hrnet.backbone_init == "ImageNet (hrnetv2_w18_imagenet_pretrained.pth)"
+    state = hrnet.net.state_dict()
+    assert all(torch.equal(state["backbone." + k], v) for k, v in imagenet.items() if k != "classifier.weight")
+    assert float(hrnet.net.head[3].weight.detach().std()) < 0.002  # init_weights' N(0, 0.001)

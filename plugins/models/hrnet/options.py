@@ -23,4 +23,5 @@ class HRNetOptions(RecipeTraining):
     backbone_weights: str = option("", "the backbone's initialisation when training: HRNet's "
                                        "hrnetv2_w18_imagenet_pretrained.pth or timm's hrnet_w18 ImageNet file (the "
                                        "keys of the face network's backbone are taken, as its init_weights takes "
-                                       "them), or empty for init_weights' N(0, 0.001) alone")
+                                       "them), 'timm' for timm's in the Hugging Face cache (never downloaded), "
+                                       "or empty for init_weights' N(0, 0.001) alone")

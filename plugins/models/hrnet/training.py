@@ -29,7 +29,10 @@ def backbone_state(choice: str, net) -> tuple[dict[str, torch.Tensor] | None, st
         return None, "init_weights N(0, 0.001)"
     from fabrec_bench.torch_helpers.weights import few, read_state_dict
 
-    state = read_state_dict(Path(choice))
+    if choice == "timm":
+        state, choice = timm_cached_weights(), "timm's hrnet_w18 ImageNet weights (its cache)"
+    else:
+        state = read_state_dict(Path(choice))
     own = {k: v for k, v in net.state_dict().items() if k.startswith("backbone.")}
     mapped = {"backbone." + k: v for k, v in state.items() if "backbone." + k in own}
     missing = [k[len("backbone."):] for k in own if k not in mapped and not k.endswith("num_batches_tracked")]
@@ -39,6 +42,26 @@ def backbone_state(choice: str, net) -> tuple[dict[str, torch.Tensor] | None, st
             f"{wrong[0]} has shape {tuple(mapped[wrong[0]].shape)}, HRNetV2-W18's has {tuple(own[wrong[0]].shape)}"
         raise UserError(f"{choice}: not the weights of an HRNet-W18 backbone ({what})")
     return mapped, f"ImageNet ({Path(choice).name})"
+
+
+def timm_cached_weights() -> dict[str, torch.Tensor]:
+    """timm's hrnet_w18 ImageNet weights from the Hugging Face cache, looked up without any network access."""
+    import timm
+    from huggingface_hub import try_to_load_from_cache
+
+    repo = timm.models.get_pretrained_cfg("hrnet_w18").hf_hub_id
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        path = try_to_load_from_cache(repo, name)
+        if isinstance(path, str):
+            if name.endswith(".safetensors"):
+                from safetensors.torch import load_file
+
+                return load_file(path)
+            from fabrec_bench.torch_helpers.weights import read_state_dict
+
+            return read_state_dict(path)
+    raise UserError(f"backbone_weights=timm: {repo} is not in the Hugging Face cache (fabrec-bench never "
+                    "downloads); put it there, or pass the file: --config backbone_weights=FILE")
 
 
 class Faces(torch.utils.data.Dataset):
