@@ -1,4 +1,5 @@
-"""Stage 1 under torchrun: two CPU processes (gloo) on different faces stay identical replicas."""
+"""Training under torchrun: two CPU processes (gloo) on different faces stay identical replicas (3FabRec's two stages,
+PIPNet and HRNet by their recipes)."""
 
 import subprocess
 import sys
@@ -50,3 +51,30 @@ def test_two_process_landmark_training_stores_one_run_from_identical_replicas(tm
     info = json.loads((Path(runs[0].run_dir) / "train_info.json").read_text())
     assert info["processes"] == 2 and info["replica_max_difference"] == 0.0
     assert info["faces_per_process"] == 4 and info["train_faces"] == 8 and info["iterations"] == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["pipnet", "hrnet"])
+def test_two_process_recipe_training_keeps_replicas_identical(model, tmp_path):
+    """PIPNet and HRNet by their recipes under torchrun: each process trains on its half of the faces, the
+    gradients are averaged, the replicas end identical, and rank 0 stores the one result."""
+    import json
+
+    from fabrec_bench.store import ResultsStore, store_path
+
+    write_wflw(tmp_path / "WFLW", n_train=8, n_test=6, seed=2)
+    work = tmp_path / "work"
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "fabrec_bench_runners", "--work-dir", str(work), "run", "-m", model, "-d", "wflw", "-s", "test",
+         "--data-root", str(tmp_path / "WFLW"), "--device", "cpu", "--train-count", "8",
+         "--config", "iterations=2", "--config", "train_batch_size=2"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    with ResultsStore(store_path(work)) as store:
+        runs = store.runs(status=None)
+    assert [r.status for r in runs] == ["finished"]
+    info = json.loads((Path(runs[0].run_dir) / "train_info.json").read_text())
+    assert info["processes"] == 2 and info["replica_max_difference"] == 0.0
+    assert info["train_faces"] == 8 and info["iterations"] == 2
