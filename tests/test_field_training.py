@@ -171,3 +171,32 @@ def test_imagenet_backbone_files_initialise_the_backbones(tmp_path):
     state = hrnet.net.state_dict()
     assert all(torch.equal(state["backbone." + k], v) for k, v in imagenet.items() if k != "classifier.weight")
     assert float(hrnet.net.head[3].weight.detach().std()) < 0.002  # init_weights' N(0, 0.001)
+
+
+@pytest.fixture(scope="module")
+def released_datasets(tmp_path_factory):
+    """Synthetic 300-W, COFW and AFLW releases in their official layouts (WFLW is the session's fixture)."""
+    from fabrec_bench.synth.formats import write_300w, write_aflw, write_cofw
+
+    root = tmp_path_factory.mktemp("released")
+    write_300w(root / "300W", per_folder=2, seed=3)
+    write_cofw(root / "COFW", train=8, test=4, seed=4)
+    write_aflw(root / "AFLW", faces=30, seed=5)
+    return {"300w": (root / "300W", "common"), "cofw": (root / "COFW", "test"), "aflw": (root / "AFLW", "full")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", ["300w", "cofw", "aflw"])
+@pytest.mark.parametrize("model", ["pipnet", "hrnet"])
+def test_each_model_trains_on_every_dataset_it_was_released_on(model, dataset, released_datasets, cli, tmp_path):
+    """WFLW is trained above; here 300-W (1-based .pts), COFW (its .mat's uint8 images, 29 points) and AFLW
+    (19 points), each by the model's recipe with the dataset's crop rule, then evaluated under the model's own
+    protocol."""
+    root, split = released_datasets[dataset]
+    result = cli("run", "-m", model, "-d", dataset, "-s", split, "--data-root", root, "--train-count", 4,
+                 "--device", "cpu", "--protocol", model, "--config", "iterations=1", "--config", "train_batch_size=2")
+    assert result.exit_code == 0, result.output
+    with ResultsStore(store_path(tmp_path / "work")) as store:
+        (run,) = store.runs(status="finished")
+    assert run.protocol["name"] == model and run.model_info["variant"] == "own recipe, scratch"
+    assert run.model_info["iterations"] == 1 and run.train_count == 4 and np.isfinite(run.metrics["nme"])
