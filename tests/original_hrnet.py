@@ -275,6 +275,20 @@ def get_transform(center, scale, output_size, rot=0):
     t[0, 2] = output_size[1] * (-float(center[0]) / h + .5)
     t[1, 2] = output_size[0] * (-float(center[1]) / h + .5)
     t[2, 2] = 1
+    if not rot == 0:
+        rot = -rot
+        rot_mat = np.zeros((3, 3))
+        rot_rad = rot * np.pi / 180
+        sn, cs = np.sin(rot_rad), np.cos(rot_rad)
+        rot_mat[0, :2] = [cs, -sn]
+        rot_mat[1, :2] = [sn, cs]
+        rot_mat[2, 2] = 1
+        t_mat = np.eye(3)
+        t_mat[0, 2] = -output_size[1] / 2
+        t_mat[1, 2] = -output_size[0] / 2
+        t_inv = t_mat.copy()
+        t_inv[:2, 2] *= -1
+        t = np.dot(t_inv, np.dot(rot_mat, np.dot(t_mat, t)))
     return t
 
 
@@ -287,10 +301,11 @@ def transform_pixel(pt, center, scale, output_size, invert=0, rot=0):
     return new_pt[:2].astype(int) + 1
 
 
-def transform_preds(coords, center, scale, output_size):
-    for p in range(coords.size(0)):
-        coords[p, 0:2] = torch.tensor(transform_pixel(coords[p, 0:2], center, scale, output_size, 1, 0))
-    return coords
+def imrotate(arr, angle):
+    """SciPy 1.2's imrotate(arr, angle, interp='bilinear'): toimage (bytescale), PIL rotate, fromimage (the
+    training crop's rotation)."""
+    im = Image.frombytes("RGB", (arr.shape[1], arr.shape[0]), bytescale(np.asarray(arr)).tobytes())
+    return np.array(im.rotate(angle, resample=2))
 
 
 def crop(img, center, scale, output_size, rot=0):
@@ -311,6 +326,10 @@ def crop(img, center, scale, output_size, rot=0):
         scale = scale / sf
     ul = np.array(transform_pixel([0, 0], center_new, scale, output_size, invert=1))
     br = np.array(transform_pixel(output_size, center_new, scale, output_size, invert=1))
+    pad = int(np.linalg.norm(br - ul) / 2 - float(br[1] - ul[1]) / 2)
+    if not rot == 0:
+        ul -= pad
+        br += pad
     new_shape = [br[1] - ul[1], br[0] - ul[0]]
     if len(img.shape) > 2:
         new_shape += [img.shape[2]]
@@ -320,7 +339,16 @@ def crop(img, center, scale, output_size, rot=0):
     old_x = max(0, ul[0]), min(len(img[0]), br[0])
     old_y = max(0, ul[1]), min(len(img), br[1])
     new_img[new_y[0]:new_y[1], new_x[0]:new_x[1]] = img[old_y[0]:old_y[1], old_x[0]:old_x[1]]
+    if not rot == 0:
+        new_img = imrotate(new_img, rot)
+        new_img = new_img[pad:-pad, pad:-pad]
     return imresize(new_img, output_size)
+
+
+def transform_preds(coords, center, scale, output_size):
+    for p in range(coords.size(0)):
+        coords[p, 0:2] = torch.tensor(transform_pixel(coords[p, 0:2], center, scale, output_size, 1, 0))
+    return coords
 
 
 # -- lib/datasets/wflw.py __getitem__ at test time -----------------------------------------------------------

@@ -10,14 +10,12 @@ for tests to compare fabrec-bench's HRNet recipe with. Test code only: not impor
 
 from __future__ import annotations
 
-import math
 import random
 from bisect import bisect_right
 
 import numpy as np
 import torch
-from original_hrnet import MEAN, STD, bytescale, imresize
-from PIL import Image
+from original_hrnet import MEAN, STD, crop, transform_pixel
 
 MATCHED_PARTS = {
     "300W": ([1, 17], [2, 16], [3, 15], [4, 14], [5, 13], [6, 12], [7, 11], [8, 10],
@@ -50,83 +48,6 @@ def fliplr_joints(x, width, dataset="aflw"):
             x[pair[0] - 1, :] = x[pair[1] - 1, :]
             x[pair[1] - 1, :] = tmp
     return x
-
-
-def get_transform(center, scale, output_size, rot=0):
-    h = 200 * scale
-    t = np.zeros((3, 3))
-    t[0, 0] = float(output_size[1]) / h
-    t[1, 1] = float(output_size[0]) / h
-    t[0, 2] = output_size[1] * (-float(center[0]) / h + .5)
-    t[1, 2] = output_size[0] * (-float(center[1]) / h + .5)
-    t[2, 2] = 1
-    if not rot == 0:
-        rot = -rot
-        rot_mat = np.zeros((3, 3))
-        rot_rad = rot * np.pi / 180
-        sn, cs = np.sin(rot_rad), np.cos(rot_rad)
-        rot_mat[0, :2] = [cs, -sn]
-        rot_mat[1, :2] = [sn, cs]
-        rot_mat[2, 2] = 1
-        t_mat = np.eye(3)
-        t_mat[0, 2] = -output_size[1] / 2
-        t_mat[1, 2] = -output_size[0] / 2
-        t_inv = t_mat.copy()
-        t_inv[:2, 2] *= -1
-        t = np.dot(t_inv, np.dot(rot_mat, np.dot(t_mat, t)))
-    return t
-
-
-def transform_pixel(pt, center, scale, output_size, invert=0, rot=0):
-    t = get_transform(center, scale, output_size, rot=rot)
-    if invert:
-        t = np.linalg.inv(t)
-    new_pt = np.array([pt[0] - 1, pt[1] - 1, 1.]).T
-    new_pt = np.dot(t, new_pt)
-    return new_pt[:2].astype(int) + 1
-
-
-def imrotate(arr, angle):
-    """SciPy 1.2's imrotate(arr, angle, interp='bilinear'): toimage (bytescale), PIL rotate, fromimage."""
-    im = Image.frombytes("RGB", (arr.shape[1], arr.shape[0]), bytescale(np.asarray(arr)).tobytes())
-    return np.array(im.rotate(angle, resample=2))
-
-
-def crop(img, center, scale, output_size, rot=0):
-    center_new = center.clone()
-    ht, wd = img.shape[0], img.shape[1]
-    sf = scale * 200.0 / output_size[0]
-    if sf < 2:
-        sf = 1
-    else:
-        new_size = int(math.floor(max(ht, wd) / sf))
-        new_ht = int(math.floor(ht / sf))
-        new_wd = int(math.floor(wd / sf))
-        if new_size < 2:
-            return torch.zeros(output_size[0], output_size[1], img.shape[2])
-        img = imresize(img, [new_ht, new_wd])
-        center_new[0] = center_new[0] * 1.0 / sf
-        center_new[1] = center_new[1] * 1.0 / sf
-        scale = scale / sf
-    ul = np.array(transform_pixel([0, 0], center_new, scale, output_size, invert=1))
-    br = np.array(transform_pixel(output_size, center_new, scale, output_size, invert=1))
-    pad = int(np.linalg.norm(br - ul) / 2 - float(br[1] - ul[1]) / 2)
-    if not rot == 0:
-        ul -= pad
-        br += pad
-    new_shape = [br[1] - ul[1], br[0] - ul[0]]
-    if len(img.shape) > 2:
-        new_shape += [img.shape[2]]
-    new_img = np.zeros(new_shape, dtype=np.float32)
-    new_x = max(0, -ul[0]), min(br[0], len(img[0])) - ul[0]
-    new_y = max(0, -ul[1]), min(br[1], len(img)) - ul[1]
-    old_x = max(0, ul[0]), min(len(img[0]), br[0])
-    old_y = max(0, ul[1]), min(len(img), br[1])
-    new_img[new_y[0]:new_y[1], new_x[0]:new_x[1]] = img[old_y[0]:old_y[1], old_x[0]:old_x[1]]
-    if not rot == 0:
-        new_img = imrotate(new_img, rot)
-        new_img = new_img[pad:-pad, pad:-pad]
-    return imresize(new_img, output_size)
 
 
 def generate_target(img, pt, sigma, label_type="Gaussian"):
