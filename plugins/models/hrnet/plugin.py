@@ -66,6 +66,15 @@ def details() -> dict:
         "decoding": "first maximum of each 64 x 64 heatmap, a quarter cell towards the larger neighbour, + 0.5, the "
                     "inverse transform truncated to whole pixels (decode_preds, transform_preds)",
         "protocol": "`--protocol hrnet` scores as its compute_nme (inter-ocular; AFLW by the box size)",
+        "training (run -m hrnet)": "by HRNet-Facial's recipe (tools/train.py, lib/datasets/*.py, "
+                                   "lib/utils/transforms.py, face_alignment_*_hrnet_w18.yaml): centre and scale as "
+                                   "evaluation takes them, scale x 1.25 x U(0.75, 1.25), rotation U(-30, 30) deg "
+                                   "w.p. 0.6, flip 0.5, crop() with imrotate and imresize, Gaussian heatmaps "
+                                   "(sigma 1.5, 64 x 64), MSE, init_weights N(0, 0.001), Adam 1e-4, MultiStepLR "
+                                   "[30, 50] x 0.1, 60 epochs, batch 16 (last partial batch kept). Backbone: "
+                                   "--config backbone_weights=FILE (hrnetv2_w18_imagenet_pretrained.pth or timm's "
+                                   "hrnet_w18) or =timm (the Hugging Face cache; never downloaded). Saves "
+                                   "HRNet-Facial's layout",
         "where to download": {r.file: f"{r.url} ({r.where})" for r in releases.RELEASES},
         "annotation files": f"{releases.ANNOTATIONS} (HRNet-Facial README.md, Data step 1): "
                             + ", ".join(r.annotations for r in releases.RELEASES if r.annotations),
