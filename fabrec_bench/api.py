@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fabrec_bench.choices import TRAIN_SELECTIONS
 from fabrec_bench.datasets import DatasetAdapter
 from fabrec_bench.errors import UserError
 from fabrec_bench.metrics import FaceErrors, Normaliser, face_errors, mean_face
@@ -70,9 +71,6 @@ def load_split(
     adapter = get_adapter(dataset, options, registry)
     adapter.split_info(split)
     return read_split(adapter, dataset_root(adapter, data_root), split, skip_bad=skip_bad)
-
-
-from fabrec_bench.choices import TRAIN_SELECTIONS  # noqa: E402  (re-exported)
 
 
 def select_training_subset(samples: list[FaceSample], count: int | None, seed: int,

@@ -212,10 +212,6 @@ class OriginalFrame:
     transform: Callable[[np.ndarray, Any, DatasetFacts], np.ndarray] | None = None  # (landmarks, split, facts)
     refuses: Callable[[Mapping[str, Any]], str | None] | None = None  # why a run's options leave no such frame
 
-    @property
-    def needs_split(self) -> bool:
-        return self.transform is not None
-
     def convert(self, landmarks: np.ndarray, facts: DatasetFacts, split=None) -> np.ndarray:
         """(N, L, 2) predictions.csv landmarks in the original code's frame (NaN faces stay NaN)."""
         if self.transform is not None:

@@ -8,7 +8,8 @@
 root, every split read, the training faces chosen, the protocols, the run context), then for each split:
 `prepare_model` (load the checkpoint, or create and train the model: once, in the first split's folder),
 `FacePredictions.for_split` (each distinct face predicted once per run, shared by every split holding it),
-`score` (under each protocol asked for), and the `Recorder`, which starts, finishes or fails the stored run. `fabrec-bench run` and `eval`, matrix cells and the Ray executor only build requests.
+`score` (under each protocol asked for), and the `Recorder`, which starts, finishes or fails the stored run.
+`fabrec-bench run` and `eval`, matrix cells and the Ray executor only build requests.
 """
 
 from __future__ import annotations
@@ -256,7 +257,6 @@ class FacePredictions:
         self.run = run
         self._by_key: dict[tuple, tuple[np.ndarray, bool]] = {}
         self._crop_rule: dict[str, str] = {}
-        self.faces_predicted = 0  # how many faces were handed to the model (the benchmark reads it)
 
     def for_split(self, model: LandmarkModel, split: Split) -> Predictions:
         """Step 2: the model's predictions for every face of `split`, each face given its box from the first
@@ -294,7 +294,6 @@ class FacePredictions:
                 raise UserError(f"model '{self.run.spec.name}' returned predictions of shape {got.shape}, "
                                 f"expected {expected}")
             landmarks[~missed] = got
-        self.faces_predicted += len(found)
         self._by_key.update({key: (landmarks[i], bool(missed[i])) for i, key in enumerate(keys)})
         self._crop_rule[box_source] = model.crop_rule(box_source)
 

@@ -79,23 +79,20 @@ def leaderboard_command(obj, dataset, split, model, train_count, label, protocol
     from fabrec_bench.store import ResultsStore, store_path
 
     path = store_path(obj.work_dir)
-    runs, figures, galleries = [], [], {}
+    rows, any_run, figures, galleries = [], False, [], {}
     if path.exists():
         with ResultsStore(path) as store:
             store.mark_stale()
-            stored = store.runs(status="finished")
-            runs = [r for r in stored if (dataset is None or r.dataset == dataset) and (split is None or r.split == split)
-                    and (model is None or r.model == model) and (train_count is None or r.train_count == train_count)
-                    and (label is None or r.label == label)]
+            runs = store.runs(status="finished", dataset=dataset, split=split, model=model,
+                              train_count=train_count, label=label)
+            any_run = bool(runs) or bool(store.runs(status="finished"))
             rows = [r for r in build_rows(runs) if protocol_name == "all" or r.protocol.name == protocol_name]
             if fmt == "html" and rows:
                 from fabrec_bench.reports.gallery import row_galleries
                 from fabrec_bench.reports.html import ced_figures
 
                 figures, galleries = ced_figures(store, rows), row_galleries(rows, gallery, gallery_tile)
-    else:
-        stored, rows = [], []
-    if not stored:
+    if not any_run:
         _without_runs(path, dataset, split, protocol_name, fmt, out, published_results(reference_files, bundled))
         return
     published = reported_rows(rows, dataset, split, None, reference_files, bundled) if reported else []

@@ -146,16 +146,13 @@ class EpochLoop:
 class RecipeTrainer:
     """The trainer of a model trained by its own code's recipe, for `EpochLoop`: one optimiser, a learning rate
     per epoch set when the epoch starts (the recipe's schedule), and `loss(outputs, targets) -> (total, parts)`;
-    gradients are averaged across torchrun processes before each step. A model brings its network, optimiser,
-    schedule and loss; the loop brings everything else."""
+    fp32, as the originals train; gradients are averaged across torchrun processes before each step. A model
+    brings its network, optimiser, schedule and loss; the loop brings everything else."""
 
     def __init__(self, net: torch.nn.Module, optimizer: torch.optim.Optimizer, learning_rate: Callable[[int], float],
-                 loss: Callable, world: World | None = None, autocast=None):
-        from contextlib import nullcontext
-
+                 loss: Callable, world: World | None = None):
         self.net, self.optimizer, self.learning_rate, self.loss = net, optimizer, learning_rate, loss
         self.world = world or World()
-        self.autocast = autocast or nullcontext
         self.iteration = 0
         self.epoch = 0  # the epoch the next start_epoch() begins (set to the resumed epoch on a resume)
 
@@ -171,13 +168,7 @@ class RecipeTrainer:
         from fabrec_bench.torch_helpers.distributed import average_gradients
 
         self.net.train()
-        with self.autocast():
-            outputs = self.net(inputs)
-        if isinstance(outputs, tuple):
-            outputs = tuple(o.float() for o in outputs)
-        else:
-            outputs = outputs.float()
-        total, parts = self.loss(outputs, targets)
+        total, parts = self.loss(self.net(inputs), targets)
         self.optimizer.zero_grad()
         total.backward()
         average_gradients(self.net.parameters(), self.world)
@@ -186,31 +177,61 @@ class RecipeTrainer:
         return {"loss": total.item(), **{name: value.item() for name, value in parts.items()}}
 
 
+def multistep_rate(epoch: int, init_lr: float, milestones, gamma: float) -> float:
+    """MultiStepLR's rate in `epoch` (0-based): init_lr * gamma ** (milestones passed), as PyTorch 1.0's
+    MultiStepLR stepped before each epoch and today's stepped after it both give (PIPNet's and HRNet-Facial's
+    schedules)."""
+    import bisect
+
+    return init_lr * gamma ** bisect.bisect_right(sorted(milestones), epoch)
+
+
+def face_seed(seed: int, epoch: int, index: int) -> int:
+    """The seed of one face's augmentation draws in one epoch: a training resumed at an epoch boundary draws
+    what the uninterrupted one draws, whatever the order or the workers that load the faces."""
+    return (seed * 1_000_003 + epoch) * 1_000_033 + index
+
+
+def training_world(context, device: str, items: list) -> tuple[World, str, list]:
+    """The processes a training shares its work with (the run's torchrun group, or joined here), this process's
+    device, and its share of `items` (one line when there are fewer items than processes)."""
+    from fabrec_bench.errors import UserError
+    from fabrec_bench.torch_helpers.distributed import setup, shard
+
+    world = context.process_group
+    if world is None:
+        world, device = setup(device)
+    mine = shard(list(items), world)
+    if not mine:
+        raise UserError(f"{len(items)} training face(s) cannot be shared by {world.size} processes")
+    return world, device, mine
+
+
 def train_by_recipe(name: str, net: torch.nn.Module, faces, *, optimizer, learning_rate: Callable[[int], float],
                     loss: Callable, options, context, world: World, device: str, face_ids: list[str],
                     identity: dict, drop_last: bool) -> dict:
     """Train `net` on `faces` (a Dataset with `set_epoch` whose items are {"index", "input", "targets"}) in the
     one loop: the model's optimiser, schedule and loss in a `RecipeTrainer`; the budgets of `options`
     (`RecipeTraining`: epochs, iterations, max_seconds, train_batch_size, resume_every_seconds); resume at epoch
-    ends in the run's resume folder (`identity` and the faces name what must match); progress to the context.
-    Returns the training's facts and writes its loss curve into the run's folder."""
-    from contextlib import nullcontext
-
-    from fabrec_bench.torch_helpers.distributed import broadcast_state
+    ends in the run's resume folder (the options that change results, `identity` and the faces name what must
+    match); progress to the context. Returns the training's facts and writes its loss curve into the run's
+    folder."""
+    from fabrec_bench.options import describe_options
+    from fabrec_bench.torch_helpers.distributed import broadcast_state, max_replica_difference
 
     batch = min(options.train_batch_size, len(faces))  # fewer faces than a batch: one batch of all of them
     loader = torch.utils.data.DataLoader(faces, batch_size=batch, shuffle=True, drop_last=drop_last,
                                          generator=torch.Generator())
     net.to(device)
     broadcast_state(net, world)
-    trainer = RecipeTrainer(net, optimizer, learning_rate, loss, world, nullcontext)
+    trainer = RecipeTrainer(net, optimizer, learning_rate, loss, world)
     epochs = min(options.epochs, -(-options.iterations // len(loader))) if options.iterations else options.epochs
     loop = EpochLoop(name, trainer, loader, faces, context.seed, epochs, world=world, iterations=options.iterations,
                      max_seconds=options.max_seconds, progress=context.progress)
     resume = None
     if context.resume_dir:
-        ident = dict(identity, seed=context.seed, faces=face_ids, processes=world.size, epochs=options.epochs,
-                     iterations=options.iterations, batch=options.train_batch_size)
+        kept = {o.name: getattr(options, o.name) for o in describe_options(type(options)) if o.changes_results}
+        ident = dict(identity, options=kept, seed=context.seed, faces=face_ids, processes=world.size)
         resume = TrainingState(Path(context.resume_dir) / f"{name}_state.pt", fingerprint(**ident), world=world,
                                every_seconds=options.resume_every_seconds)
     start_epoch = resume.restore(net, trainer, loop.curve, device=device) if resume else 0
@@ -234,7 +255,8 @@ def train_by_recipe(name: str, net: torch.nn.Module, faces, *, optimizer, learni
     return {"iterations": trainer.iteration, "epochs_planned": epochs, "epochs_run": result.epochs_done,
             "batch_size": batch, "last_partial_batch": "dropped" if drop_last else "kept",
             "stopped_by_time_budget": result.stopped_by_time_budget, "resumed_from_epoch": start_epoch,
-            "images_per_second": result.images_per_second, "processes": world.size,
+            "images_per_second": result.images_per_second, "processes": world.size, "precision": "fp32",
+            "replica_max_difference": max_replica_difference(net, world),
             "final_loss": loop.curve.rows[-1]["loss"] if loop.curve.rows else None, "loss_csv": str(csv_path),
             "loss_png": str(png_path)}
 

@@ -16,7 +16,6 @@ epochs 30 and 50); 60 epochs; batch 16, the last partial batch kept (its DataLoa
 
 from __future__ import annotations
 
-import bisect
 import random
 from dataclasses import dataclass
 
@@ -130,7 +129,9 @@ def learning_rate(epoch: int, recipe: Recipe = RECIPE) -> float:
     """The rate in `epoch` (0-based) under tools/train.py's MultiStepLR stepped before each epoch, as PyTorch
     1.0 (its requirement) computes it: base_lr * gamma ** (milestones passed). (Under PyTorch >= 1.1 the same
     script's rate drops one epoch earlier, at 29 and 49, and PyTorch warns about the call order.)"""
-    return recipe.init_lr * recipe.gamma ** bisect.bisect_right(list(recipe.decay_steps), epoch)
+    from fabrec_bench.torch_helpers.loop import multistep_rate
+
+    return multistep_rate(epoch, recipe.init_lr, recipe.decay_steps, recipe.gamma)
 
 
 def optimiser(net: torch.nn.Module, recipe: Recipe = RECIPE) -> torch.optim.Optimizer:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from fabrec_bench.errors import UserError
+from fabrec_bench.torch_helpers.loop import face_seed
 from fabrec_bench.types import FaceSample
 from fabrec_bench_plugins.models.hrnet import recipe
 
@@ -81,7 +82,7 @@ class Faces(torch.utils.data.Dataset):
         from PIL import Image
 
         path, as_uint8, points, where = self.items[index]
-        draws = recipe.draw(random.Random((self.seed * 1_000_003 + self.epoch) * 1_000_033 + index))
+        draws = recipe.draw(random.Random(face_seed(self.seed, self.epoch, index)))
         with Image.open(path) as image:
             pixels = np.array(image.convert("RGB"), dtype=np.uint8 if as_uint8 else np.float32)
         try:
@@ -93,29 +94,19 @@ class Faces(torch.utils.data.Dataset):
 
 def train(model, samples: Sequence[FaceSample]) -> dict:
     """Train `model` (an HRNetModel made by `create`) on `samples` by HRNet-Facial's recipe; returns its history."""
-    from fabrec_bench.torch_helpers.distributed import max_replica_difference, setup, shard
-    from fabrec_bench.torch_helpers.loop import train_by_recipe
-    from fabrec_bench.torch_helpers.precision import choose
+    from fabrec_bench.torch_helpers.loop import train_by_recipe, training_world
 
     o, context = model.options, model.context
-    world, device = context.process_group, model.device_name
-    if world is None:
-        world, device = setup(device)
     facts = context.dataset
     offset = facts.file_origin - facts.coordinate_origin
     items = [(str(s.image_path), facts.name == "cofw", s.landmarks_px + offset, model.centre_scale(s, offset))
              for s in samples]
-    mine = shard(items, world)
-    if not mine:
-        raise UserError(f"{len(samples)} training face(s) cannot be shared by {world.size} processes")
+    world, device, mine = training_world(context, model.device_name, items)
     faces = Faces(mine, model.scheme.flip_permutation, context.seed)
     done = train_by_recipe("hrnet", model.net, faces, optimizer=recipe.optimiser(model.net),
                            learning_rate=recipe.learning_rate, loss=recipe.loss, options=o, context=context,
                            world=world, device=device, face_ids=[s.id for s in samples], drop_last=False,
-                           identity={"options": {k: v for k, v in o.__dict__.items()
-                                                 if k not in ("resume_every_seconds", "batch_size")},
-                                     "init": model.backbone_init})
+                           identity={"init": model.backbone_init})
     return {"recipe": "HRNet-Facial's own (tools/train.py, face_alignment_*_hrnet_w18.yaml)",
             "backbone_init": model.backbone_init, "train_faces": len(samples), **done,
-            "centre_and_scale": model.crop_rule("ground-truth"), "precision": choose(device, "fp32")[0],
-            "replica_max_difference": max_replica_difference(model.net, world)}
+            "centre_and_scale": model.crop_rule("ground-truth")}

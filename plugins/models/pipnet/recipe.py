@@ -191,13 +191,10 @@ def init_heads(net: torch.nn.Module) -> None:
 
 
 def learning_rate(epoch: int, recipe: Recipe = RECIPE) -> float:
-    """MultiStepLR's rate in `epoch` (0-based): init_lr times gamma once per milestone passed, multiplied in turn
-    as the scheduler multiplies."""
-    rate = recipe.init_lr
-    for milestone in recipe.decay_steps:
-        if epoch >= milestone:
-            rate *= recipe.gamma
-    return rate
+    """lib/train.py's MultiStepLR (stepped after each epoch) in `epoch` (0-based)."""
+    from fabrec_bench.torch_helpers.loop import multistep_rate
+
+    return multistep_rate(epoch, recipe.init_lr, recipe.decay_steps, recipe.gamma)
 
 
 def optimiser(net: torch.nn.Module, pretrained: bool, recipe: Recipe = RECIPE

@@ -18,8 +18,7 @@ import numpy as np
 import torch
 
 from fabrec_bench.errors import UserError
-from fabrec_bench.torch_helpers.distributed import max_replica_difference, setup, shard
-from fabrec_bench.torch_helpers.loop import train_by_recipe
+from fabrec_bench.torch_helpers.loop import face_seed, train_by_recipe, training_world
 from fabrec_bench.types import FaceSample
 from fabrec_bench_plugins.models.pipnet import recipe
 from fabrec_bench_plugins.models.pipnet.network import PipNet
@@ -77,7 +76,7 @@ class Faces(torch.utils.data.Dataset):
         return len(self.crops)
 
     def __getitem__(self, index: int) -> dict:
-        key = (self.seed * 1_000_003 + self.epoch) * 1_000_033 + index
+        key = face_seed(self.seed, self.epoch, index)
         draws = recipe.draw(random.Random(key), self.crops[index].size,
                             generator=torch.Generator().manual_seed(key))
         image, labels = recipe.augment(self.crops[index], self.labels[index], draws, self.flip)
@@ -89,16 +88,10 @@ def train(model, samples: Sequence[FaceSample]) -> dict:
     """Train `model` (a PipNetModel made by `create`) on `samples` by PIPNet's recipe; returns its history."""
     from PIL import Image
 
-    from fabrec_bench.torch_helpers.precision import choose
     from fabrec_bench_plugins.models.pipnet import preprocess
     from fabrec_bench_plugins.models.pipnet.decoding import neighbours
 
     o, context = model.options, model.context
-    seed = context.seed
-    world = context.process_group
-    device = model.device_name
-    if world is None:
-        world, device = setup(device)
     variant = model.net.variant
     pixels, _, labels = model.crops(samples, with_labels=True)
     mean = preprocess.mean_face(np.stack(labels))
@@ -106,21 +99,14 @@ def train(model, samples: Sequence[FaceSample]) -> dict:
         table = neighbours(mean, variant.num_nb)
     except ValueError as e:
         raise UserError(f"the mean face of the {len(samples)} training faces: {e}") from None
-    mine = shard(list(range(len(samples))), world)
-    if not mine:
-        raise UserError(f"{len(samples)} training face(s) cannot be shared by {world.size} processes")
+    world, device, mine = training_world(context, model.device_name, range(len(samples)))
     faces = Faces([Image.fromarray(np.ascontiguousarray(pixels[i]), "RGB") for i in mine], [labels[i] for i in mine],
-                  table.indices, o.input_size // variant.net_stride, model.scheme.flip_permutation, seed)
-    adam, _ = recipe.optimiser(model.net, pretrained=model.backbone_init != "scratch (pretrained=False)")
+                  table.indices, o.input_size // variant.net_stride, model.scheme.flip_permutation, context.seed)
+    adam, _ = recipe.optimiser(model.net, pretrained=model.backbone_init.startswith("ImageNet"))
     facts = train_by_recipe("pipnet", model.net, faces, optimizer=adam, learning_rate=recipe.learning_rate,
                             loss=lambda outputs, targets: recipe.loss(outputs, targets, variant.num_nb),
                             options=o, context=context, world=world, device=device,
-                            face_ids=[s.id for s in samples], drop_last=True,
-                            identity={"options": {k: v for k, v in o.__dict__.items()
-                                                  if k not in ("resume_every_seconds", "batch_size")},
-                                      "init": model.backbone_init})
+                            face_ids=[s.id for s in samples], drop_last=True, identity={"init": model.backbone_init})
     model.mean_face = mean
     return {"recipe": "PIPNet's own (lib/train.py, pip_32_16_60_*_l2_l1_10_1_nb10)", "backbone": variant.backbone,
-            "backbone_init": model.backbone_init, "train_faces": len(samples), **facts,
-            "precision": choose(device, "fp32")[0],
-            "replica_max_difference": max_replica_difference(model.net, world)}
+            "backbone_init": model.backbone_init, "train_faces": len(samples), **facts}
