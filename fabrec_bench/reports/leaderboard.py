@@ -224,6 +224,12 @@ def compact(headers: list[str], body: list[list], keep: tuple[str, ...] = ("mode
     return [headers[i] for i in keep_idx], [[r[i] for i in keep_idx] for r in body], caption
 
 
+def named_protocol_title(name: str, box_source: str = "ground-truth") -> str:
+    """A named protocol's table title: its name, a box source other than the dataset's, where its rules are."""
+    boxes = f", boxes {box_source}" if box_source != "ground-truth" else ""
+    return f"protocol {name}{boxes} (rules: fabrec-bench protocols show {name})"
+
+
 def protocol_groups(rows: list[LeaderboardRow], registry: Registry | None = None
                     ) -> list[tuple[str, list[LeaderboardRow]]]:
     """Rows grouped by the protocol that scored them (every rule but the choice of metrics), each with a title;
@@ -234,8 +240,7 @@ def protocol_groups(rows: list[LeaderboardRow], registry: Registry | None = None
         p = row.protocol
         if p.name != "standard":  # a named protocol fixes its rules per dataset (box source aside)
             key = json.dumps([p.name, p.box_source])
-            titles[key] = (f"protocol {p.name}" + (f", boxes {p.box_source}" if p.box_source != "ground-truth"
-                                                   else "") + f" (rules: fabrec-bench protocols show {p.name})")
+            titles[key] = named_protocol_title(p.name, p.box_source)
         else:  # standard with options: each set of options is a protocol of its own
             key = json.dumps({k: v for k, v in p.to_dict().items() if k != "metrics"}, sort_keys=True)
             titles[key] = (f"protocol standard ({p.normaliser}, threshold {p.threshold:g}, AUC {p.auc_rule}, "

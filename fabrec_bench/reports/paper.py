@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, field
 
 from fabrec_bench.plugins import Registry, get_registry
-from fabrec_bench.reports.leaderboard import LeaderboardRow, protocol_groups, row_label
+from fabrec_bench.reports.leaderboard import LeaderboardRow, named_protocol_title, protocol_groups, row_label
 from fabrec_bench.reports.reference import ReportedResult
 
 PAPER_METRICS = ("nme", "fr", "auc")  # the main split's columns, in a paper's order
@@ -60,6 +60,7 @@ class PaperTable:
     protocol: str  # the protocol's name, or NOT_STATED
     title: str
     columns: list[Column]
+    threshold: float | None = None  # the FR and AUC columns' threshold
     rows: list[PaperRow] = field(default_factory=list)
     footnotes: list[str] = field(default_factory=list)
 
@@ -104,35 +105,23 @@ def _rule(registry: Registry, dataset: str, protocol: str, split: str):
 
 
 def _published_rows(table: PaperTable, reported: list[ReportedResult]) -> None:
-    """Add one row per published source and model; a value goes into a column only if its split, metric and
-    threshold are the column's."""
-    thresholds = {c.metric: _threshold_of(c.header) for c in table.columns}
+    """Add one row per published source and model, after the measured ones; a value goes into a column only if
+    its split, metric and (for FR and AUC) threshold are the column's. Footnotes are numbered top down."""
     lines: dict[tuple[str, str], PaperRow] = {}
     for r in reported:
         for i, column in enumerate(table.columns):
             if (r.split, r.metric) != (column.split, column.metric):
                 continue
-            wanted = thresholds.get(column.metric) if column.split == table.main else None
-            if column.metric != "nme" and r.threshold is not None and wanted is not None \
-                    and abs(r.threshold - wanted) > 1e-9:
+            if column.metric != "nme" and None not in (r.threshold, table.threshold) \
+                    and abs(r.threshold - table.threshold) > 1e-9:
                 continue
-            if r.paper not in table.footnotes:
-                table.footnotes.append(r.paper)
-            row = lines.setdefault((r.model, r.paper), PaperRow(
-                r.model, [math.nan] * len(table.columns), True, table.footnotes.index(r.paper) + 1))
-            row.values[i] = r.value
-    published = sorted(lines.values(), key=_order)
-    sources = list(dict.fromkeys(table.footnotes[row.footnote - 1] for row in published))  # numbered top down
-    for row in published:
-        row.footnote = sources.index(table.footnotes[row.footnote - 1]) + 1
-    table.footnotes = sources
-    table.rows += published
-
-
-def _threshold_of(header: str) -> float | None:
-    if "@" not in header:
-        return None
-    return float(header.split("@", 1)[1].split(" ", 1)[0])
+            lines.setdefault((r.model, r.paper), PaperRow(r.model, [math.nan] * len(table.columns), True)) \
+                .values[i] = r.value
+    published = sorted(lines.items(), key=lambda item: _order(item[1]))
+    table.footnotes = list(dict.fromkeys(paper for (_, paper), _ in published))
+    for (_, paper), row in published:
+        row.footnote = table.footnotes.index(paper) + 1
+    table.rows += [row for _, row in published]
 
 
 def _order(row: PaperRow) -> tuple:
@@ -170,8 +159,7 @@ def build_paper_tables(rows: list[LeaderboardRow], reported: list[ReportedResult
     published_keys = {(r.dataset, json.dumps([r.protocol, "ground-truth"])): r.protocol
                       for r in reported if r.protocol}
     for (dataset, key), name in published_keys.items():
-        measured.setdefault((dataset, key), (name, f"protocol {name} (rules: fabrec-bench protocols show {name})",
-                                             []))
+        measured.setdefault((dataset, key), (name, named_protocol_title(name), []))
     order = {p.name: i for i, p in enumerate(registry.protocols_in_order())}
     tables: list[PaperTable] = []
     datasets = sorted({d for d, _ in measured} | {r.dataset for r in reported})
@@ -215,7 +203,7 @@ def _tables_for(base: str, dataset: str, protocol: str, title: str, rows: list[L
         shown_subsets = [s for s in subsets if any(r.split == s for r in members) or
                          any(r.split == s for r in numbers)]
         table = PaperTable(dataset, main, protocol, f"{dataset} ({main}): {title}",
-                           _columns(main, shown_subsets, metrics, threshold))
+                           _columns(main, shown_subsets, metrics, threshold), threshold)
         table.rows = _measured_rows(members, table.columns)
         _published_rows(table, numbers)
         if any(not math.isnan(v) for r in table.rows for v in r.values):
