@@ -63,6 +63,19 @@ def few(keys: list[str], shown: int = 4) -> str:
     return ", ".join(keys[:shown]) + more
 
 
+def check_covers(own: dict[str, torch.Tensor], given: dict[str, torch.Tensor], source, what: str) -> None:
+    """Refuse, in one line naming `source`, weights `given` for the part `own` of a network (an ImageNet
+    backbone) that miss one of its keys (BatchNorm step counters aside) or hold another shape."""
+    missing = [k for k in own if k not in given and not k.endswith(BATCH_COUNTS)]
+    wrong = [k for k in own if k in given and own[k].shape != given[k].shape]
+    if missing:
+        raise UserError(f"{source}: not the weights of {what} (missing {few(missing)})")
+    if wrong:
+        k = wrong[0]
+        raise UserError(f"{source}: not the weights of {what} ({k} has shape {tuple(given[k].shape)}, "
+                        f"{what}'s has {tuple(own[k].shape)})")
+
+
 def file_sha256(path: str | Path) -> str:
     """The file's SHA-256, read in 1 MiB blocks (released checkpoints are up to a few hundred MB)."""
     digest = hashlib.sha256()

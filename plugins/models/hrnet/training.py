@@ -28,7 +28,7 @@ def backbone_state(choice: str, net) -> tuple[dict[str, torch.Tensor] | None, st
     not hold every backbone key with its shape is refused in one line."""
     if not choice:
         return None, "init_weights N(0, 0.001)"
-    from fabrec_bench.torch_helpers.weights import few, read_state_dict
+    from fabrec_bench.torch_helpers.weights import check_covers, read_state_dict
 
     if choice == "timm":
         state, choice = timm_cached_weights(), "timm's hrnet_w18 ImageNet weights (its cache)"
@@ -36,12 +36,7 @@ def backbone_state(choice: str, net) -> tuple[dict[str, torch.Tensor] | None, st
         state = read_state_dict(Path(choice))
     own = {k: v for k, v in net.state_dict().items() if k.startswith("backbone.")}
     mapped = {"backbone." + k: v for k, v in state.items() if "backbone." + k in own}
-    missing = [k[len("backbone."):] for k in own if k not in mapped and not k.endswith("num_batches_tracked")]
-    wrong = [k for k, v in mapped.items() if v.shape != own[k].shape]
-    if missing or wrong:
-        what = f"missing {few(missing)}" if missing else \
-            f"{wrong[0]} has shape {tuple(mapped[wrong[0]].shape)}, HRNetV2-W18's has {tuple(own[wrong[0]].shape)}"
-        raise UserError(f"{choice}: not the weights of an HRNet-W18 backbone ({what})")
+    check_covers(own, mapped, choice, "an HRNet-W18 backbone")
     return mapped, f"ImageNet ({Path(choice).name})"
 
 

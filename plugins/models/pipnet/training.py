@@ -50,14 +50,10 @@ def backbone_state(choice: str, backbone: str) -> tuple[dict[str, torch.Tensor] 
 
 def load_backbone(net: PipNet, state: dict[str, torch.Tensor], source: str) -> None:
     """Copy a torchvision ResNet's weights into the backbone; one line naming what does not fit."""
+    from fabrec_bench.torch_helpers.weights import check_covers
+
     own = {k: v for k, v in net.state_dict().items() if k.startswith(RESNET_STEM)}
-    missing = sorted(set(own) - set(state))
-    wrong = [k for k in own if k in state and own[k].shape != state[k].shape]
-    if missing or wrong:
-        what = f"missing {missing[0]} and {len(missing) - 1} more" if missing else \
-            f"{wrong[0]} has shape {tuple(state[wrong[0]].shape)}, a {net.variant.backbone}'s has " \
-            f"{tuple(own[wrong[0]].shape)}"
-        raise UserError(f"{source}: not the weights of a torchvision {net.variant.backbone} ({what})")
+    check_covers(own, state, source, f"a torchvision {net.variant.backbone}")
     net.load_state_dict(state, strict=False)
 
 
